@@ -1,0 +1,368 @@
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Service applies the rules of SPEC §4 over a Store. It is safe for concurrent
+// use and holds no state that another replica would need.
+type Service struct {
+	store     Store
+	hub       *Hub
+	limits    Limits
+	retention time.Duration
+	now       func() time.Time
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithLimits replaces the default limits.
+func WithLimits(l Limits) Option { return func(s *Service) { s.limits = l } }
+
+// WithRetention sets how long a finished session stays readable.
+func WithRetention(d time.Duration) Option { return func(s *Service) { s.retention = d } }
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// NewService returns a Service over store. hub is the in-process fan-out of
+// the change feed; Wait relies on it.
+func NewService(store Store, hub *Hub, opts ...Option) *Service {
+	s := &Service{
+		store:     store,
+		hub:       hub,
+		limits:    DefaultLimits(300*time.Second, 3600*time.Second),
+		retention: 24 * time.Hour,
+		now:       time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Limits returns the limits the service enforces.
+func (s *Service) Limits() Limits { return s.limits }
+
+// Hub returns the in-process fan-out of session changes.
+func (s *Service) Hub() *Hub { return s.hub }
+
+// Now returns the service's clock reading, truncated to milliseconds as
+// stored.
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Create validates req and stores a new pending session owned by owner.
+func (s *Service) Create(ctx context.Context, owner string, req *CreateRequest) (*Session, error) {
+	timeout, err := s.limits.ValidateCreate(req)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	sess := &Session{
+		ID:                NewID(),
+		Owner:             owner,
+		Message:           req.Message,
+		PredefinedOptions: req.PredefinedOptions,
+		Timeout:           int(timeout / time.Second),
+		Metadata:          normalizeJSON(req.Metadata),
+		Status:            StatusPending,
+		CreatedAt:         now,
+		ExpiresAt:         now.Add(timeout),
+	}
+	rev, err := s.store.Create(ctx, sess, timeout+s.retention)
+	if err != nil {
+		return nil, storeErr("create session", err)
+	}
+	sess.Revision = rev
+	return sess, nil
+}
+
+// Get returns a session by id for anyone holding the id (the capability of
+// the feedback page). A pending session past its deadline is expired first.
+func (s *Service) Get(ctx context.Context, id string) (*Session, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	sess, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, storeErr("get session", err)
+	}
+	if sess.Due(s.now()) {
+		sess, _, err = s.expire(ctx, sess)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return sess, nil
+}
+
+// GetOwned returns a session only to its owner; anyone else gets
+// SESSION_NOT_FOUND, the same answer as for an unknown id.
+func (s *Service) GetOwned(ctx context.Context, owner, id string) (*Session, error) {
+	sess, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if sess.Owner != owner {
+		return nil, notFound()
+	}
+	return sess, nil
+}
+
+// Submit records a person's answer. Exactly one submit can win; later ones
+// get ALREADY_SUBMITTED, SESSION_EXPIRED or SESSION_CANCELLED.
+func (s *Service) Submit(ctx context.Context, id string, req *SubmitRequest) (*Session, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	return s.transition(ctx, id, func(sess *Session, now time.Time) error {
+		if err := s.limits.ValidateSubmit(req, sess); err != nil {
+			return err
+		}
+		text := ""
+		if req.FreeText != nil {
+			text = *req.FreeText
+		}
+		sess.Status = StatusCompleted
+		sess.SubmittedAt = &now
+		sess.FinishedAt = &now
+		sess.Feedback = &Feedback{
+			SelectedOptions:  req.SelectedOptions,
+			FreeText:         text,
+			CombinedFeedback: CombineFeedback(req.SelectedOptions, text),
+			Metadata:         normalizeJSON(req.Metadata),
+		}
+		return nil
+	})
+}
+
+// Cancel ends the owner's pending session.
+func (s *Service) Cancel(ctx context.Context, owner, id string) (*Session, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	return s.transition(ctx, id, func(sess *Session, now time.Time) error {
+		if sess.Owner != owner {
+			return notFound()
+		}
+		sess.Status = StatusCancelled
+		sess.FinishedAt = &now
+		return nil
+	})
+}
+
+// Expire moves a pending session that is past its deadline to expired. It
+// reports whether this call made the transition: with any number of racing
+// expirers, exactly one sees true. Sessions that are not due, or already
+// finished, are left alone.
+func (s *Service) Expire(ctx context.Context, id string) (*Session, bool, error) {
+	if err := CheckID(id); err != nil {
+		return nil, false, err
+	}
+	sess, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, false, storeErr("get session", err)
+	}
+	if !sess.Due(s.now()) {
+		return sess, false, nil
+	}
+	return s.expire(ctx, sess)
+}
+
+// expire CASes a due session to expired, re-reading on conflict.
+func (s *Service) expire(ctx context.Context, sess *Session) (*Session, bool, error) {
+	for {
+		if !sess.Due(s.now()) {
+			return sess, false, nil
+		}
+		next := sess.Clone()
+		now := s.Now()
+		next.Status = StatusExpired
+		next.FinishedAt = &now
+		rev, err := s.store.Update(ctx, next, s.retention)
+		if err == nil {
+			next.Revision = rev
+			return next, true, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, false, storeErr("expire session", err)
+		}
+		if sess, err = s.store.Get(ctx, sess.ID); err != nil {
+			return nil, false, storeErr("get session", err)
+		}
+	}
+}
+
+// transition applies change to a pending session with compare-and-swap. When
+// the swap loses, it reads the record again and re-applies the rules, so the
+// caller learns what actually happened (for example ALREADY_SUBMITTED).
+func (s *Service) transition(ctx context.Context, id string, change func(*Session, time.Time) error) (*Session, error) {
+	for {
+		sess, err := s.store.Get(ctx, id)
+		if err != nil {
+			return nil, storeErr("get session", err)
+		}
+		if sess.Due(s.now()) {
+			if sess, _, err = s.expire(ctx, sess); err != nil {
+				return nil, err
+			}
+		}
+		if err := finishedErr(sess.Status); err != nil {
+			return sess, err
+		}
+		next := sess.Clone()
+		if err := change(next, s.Now()); err != nil {
+			return sess, err
+		}
+		rev, err := s.store.Update(ctx, next, s.retention)
+		if err == nil {
+			next.Revision = rev
+			return next, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, storeErr("update session", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, Unavailable("update session", err)
+		}
+	}
+}
+
+// Wait returns the owner's session once it has left pending, or its current
+// state when d runs out or ctx ends. It is woken by the change feed through
+// the hub, never by polling; the session's own deadline also wakes it, so a
+// wait learns of an expiry even while no expirer runs.
+func (s *Service) Wait(ctx context.Context, owner, id string, d time.Duration) (*Session, error) {
+	if err := CheckID(id); err != nil {
+		return nil, err
+	}
+	changed := make(chan struct{}, 1)
+	cancel := s.hub.Subscribe(id, func(*Session) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	})
+	defer cancel()
+
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		sess, err := s.GetOwned(ctx, owner, id)
+		if err != nil || sess.Status.Terminal() || d <= 0 {
+			return sess, err
+		}
+		deadline := time.NewTimer(time.Until(sess.ExpiresAt) + 5*time.Millisecond)
+		select {
+		case <-changed:
+		case <-deadline.C:
+		case <-timer.C:
+			deadline.Stop()
+			return s.GetOwned(ctx, owner, id)
+		case <-ctx.Done():
+			deadline.Stop()
+			return sess, nil
+		}
+		deadline.Stop()
+	}
+}
+
+// List returns a page of the owner's sessions, newest first.
+func (s *Service) List(ctx context.Context, owner string, q ListQuery) (ListPage, error) {
+	if q.Status != "" && !q.Status.Valid() {
+		return ListPage{}, Invalid("status", "must be one of pending, completed, expired, cancelled")
+	}
+	if q.Limit == 0 {
+		q.Limit = DefaultListLimit
+	}
+	if q.Limit < 1 || q.Limit > MaxListLimit {
+		return ListPage{}, Invalid("limit", fmt.Sprintf("must be between 1 and %d", MaxListLimit))
+	}
+	page, err := s.store.List(ctx, owner, q)
+	if err != nil {
+		return ListPage{}, storeErr("list sessions", err)
+	}
+	now := s.now()
+	for i, sess := range page.Items {
+		if sess.Due(now) {
+			// Show what the session is: the expirer may simply not have
+			// reached it yet.
+			c := sess.Clone()
+			c.Status = StatusExpired
+			page.Items[i] = c
+		}
+	}
+	return page, nil
+}
+
+func finishedErr(st Status) error {
+	switch st {
+	case StatusCompleted:
+		return Errorf(CodeAlreadySubmitted, "feedback has already been submitted for this session")
+	case StatusExpired:
+		return Errorf(CodeExpired, "this session has expired")
+	case StatusCancelled:
+		return Errorf(CodeCancelled, "this session was cancelled")
+	}
+	return nil
+}
+
+func notFound() *Error { return Errorf(CodeNotFound, "session not found") }
+
+// storeErr turns store sentinels into coded errors; anything else means the
+// storage could not be reached.
+func storeErr(op string, err error) error {
+	var coded *Error
+	switch {
+	case errors.As(err, &coded):
+		return err
+	case errors.Is(err, ErrNotFound):
+		return notFound()
+	case errors.Is(err, context.Canceled):
+		return &Error{Code: CodeServiceUnavailable, Message: "request cancelled", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	return Unavailable(op, err)
+}
+
+// NewID returns a random (version 4) UUID, the session's capability.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// CheckID accepts only the canonical lowercase 36-character UUID form, which
+// is also a safe NATS subject token.
+func CheckID(id string) error {
+	if len(id) != 36 {
+		return Invalid("sessionId", "must be a UUID")
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return Invalid("sessionId", "must be a UUID")
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return Invalid("sessionId", "must be a lowercase UUID")
+			}
+		}
+	}
+	return nil
+}
+
+func normalizeJSON(m []byte) []byte {
+	if len(m) == 0 || string(m) == "null" {
+		return nil
+	}
+	return m
+}

@@ -1,0 +1,119 @@
+package sessions
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Status is where a session is in its life. Only pending has a way out.
+type Status string
+
+// The statuses of SPEC §4.
+const (
+	StatusPending   Status = "pending"
+	StatusCompleted Status = "completed"
+	StatusExpired   Status = "expired"
+	StatusCancelled Status = "cancelled"
+)
+
+// Valid reports whether s is one of the four statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusPending, StatusCompleted, StatusExpired, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Terminal reports whether no transition can leave s.
+func (s Status) Terminal() bool { return s != StatusPending }
+
+// CanBecome reports whether the state machine allows s → next. The machine is
+// one-way: pending may become any terminal status, nothing else moves.
+func (s Status) CanBecome(next Status) bool {
+	return s == StatusPending && next.Valid() && next.Terminal()
+}
+
+// Session is one question put to a person, and its answer.
+type Session struct {
+	ID                string          `json:"sessionId"`
+	Owner             string          `json:"owner"`
+	Message           string          `json:"message"`
+	PredefinedOptions []string        `json:"predefinedOptions,omitempty"`
+	Timeout           int             `json:"timeout"` // seconds
+	Metadata          json.RawMessage `json:"metadata,omitempty"`
+	Status            Status          `json:"status"`
+	CreatedAt         time.Time       `json:"createdAt"`
+	ExpiresAt         time.Time       `json:"expiresAt"`
+	SubmittedAt       *time.Time      `json:"submittedAt,omitempty"`
+	// FinishedAt is when the session left pending, whatever the way out.
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	Feedback   *Feedback  `json:"feedback,omitempty"`
+
+	// Revision is the store's revision of this record, the token of every
+	// compare-and-swap. It is not part of the stored value.
+	Revision uint64 `json:"-"`
+}
+
+// Feedback is the person's answer.
+type Feedback struct {
+	SelectedOptions  []string        `json:"selectedOptions,omitempty"`
+	FreeText         string          `json:"freeText,omitempty"`
+	CombinedFeedback string          `json:"combinedFeedback"`
+	Metadata         json.RawMessage `json:"metadata,omitempty"`
+}
+
+// Due reports whether a pending session has passed its deadline at now.
+func (s *Session) Due(now time.Time) bool {
+	return s.Status == StatusPending && !now.Before(s.ExpiresAt)
+}
+
+// Clone returns a deep copy, so that a failed transition leaves the
+// original untouched.
+func (s *Session) Clone() *Session {
+	c := *s
+	c.PredefinedOptions = append([]string(nil), s.PredefinedOptions...)
+	c.Metadata = append(json.RawMessage(nil), s.Metadata...)
+	if s.SubmittedAt != nil {
+		t := *s.SubmittedAt
+		c.SubmittedAt = &t
+	}
+	if s.FinishedAt != nil {
+		t := *s.FinishedAt
+		c.FinishedAt = &t
+	}
+	if s.Feedback != nil {
+		f := *s.Feedback
+		f.SelectedOptions = append([]string(nil), s.Feedback.SelectedOptions...)
+		f.Metadata = append(json.RawMessage(nil), s.Feedback.Metadata...)
+		c.Feedback = &f
+	}
+	return &c
+}
+
+// CombineFeedback builds combinedFeedback: the selected options joined by
+// newlines, a blank line, then the trimmed free text; empty parts are left out.
+func CombineFeedback(selected []string, freeText string) string {
+	opts := strings.Join(selected, "\n")
+	text := strings.TrimSpace(freeText)
+	switch {
+	case opts == "":
+		return text
+	case text == "":
+		return opts
+	}
+	return opts + "\n\n" + text
+}
+
+// Preview returns the first n characters of s.
+func Preview(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}

@@ -64,9 +64,12 @@ func Unavailable(op string, err error) *Error {
 	return &Error{Code: CodeServiceUnavailable, Message: "session storage is unavailable", Err: fmt.Errorf("%s: %w", op, err)}
 }
 
-// ErrorCode returns the code of err, INTERNAL_ERROR for anything that is not
-// an *Error.
+// ErrorCode returns the code of err: empty for nil, INTERNAL_ERROR for
+// anything that is not an *Error.
 func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code

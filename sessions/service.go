@@ -283,11 +283,15 @@ func (s *Service) List(ctx context.Context, owner string, q ListQuery) (ListPage
 	if q.Limit < 1 || q.Limit > MaxListLimit {
 		return ListPage{}, Invalid("limit", fmt.Sprintf("must be between 1 and %d", MaxListLimit))
 	}
+	now := s.now()
+	if q.Status != "" {
+		want := q.Status
+		q.Match = func(sess *Session) bool { return sess.effectiveStatus(now) == want }
+	}
 	page, err := s.store.List(ctx, owner, q)
 	if err != nil {
 		return ListPage{}, storeErr("list sessions", err)
 	}
-	now := s.now()
 	for i, sess := range page.Items {
 		if sess.Due(now) {
 			// Show what the session is: the expirer may simply not have

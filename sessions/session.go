@@ -69,6 +69,15 @@ func (s *Session) Due(now time.Time) bool {
 	return s.Status == StatusPending && !now.Before(s.ExpiresAt)
 }
 
+// effectiveStatus is the status a reader should see at now: a due pending
+// session is expired even if no expirer has written it yet.
+func (s *Session) effectiveStatus(now time.Time) Status {
+	if s.Due(now) {
+		return StatusExpired
+	}
+	return s.Status
+}
+
 // Clone returns a deep copy, so that a failed transition leaves the
 // original untouched.
 func (s *Session) Clone() *Session {

@@ -25,6 +25,9 @@ type ListQuery struct {
 	Status Status // empty = any
 	Limit  int
 	Cursor string // opaque, from a previous ListPage
+	// Match, when set, keeps only the records it accepts. The Service sets it
+	// from Status, judging a due pending session as expired.
+	Match func(*Session) bool
 }
 
 // ListPage is one page of a listing.

@@ -1,0 +1,36 @@
+# feedbackd — common tasks. `make test` is the test command of the README and
+# of CI (.ci/run); it installs what the tests need first.
+GO        ?= go
+PKGS      ?= ./...
+BENCHTIME ?= 2s
+
+.PHONY: all build run test test-deps vet unit e2e bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o bin/feedbackd ./cmd/feedbackd
+
+run:
+	$(GO) run ./cmd/feedbackd
+
+test: test-deps vet unit
+
+test-deps:
+	bash .ci/deps.sh
+
+vet:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./edge/ ./sessions/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s ./edge/
+
+clean:
+	rm -rf bin

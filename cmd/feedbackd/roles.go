@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feedbackd/feedbackd/edge"
+	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/natsutil"
+	"github.com/feedbackd/feedbackd/sessions"
+	"github.com/feedbackd/feedbackd/sessions/natskv"
+)
+
+type roleFunc func(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error
+
+var roles = map[string]roleFunc{
+	"serve": runServe,
+	"edge":  runEdge,
+}
+
+// backend is what every role shares: the NATS connection, the session store,
+// the change feed and the service over them.
+type backend struct {
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store *natskv.Store
+	svc   *sessions.Service
+	feed  <-chan struct{}
+}
+
+func openBackend(ctx context.Context, cfg config, nc *nats.Conn, log *slog.Logger) (*backend, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("open JetStream: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	store, err := natskv.Open(sctx, js, natskv.Options{Replicas: cfg.KVReplicas})
+	if err != nil {
+		return nil, err
+	}
+	hub := sessions.NewHub()
+	feed, err := natskv.NewFeed(store, hub, log).Start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	svc := sessions.NewService(store, hub,
+		sessions.WithLimits(sessions.DefaultLimits(time.Duration(cfg.DefaultTimeout)*time.Second, time.Duration(cfg.MaxTimeout)*time.Second)),
+		sessions.WithRetention(cfg.ResultRetention))
+	return &backend{nc: nc, js: js, store: store, svc: svc, feed: feed}, nil
+}
+
+// healthCheck reports NATS unreachable when the connection is down or the
+// bucket cannot be read.
+func (b *backend) healthCheck(ctx context.Context) error {
+	if !b.nc.IsConnected() {
+		return errors.New("NATS is not connected")
+	}
+	if _, err := b.store.KV().Status(ctx); err != nil {
+		return fmt.Errorf("read bucket status: %w", err)
+	}
+	return nil
+}
+
+func newAuthenticator(cfg config) (*auth.Authenticator, error) {
+	a, err := auth.New(auth.Config{APIKeys: cfg.APIKeys, Disabled: cfg.AuthDisabled})
+	if err != nil {
+		return nil, fmt.Errorf("configure authentication: %w", err)
+	}
+	return a, nil
+}
+
+func warnAuthDisabled(cfg config, log *slog.Logger) {
+	if cfg.AuthDisabled {
+		log.Warn("AUTH_DISABLED=true: every request is accepted without credentials and all sessions share one owner. Never run this on a network others can reach.")
+	}
+}
+
+// runServe runs everything in one process over an embedded NATS server.
+func runServe(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
+	var devKey string
+	var devKeyCreated bool
+	if !cfg.hasCredentials() && !cfg.AuthDisabled {
+		var err error
+		if devKey, devKeyCreated, err = ensureDevKey(cfg.DataDir); err != nil {
+			return err
+		}
+		cfg.APIKeys = []string{devKey}
+	}
+	warnAuthDisabled(cfg, log)
+
+	var ns *server.Server
+	if cfg.NATSURL == "" {
+		var err error
+		ns, err = natsutil.StartEmbedded(natsutil.EmbeddedConfig{
+			StoreDir: filepath.Join(cfg.DataDir, "nats"),
+			Listen:   cfg.NATSListen,
+			Log:      log.With("component", "nats"),
+		})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+		}()
+		if cfg.NATSListen != "" {
+			log.Info("embedded NATS accepts clients", "url", ns.ClientURL())
+		}
+	}
+	nc, err := connect(cfg, ns, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+	}
+	if devKey != "" {
+		printDevKeyBanner(stdout, cfg.DataDir, baseURL(cfg, ln), devKey, devKeyCreated)
+	}
+	return serveEdge(ctx, cfg, nc, ln, log, serveParts)
+}
+
+// runEdge runs the edge alone against an external NATS.
+func runEdge(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer) error {
+	if cfg.NATSURL == "" {
+		return errors.New("feedbackd edge needs NATS_URL (use feedbackd serve for an embedded server)")
+	}
+	if !cfg.hasCredentials() && !cfg.AuthDisabled {
+		return errors.New("feedbackd edge needs API_KEYS, JWT_SECRET or JWKS_URL (or AUTH_DISABLED=true): replicas must share their credentials")
+	}
+	warnAuthDisabled(cfg, log)
+	nc, err := connect(cfg, nil, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
+	}
+	return serveEdge(ctx, cfg, nc, ln, log, nil)
+}
+
+func connect(cfg config, embedded *server.Server, log *slog.Logger) (*nats.Conn, error) {
+	return natsutil.Connect(natsutil.ClientConfig{
+		URL:      cfg.NATSURL,
+		Embedded: embedded,
+		Name:     "feedbackd",
+		Creds:    cfg.NATSCreds,
+		TLSCA:    cfg.NATSTLSCA,
+		TLSCert:  cfg.NATSTLSCert,
+		TLSKey:   cfg.NATSTLSKey,
+		Log:      log,
+	})
+}
+
+// part is one piece of a role that runs until its context ends: the edge's
+// HTTP server, the notifier, the expirer.
+type part struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// roleEnv is what a part is built from.
+type roleEnv struct {
+	cfg  config
+	log  *slog.Logger
+	be   *backend
+	edge *edge.Server // the HTTP app on LISTEN_ADDR in serve and edge; nil elsewhere
+}
+
+// serveParts builds the parts that serve runs in process beside the edge.
+// Each role's file appends its builder in init, so adding a role touches no
+// other role's code.
+var serveParts []func(env *roleEnv) (part, error)
+
+func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, log *slog.Logger, extra []func(*roleEnv) (part, error)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	be, err := openBackend(ctx, cfg, nc, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	authn, err := newAuthenticator(cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := edge.New(edge.Config{PublicURL: cfg.PublicURL, Version: buildVersion()}, be.svc, authn, be.healthCheck, log)
+	if cfg.PublicURL == "" && !isLoopback(ln.Addr()) {
+		log.Warn("PUBLIC_URL is not set: links are built from the request's Host header, which a client can spoof; set PUBLIC_URL in production")
+	}
+	env := &roleEnv{cfg: cfg, log: log, be: be, edge: srv}
+	parts := []part{}
+	for _, build := range extra {
+		p, err := build(env)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		parts = append(parts, p)
+	}
+	parts = append(parts, httpPart(srv, ln, log, baseURL(cfg, ln)))
+	err = runParts(ctx, parts, log)
+	cancel()
+	<-be.feed
+	log.Info("stopped")
+	return err
+}
+
+// httpPart serves the edge app on ln until ctx ends, then drains it.
+func httpPart(srv *edge.Server, ln net.Listener, log *slog.Logger, url string) part {
+	return part{name: "http", run: func(ctx context.Context) error {
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(ln) }()
+		log.Info("feedbackd is listening", "url", url, "version", buildVersion())
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("HTTP shutdown", "err", err)
+		}
+		return <-errc
+	}}
+}
+
+// runParts runs every part until ctx ends or one of them fails, then stops
+// the rest and waits for them.
+func runParts(ctx context.Context, parts []part, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(parts))
+	for i, p := range parts {
+		wg.Go(func() {
+			err := p.run(ctx)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("part stopped", "part", p.name, "err", err)
+				errs[i] = fmt.Errorf("%s: %w", p.name, err)
+			}
+			cancel()
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func baseURL(cfg config, ln net.Listener) string {
+	if cfg.PublicURL != "" {
+		return cfg.PublicURL
+	}
+	return "http://" + ln.Addr().String()
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}

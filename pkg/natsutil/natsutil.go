@@ -1,0 +1,168 @@
+// Package natsutil starts the embedded NATS server and opens client
+// connections to it or to an external cluster. It knows nothing of sessions.
+package natsutil
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// EmbeddedConfig configures the in-process NATS server.
+type EmbeddedConfig struct {
+	// StoreDir keeps JetStream data across restarts.
+	StoreDir string
+	// Listen is host:port for outside clients; empty means in-process only.
+	Listen string
+	// Name names the server in logs and monitoring.
+	Name string
+	// Log, when set, receives the server's notices and errors.
+	Log *slog.Logger
+}
+
+// StartEmbedded starts a NATS server with JetStream and waits until it accepts
+// connections. The caller owns it and stops it with Shutdown and
+// WaitForShutdown.
+func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
+	if err := os.MkdirAll(cfg.StoreDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create NATS store dir: %w", err)
+	}
+	opts := &server.Options{
+		ServerName: cfg.Name,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		NoSigs:     true,
+		DontListen: cfg.Listen == "",
+		// JetStream keeps its own limits; these keep a dev box safe.
+		JetStreamMaxMemory: 256 << 20,
+	}
+	if opts.ServerName == "" {
+		opts.ServerName = "feedbackd"
+	}
+	if cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("parse NATS_LISTEN %q: %w", cfg.Listen, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, fmt.Errorf("parse NATS_LISTEN port %q: %w", port, err)
+		}
+		opts.Host, opts.Port = host, p
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("configure embedded NATS: %w", err)
+	}
+	if cfg.Log != nil {
+		srv.SetLoggerV2(&slogAdapter{log: cfg.Log}, false, false, false)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("embedded NATS did not become ready in 30s")
+	}
+	return srv, nil
+}
+
+// ClientConfig says how to reach NATS.
+type ClientConfig struct {
+	// URL is a comma-separated list of servers; ignored when Embedded is set.
+	URL      string
+	Embedded *server.Server
+	Name     string
+	Creds    string // path to a .creds file
+	TLSCA    string
+	TLSCert  string
+	TLSKey   string
+	Log      *slog.Logger
+}
+
+// Connect opens a connection that keeps reconnecting for ever: a role rides
+// out a NATS restart instead of dying with it.
+func Connect(cfg ClientConfig) (*nats.Conn, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	opts := []nats.Option{
+		nats.Name(cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted()) }),
+	}
+	if cfg.Embedded != nil {
+		opts = append(opts, nats.InProcessServer(cfg.Embedded))
+	}
+	if cfg.Creds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	}
+	if cfg.TLSCA != "" || cfg.TLSCert != "" {
+		tc, err := tlsConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.Secure(tc))
+	}
+	url := cfg.URL
+	if cfg.Embedded != nil {
+		url = ""
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	return nc, nil
+}
+
+func tlsConfig(cfg ClientConfig) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLSCA != "" {
+		pem, err := os.ReadFile(filepath.Clean(cfg.TLSCA))
+		if err != nil {
+			return nil, fmt.Errorf("read NATS_TLS_CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("NATS_TLS_CA holds no PEM certificate")
+		}
+		tc.RootCAs = pool
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("load NATS client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// slogAdapter sends the NATS server's log lines to slog.
+type slogAdapter struct{ log *slog.Logger }
+
+func (a *slogAdapter) Noticef(format string, v ...any) { a.log.Debug(trim(format, v...)) }
+func (a *slogAdapter) Warnf(format string, v ...any)   { a.log.Warn(trim(format, v...)) }
+func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(trim(format, v...)) }
+func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Error(trim(format, v...)) }
+func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(trim(format, v...)) }
+func (a *slogAdapter) Tracef(format string, v ...any)  {}
+
+func trim(format string, v ...any) string { return strings.TrimSpace(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,199 @@
+package natskv_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/sessions"
+	"github.com/feedbackd/feedbackd/sessions/natskv"
+)
+
+func newService(t *testing.T, opts ...sessions.Option) (*sessions.Service, *natskv.Store) {
+	t.Helper()
+	ns := natstest.Start(t)
+	ctx := context.Background()
+	store, err := natskv.Open(ctx, ns.JS, natskv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := sessions.NewHub()
+	fctx, cancel := context.WithCancel(ctx)
+	done, err := natskv.NewFeed(store, hub, slog.Default()).Start(fctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-done })
+	return sessions.NewService(store, hub, opts...), store
+}
+
+func create(t *testing.T, svc *sessions.Service, owner string, opts ...string) *sessions.Session {
+	t.Helper()
+	s, err := svc.Create(context.Background(), owner, &sessions.CreateRequest{Message: "Ship it?", PredefinedOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCreateGetSubmitRoundTrip(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	s := create(t, svc, "alice", "yes", "no")
+	got, err := svc.GetOwned(ctx, "alice", s.ID)
+	if err != nil || got.Status != sessions.StatusPending || got.Revision == 0 {
+		t.Fatalf("get = %+v, %v", got, err)
+	}
+	text := "  looks good  "
+	done, err := svc.Submit(ctx, s.ID, &sessions.SubmitRequest{SelectedOptions: []string{"yes"}, FreeText: &text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Feedback.CombinedFeedback != "yes\n\nlooks good" {
+		t.Fatalf("combined = %q", done.Feedback.CombinedFeedback)
+	}
+	if _, err := svc.GetOwned(ctx, "bob", s.ID); sessions.ErrorCode(err) != sessions.CodeNotFound {
+		t.Fatalf("foreign owner got %v", err)
+	}
+}
+
+func TestConcurrentSubmitsExactlyOneWins(t *testing.T) {
+	svc, _ := newService(t)
+	s := create(t, svc, "alice", "a", "b")
+	var wins, conflicts atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			opt := []string{"a", "b"}[i%2]
+			_, err := svc.Submit(context.Background(), s.ID, &sessions.SubmitRequest{SelectedOptions: []string{opt}})
+			switch sessions.ErrorCode(err) {
+			case "":
+				wins.Add(1)
+			case sessions.CodeAlreadySubmitted:
+				conflicts.Add(1)
+			default:
+				t.Errorf("submit: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || conflicts.Load() != 49 {
+		t.Fatalf("wins=%d conflicts=%d", wins.Load(), conflicts.Load())
+	}
+}
+
+func TestUpdateKeepsTTLAndRecordIsPurgedAfterRetention(t *testing.T) {
+	svc, store := newService(t, sessions.WithRetention(time.Second))
+	ctx := context.Background()
+	s := create(t, svc, "alice")
+	text := "fine"
+	if _, err := svc.Submit(ctx, s.ID, &sessions.SubmitRequest{FreeText: &text}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := store.Get(ctx, s.ID)
+		if errors.Is(err, sessions.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("record still there after retention: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestStaleRevisionLoses(t *testing.T) {
+	svc, store := newService(t)
+	ctx := context.Background()
+	s := create(t, svc, "alice")
+	stale := s.Clone()
+	text := "x"
+	if _, err := svc.Submit(ctx, s.ID, &sessions.SubmitRequest{FreeText: &text}); err != nil {
+		t.Fatal(err)
+	}
+	stale.Status = sessions.StatusCancelled
+	if _, err := store.Update(ctx, stale, time.Minute); !errors.Is(err, sessions.ErrConflict) {
+		t.Fatalf("stale update: %v", err)
+	}
+}
+
+func TestListNewestFirstWithCursorAndOwnerScope(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	var ids []string
+	for i := range 7 {
+		s, err := svc.Create(ctx, "alice", &sessions.CreateRequest{Message: fmt.Sprintf("q%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+	}
+	create(t, svc, "bob")
+	var got []string
+	cursor := ""
+	for {
+		page, err := svc.List(ctx, "alice", sessions.ListQuery{Limit: 3, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Items {
+			got = append(got, s.ID)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if len(got) != 7 {
+		t.Fatalf("got %d items", len(got))
+	}
+	for i := range got {
+		if got[i] != ids[len(ids)-1-i] {
+			t.Fatalf("order: got %v want reverse of %v", got, ids)
+		}
+	}
+	if _, err := svc.List(ctx, "alice", sessions.ListQuery{Cursor: "garbage!"}); sessions.ErrorCode(err) != sessions.CodeInvalidRequest {
+		t.Fatalf("bad cursor: %v", err)
+	}
+}
+
+func TestWaitIsWokenByTheFeed(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	s := create(t, svc, "alice")
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		text := "answer"
+		_, _ = svc.Submit(ctx, s.ID, &sessions.SubmitRequest{FreeText: &text})
+	}()
+	got, err := svc.Wait(ctx, "alice", s.ID, 10*time.Second)
+	if err != nil || got.Status != sessions.StatusCompleted {
+		t.Fatalf("wait = %+v, %v", got, err)
+	}
+	if n := svc.Hub().Subscribers(); n != 0 {
+		t.Fatalf("%d hub subscriptions left behind", n)
+	}
+}
+
+func TestRecordIsPlainJSON(t *testing.T) {
+	svc, store := newService(t)
+	s := create(t, svc, "alice")
+	e, err := store.KV().Get(context.Background(), natskv.SessionKey(s.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(e.Value(), &m); err != nil || m["status"] != "pending" || m["owner"] != "alice" {
+		t.Fatalf("record = %s (%v)", e.Value(), err)
+	}
+}

@@ -70,6 +70,9 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, health HealthCh
 		ErrorHandler:          s.errorHandler,
 		Network:               "tcp",
 	})
+	// Tell keep-alive clients to go away when shutting down, instead of
+	// waiting for them to fall idle.
+	s.app.Server().CloseOnShutdown = true
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		log.Error("handler panicked", "path", c.Path(), "panic", e)
 	}}))

@@ -29,6 +29,12 @@ type config struct {
 	NATSListen  string `env:"NATS_LISTEN"`
 	KVReplicas  int    `env:"KV_REPLICAS" envDefault:"1"`
 
+	// The nats role: one member of a NATS cluster with JetStream.
+	NATSServerName    string   `env:"NATS_SERVER_NAME"`
+	NATSClusterName   string   `env:"NATS_CLUSTER_NAME" envDefault:"feedbackd"`
+	NATSClusterListen string   `env:"NATS_CLUSTER_LISTEN"`
+	NATSRoutes        []string `env:"NATS_ROUTES" envSeparator:","`
+
 	APIKeys        []string `env:"API_KEYS" envSeparator:","`
 	JWTSecret      string   `env:"JWT_SECRET"`
 	JWTIssuer      string   `env:"JWT_ISSUER"`

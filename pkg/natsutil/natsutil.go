@@ -29,6 +29,12 @@ type EmbeddedConfig struct {
 	Name string
 	// Log, when set, receives the server's notices and errors.
 	Log *slog.Logger
+	// ClusterName, ClusterListen and Routes join the server to a NATS
+	// cluster; JetStream then replicates across its members. Name must be
+	// unique in the cluster.
+	ClusterName   string
+	ClusterListen string
+	Routes        []string
 }
 
 // StartEmbedded starts a NATS server with JetStream and waits until it accepts
@@ -51,15 +57,20 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		opts.ServerName = "feedbackd"
 	}
 	if cfg.Listen != "" {
-		host, port, err := net.SplitHostPort(cfg.Listen)
+		host, p, err := splitHostPort(cfg.Listen)
 		if err != nil {
-			return nil, fmt.Errorf("parse NATS_LISTEN %q: %w", cfg.Listen, err)
-		}
-		p, err := strconv.Atoi(port)
-		if err != nil {
-			return nil, fmt.Errorf("parse NATS_LISTEN port %q: %w", port, err)
+			return nil, fmt.Errorf("parse NATS_LISTEN: %w", err)
 		}
 		opts.Host, opts.Port = host, p
+	}
+	if cfg.ClusterListen != "" {
+		host, p, err := splitHostPort(cfg.ClusterListen)
+		if err != nil {
+			return nil, fmt.Errorf("parse NATS_CLUSTER_LISTEN: %w", err)
+		}
+		opts.Cluster.Name = cfg.ClusterName
+		opts.Cluster.Host, opts.Cluster.Port = host, p
+		opts.Routes = server.RoutesFromStr(strings.Join(cfg.Routes, ","))
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -69,11 +80,25 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		srv.SetLoggerV2(&slogAdapter{log: cfg.Log}, false, false, false)
 	}
 	srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
+	// A clustered server is ready for connections only once it has routes;
+	// allow a member to wait for its peers.
+	if !srv.ReadyForConnections(2 * time.Minute) {
 		srv.Shutdown()
-		return nil, errors.New("embedded NATS did not become ready in 30s")
+		return nil, errors.New("embedded NATS did not become ready in 2m")
 	}
 	return srv, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q: %w", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q: bad port: %w", addr, err)
+	}
+	return host, p, nil
 }
 
 // ClientConfig says how to reach NATS.

@@ -3,6 +3,8 @@ module github.com/feedbackd/feedbackd
 go 1.26.8
 
 require (
+	github.com/MicahParks/jwkset v0.11.3 // indirect
+	github.com/MicahParks/keyfunc/v3 v3.8.2 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/caarlos0/env/v11 v11.4.2 // indirect
 	github.com/fasthttp/websocket v1.5.8 // indirect

@@ -55,18 +55,27 @@ type config struct {
 // loadConfig reads .env and .dev.vars when present (the real environment
 // wins), then parses and checks the environment.
 func loadConfig() (config, error) {
-	for _, f := range []string{".env", ".dev.vars"} {
-		if _, err := os.Stat(f); err == nil {
-			if err := godotenv.Load(f); err != nil {
-				return config{}, fmt.Errorf("read %s: %w", f, err)
-			}
-		}
+	if err := loadDotEnv(); err != nil {
+		return config{}, err
 	}
 	var cfg config
 	if err := env.Parse(&cfg); err != nil {
 		return config{}, fmt.Errorf("parse configuration: %w", err)
 	}
 	return cfg, cfg.check()
+}
+
+// loadDotEnv sets variables from .env and .dev.vars, never overriding the
+// real environment.
+func loadDotEnv() error {
+	for _, f := range []string{".env", ".dev.vars"} {
+		if _, err := os.Stat(f); err == nil {
+			if err := godotenv.Load(f); err != nil {
+				return fmt.Errorf("read %s: %w", f, err)
+			}
+		}
+	}
+	return nil
 }
 
 func (c *config) check() error {

@@ -17,7 +17,7 @@ import (
 
 const keysTestSecret = "keys-test-secret-0123456789abcdefghijkl"
 
-func env(kv ...string) func(string) string {
+func fakeEnv(kv ...string) func(string) string {
 	m := map[string]string{}
 	for i := 0; i < len(kv); i += 2 {
 		m[kv[i]] = kv[i+1]
@@ -45,7 +45,7 @@ func parseClaims(t *testing.T, token, secret string) jwt.MapClaims {
 }
 
 func TestTokenPrintsATokenTheServerAccepts(t *testing.T) {
-	out, errOut, err := mint(t, env("JWT_SECRET", keysTestSecret, "JWT_ISSUER", "https://fb.example", "JWT_AUDIENCE", "feedbackd"),
+	out, errOut, err := mint(t, fakeEnv("JWT_SECRET", keysTestSecret, "JWT_ISSUER", "https://fb.example", "JWT_AUDIENCE", "feedbackd"),
 		"--sub", "alice", "--ttl", "30m", "--claim", "role=admin", "--claim", "level=3", "--claim", "beta=true")
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestTokenPrintsATokenTheServerAccepts(t *testing.T) {
 
 func TestTokenSecretFlagOverridesTheEnvironment(t *testing.T) {
 	flagSecret := "flag-secret-0123456789abcdefghijklmnopq"
-	out, _, err := mint(t, env("JWT_SECRET", keysTestSecret), "--sub", "bob", "--secret", flagSecret)
+	out, _, err := mint(t, fakeEnv("JWT_SECRET", keysTestSecret), "--sub", "bob", "--secret", flagSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestTokenSecretFlagOverridesTheEnvironment(t *testing.T) {
 }
 
 func TestTokenClaimsOverrideIssuerFromTheEnvironment(t *testing.T) {
-	out, _, err := mint(t, env("JWT_SECRET", keysTestSecret, "JWT_ISSUER", "https://env.example"),
+	out, _, err := mint(t, fakeEnv("JWT_SECRET", keysTestSecret, "JWT_ISSUER", "https://env.example"),
 		"--claim", "userId=user123", "--claim", "iss=https://flag.example")
 	if err != nil {
 		t.Fatal(err)
@@ -101,13 +101,13 @@ func TestTokenClaimsOverrideIssuerFromTheEnvironment(t *testing.T) {
 }
 
 func TestTokenRefusals(t *testing.T) {
-	withSecret := env("JWT_SECRET", keysTestSecret)
+	withSecret := fakeEnv("JWT_SECRET", keysTestSecret)
 	tests := []struct {
 		name   string
 		getenv func(string) string
 		args   []string
 	}{
-		{"no secret", env(), []string{"--sub", "alice"}},
+		{"no secret", fakeEnv(), []string{"--sub", "alice"}},
 		{"no subject", withSecret, nil},
 		{"zero ttl", withSecret, []string{"--sub", "alice", "--ttl", "0s"}},
 		{"bad ttl", withSecret, []string{"--sub", "alice", "--ttl", "an hour"}},
@@ -133,7 +133,7 @@ func TestTokenRefusals(t *testing.T) {
 }
 
 func TestTokenWarnsAboutAShortSecretWithoutPrintingIt(t *testing.T) {
-	out, errOut, err := mint(t, env("JWT_SECRET", "short-one"), "--sub", "alice")
+	out, errOut, err := mint(t, fakeEnv("JWT_SECRET", "short-one"), "--sub", "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestTokenWarnsAboutAShortSecretWithoutPrintingIt(t *testing.T) {
 }
 
 func TestTokenHelp(t *testing.T) {
-	out, errOut, err := mint(t, env(), "-h")
+	out, errOut, err := mint(t, fakeEnv(), "-h")
 	if !errors.Is(err, flag.ErrHelp) || out != "" || !strings.Contains(errOut, "--sub") {
 		t.Fatalf("-h: err %v, stdout %q, stderr %q", err, out, errOut)
 	}

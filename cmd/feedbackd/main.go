@@ -31,6 +31,9 @@ const usage = `feedbackd — ask people questions on behalf of AI agents
 Usage:
   feedbackd [serve]   everything in one process with an embedded NATS server
   feedbackd edge      auth, MCP, REST API and pages against NATS_URL
+  feedbackd notifier  the WebSocket service against NATS_URL
+  feedbackd expirer   enforces session timeouts against NATS_URL
+  feedbackd nats      one NATS server with JetStream (a cluster member with NATS_ROUTES)
   feedbackd token     print a signed HS256 JWT (--sub, --ttl, --claim k=v)
   feedbackd apikey    print a new random API key
   feedbackd version   print the version
@@ -57,6 +60,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "token":
+		if err := loadDotEnv(); err != nil {
+			return err
+		}
+		return runToken(args, stdout, stderr, os.Getenv)
+	case "apikey":
+		return runAPIKey(args, stdout)
 	}
 	role, ok := roles[cmd]
 	if !ok {

@@ -73,10 +73,23 @@ func (b *backend) healthCheck(ctx context.Context) error {
 	return nil
 }
 
-func newAuthenticator(cfg config) (*auth.Authenticator, error) {
-	a, err := auth.New(auth.Config{APIKeys: cfg.APIKeys, Disabled: cfg.AuthDisabled})
+// newAuthenticator builds the one authenticator of a process; the caller
+// closes it to stop the JWKS refresh.
+func newAuthenticator(cfg config, log *slog.Logger) (*auth.Authenticator, error) {
+	a, err := auth.New(auth.Config{
+		APIKeys:     cfg.APIKeys,
+		JWTSecret:   cfg.JWTSecret,
+		JWTIssuer:   cfg.JWTIssuer,
+		JWTAudience: cfg.JWTAudience,
+		JWKSURL:     cfg.JWKSURL,
+		Logger:      log.With("component", "auth"),
+		Disabled:    cfg.AuthDisabled,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("configure authentication: %w", err)
+	}
+	for _, w := range a.Warnings() {
+		log.Warn("authentication configuration", "warning", w)
 	}
 	return a, nil
 }
@@ -197,11 +210,12 @@ func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, 
 		ln.Close()
 		return err
 	}
-	authn, err := newAuthenticator(cfg)
+	authn, err := newAuthenticator(cfg, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer authn.Close()
 	srv := edge.New(edge.Config{PublicURL: cfg.PublicURL, Version: buildVersion()}, be.svc, authn, be.healthCheck, log)
 	if cfg.PublicURL == "" && !isLoopback(ln.Addr()) {
 		log.Warn("PUBLIC_URL is not set: links are built from the request's Host header, which a client can spoof; set PUBLIC_URL in production")

@@ -36,6 +36,7 @@ Usage:
   feedbackd nats      one NATS server with JetStream (a cluster member with NATS_ROUTES)
   feedbackd token     print a signed HS256 JWT (--sub, --ttl, --claim k=v)
   feedbackd apikey    print a new random API key
+  feedbackd healthcheck URL   exit 0 when URL answers 200 (for container health checks)
   feedbackd version   print the version
 
 Configuration is read from the environment (and .env / .dev.vars); see README.md.
@@ -67,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runToken(args, stdout, stderr, os.Getenv)
 	case "apikey":
 		return runAPIKey(args, stdout)
+	case "healthcheck":
+		return runHealthcheck(args, stdout)
 	}
 	role, ok := roles[cmd]
 	if !ok {

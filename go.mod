@@ -3,6 +3,11 @@ module github.com/feedbackd/feedbackd
 go 1.26.8
 
 require (
+	github.com/yuin/goldmark v1.8.7
+	golang.org/x/net v0.60.0
+)
+
+require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/caarlos0/env/v11 v11.4.2 // indirect
 	github.com/fasthttp/websocket v1.5.8 // indirect
@@ -29,7 +34,6 @@ require (
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasthttp v1.74.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/net v0.60.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )

@@ -1,0 +1,12 @@
+// Package web is the person's side of feedbackd: the HTML feedback page in
+// every state (pending, just submitted, already answered, expired,
+// cancelled), the not-found and error pages, the page's CSS and script, the
+// zh/en translations, and the safe Markdown rendering of an agent's message.
+// Templates, static files and translations are embedded; nothing is fetched
+// from elsewhere, and the pages run under a strict CSP (no inline script or
+// style).
+//
+// It must not know about routes, sessions storage, NATS or authentication:
+// the edge looks the session up, decides the state, fills a PageView with the
+// URLs the page talks to, and mounts Static under StaticPrefix.
+package web

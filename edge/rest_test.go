@@ -38,6 +38,22 @@ type restEdge struct {
 // separate replica would.
 func startRESTEdge(t testing.TB, js jetstream.JetStream, opts ...sessions.Option) *restEdge {
 	t.Helper()
+	return startEdge(t, js, edgeSetup{Sessions: opts})
+}
+
+// edgeSetup is how a test varies the edge it starts.
+type edgeSetup struct {
+	Auth     *auth.Config // nil: API keys keyA and keyB
+	Edge     edge.Config  // Version defaults to "test"
+	Sessions []sessions.Option
+	Mount    func(srv *edge.Server) // adds routes before serving, e.g. a page stand-in
+}
+
+// startEdge is startRESTEdge with the authentication and edge configuration
+// of set.
+func startEdge(t testing.TB, js jetstream.JetStream, set edgeSetup) *restEdge {
+	t.Helper()
+	opts := set.Sessions
 	ctx, cancel := context.WithCancel(context.Background())
 	store, err := natskv.Open(ctx, js, natskv.Options{})
 	if err != nil {
@@ -49,15 +65,30 @@ func startRESTEdge(t testing.TB, js jetstream.JetStream, opts ...sessions.Option
 		t.Fatal(err)
 	}
 	svc := sessions.NewService(store, hub, opts...)
-	authn, err := auth.New(auth.Config{APIKeys: []string{keyA, keyB}})
+	acfg := auth.Config{APIKeys: []string{keyA, keyB}}
+	if set.Auth != nil {
+		acfg = *set.Auth
+	}
+	if acfg.Logger == nil {
+		acfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	authn, err := auth.New(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = authn.Close() })
 	health := func(ctx context.Context) error {
 		_, err := store.KV().Status(ctx)
 		return err
 	}
-	srv := edge.New(edge.Config{Version: "test"}, svc, authn, health, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ecfg := set.Edge
+	if ecfg.Version == "" {
+		ecfg.Version = "test"
+	}
+	srv := edge.New(ecfg, svc, authn, health, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if set.Mount != nil {
+		set.Mount(srv)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -32,6 +33,26 @@ type Config struct {
 	// PublicURL is the base of links handed out; empty means derive it from
 	// the request's scheme and Host.
 	PublicURL string
+
+	// AllowedOrigins are the browser origins (scheme://host[:port]) that may
+	// call the edge cross-origin, besides its own; empty means same origin
+	// only.
+	AllowedOrigins []string
+	// CreateLimit bounds sessions created per principal; SubmitLimit answers
+	// and PageLimit feedback page requests per client address. The zero
+	// value turns a limit off. Each replica counts on its own.
+	CreateLimit, SubmitLimit, PageLimit RateLimit
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// finding a client's address; empty means the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// AuthorizationServers, when set, are the OAuth authorization servers
+	// (issuers) advertised at /.well-known/oauth-protected-resource and
+	// pointed to from the 401s of /mcp and /sse. Scopes are advertised there
+	// as scopes_supported.
+	AuthorizationServers, Scopes []string
+	// Clock is the rate limiters' time; nil means time.Now.
+	Clock func() time.Time
+
 	// Version is reported by /health.
 	Version string
 	// Service names the service in /health.
@@ -48,6 +69,10 @@ type Server struct {
 	health HealthCheck
 	log    *slog.Logger
 	app    *fiber.App
+
+	origins map[string]bool // normalized allowed origins
+	proxies []netip.Prefix
+	limits  rateLimits
 }
 
 // New builds the edge application and its routes.
@@ -69,6 +94,10 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, health HealthCh
 		ReadBufferSize:        16 * 1024,
 		ErrorHandler:          s.errorHandler,
 		Network:               "tcp",
+		// X-Forwarded-Proto and -Host (links, when PUBLIC_URL is unset) are
+		// believed only from trusted proxies, as X-Forwarded-For is.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          prefixStrings(cfg.TrustedProxies),
 	})
 	// Tell keep-alive clients to go away when shutting down, instead of
 	// waiting for them to fall idle.
@@ -76,6 +105,7 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, health HealthCh
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		log.Error("handler panicked", "path", c.Path(), "panic", e)
 	}}))
+	s.useSecurity()
 	s.routes()
 	return s
 }
@@ -95,6 +125,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // Shutdown stops accepting connections and waits for in-flight requests
 // until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	defer s.limits.close()
 	if err := s.app.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("shut down HTTP: %w", err)
 	}
@@ -104,15 +135,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) routes() {
 	s.app.Get("/health", s.handleHealth)
 	s.app.All("/health", methodNotAllowed("GET, HEAD"))
+	s.resourceMetadataRoutes()
 
 	api := s.app.Group("/api")
-	api.Post("/feedback/create", s.requireAuth, s.handleCreate)
+	api.Post("/feedback/create", s.requireAuth, s.limitCreate, s.handleCreate)
 	api.All("/feedback/create", methodNotAllowed("POST"))
 	api.Get("/feedback", s.requireAuth, s.handleList)
 	api.All("/feedback", methodNotAllowed("GET, HEAD"))
 	api.Get("/feedback/:id/status", s.requireAuth, s.handleStatus)
 	api.All("/feedback/:id/status", methodNotAllowed("GET, HEAD"))
-	api.Post("/feedback/:id/submit", s.handleSubmit)
+	api.Post("/feedback/:id/submit", s.limitSubmit, s.handleSubmit)
 	api.All("/feedback/:id/submit", methodNotAllowed("POST"))
 	api.Get("/feedback/:id/result", s.requireAuth, s.handleResult)
 	api.All("/feedback/:id/result", methodNotAllowed("GET, HEAD"))

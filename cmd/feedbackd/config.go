@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
+
+	"github.com/feedbackd/feedbackd/edge"
 )
 
 // config is SPEC §2, parsed once at start. Packages receive the parts they
@@ -42,6 +46,16 @@ type config struct {
 	JWKSURL        string   `env:"JWKS_URL"`
 	AllowedOrigins []string `env:"ALLOWED_ORIGINS" envSeparator:","`
 	AuthDisabled   bool     `env:"AUTH_DISABLED" envDefault:"false"`
+	OAuthScopes    []string `env:"OAUTH_SCOPES" envSeparator:","`
+
+	RateLimitCreate string   `env:"RATE_LIMIT_CREATE" envDefault:"60/min,burst=20"`
+	RateLimitSubmit string   `env:"RATE_LIMIT_SUBMIT" envDefault:"30/min,burst=10"`
+	RateLimitPage   string   `env:"RATE_LIMIT_PAGE" envDefault:"30/min,burst=10"`
+	TrustedProxies  []string `env:"TRUSTED_PROXIES" envSeparator:","`
+
+	// Parsed by check from the fields above.
+	createLimit, submitLimit, pageLimit edge.RateLimit
+	trustedProxies                      []netip.Prefix
 
 	DefaultTimeout  int           `env:"DEFAULT_TIMEOUT" envDefault:"300"`
 	MaxTimeout      int           `env:"MAX_TIMEOUT" envDefault:"3600"`
@@ -105,7 +119,82 @@ func (c *config) check() error {
 	}
 	c.APIKeys = compact(c.APIKeys)
 	c.AllowedOrigins = compact(c.AllowedOrigins)
+	for _, o := range c.AllowedOrigins {
+		if err := checkOrigin(o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, l := range []struct {
+		name, value string
+		dst         *edge.RateLimit
+	}{
+		{"RATE_LIMIT_CREATE", c.RateLimitCreate, &c.createLimit},
+		{"RATE_LIMIT_SUBMIT", c.RateLimitSubmit, &c.submitLimit},
+		{"RATE_LIMIT_PAGE", c.RateLimitPage, &c.pageLimit},
+	} {
+		r, err := edge.ParseRateLimit(l.value)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+		}
+		*l.dst = r
+	}
+	c.OAuthScopes = compact(c.OAuthScopes)
+	c.TrustedProxies = compact(c.TrustedProxies)
+	c.trustedProxies = c.trustedProxies[:0]
+	for _, p := range c.TrustedProxies {
+		prefix, err := parseProxy(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.trustedProxies = append(c.trustedProxies, prefix)
+	}
 	return errors.Join(errs...)
+}
+
+// checkOrigin accepts what a browser sends as Origin: scheme://host[:port].
+// A wildcard is refused: CORS here reflects exact origins only.
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.Contains(o, "*") {
+		return fmt.Errorf("ALLOWED_ORIGINS entry %q must be an exact origin such as https://app.example.com (no wildcard, no path)", o)
+	}
+	return nil
+}
+
+// parseProxy reads a TRUSTED_PROXIES entry: an address or a CIDR range.
+func parseProxy(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("TRUSTED_PROXIES entry %q is neither an address nor a CIDR range", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// edgeConfig is what the edge is told about the configuration.
+func edgeConfig(c config) edge.Config {
+	ec := edge.Config{
+		PublicURL:      c.PublicURL,
+		Version:        buildVersion(),
+		AllowedOrigins: c.AllowedOrigins,
+		CreateLimit:    c.createLimit,
+		SubmitLimit:    c.submitLimit,
+		PageLimit:      c.pageLimit,
+		TrustedProxies: c.trustedProxies,
+	}
+	// The protected resource metadata names the authorization server that
+	// issues tokens for this edge: only an external one (JWKS_URL) has one
+	// to name, and JWT_ISSUER says which.
+	if c.JWKSURL != "" && c.JWTIssuer != "" {
+		ec.AuthorizationServers = []string{c.JWTIssuer}
+		ec.Scopes = c.OAuthScopes
+	}
+	return ec
 }
 
 // hasCredentials reports whether any way of authenticating is configured.
@@ -138,4 +227,18 @@ func newLogger(c config) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// logEdgeSecurity says at start what guards the edge, and warns about what
+// is missing.
+func logEdgeSecurity(c config, log *slog.Logger) {
+	log.Info("edge protections (rate limits are per replica)",
+		"allowedOrigins", c.AllowedOrigins,
+		"rateLimitCreate", c.createLimit.String(),
+		"rateLimitSubmit", c.submitLimit.String(),
+		"rateLimitPage", c.pageLimit.String(),
+		"trustedProxies", c.TrustedProxies)
+	if c.JWKSURL != "" && c.JWTIssuer == "" {
+		log.Warn("JWKS_URL is set without JWT_ISSUER: the issuer of tokens is not checked, and MCP clients cannot discover the authorization server (/.well-known/oauth-protected-resource is not served)")
+	}
 }

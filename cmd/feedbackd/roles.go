@@ -216,7 +216,8 @@ func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, 
 		return err
 	}
 	defer authn.Close()
-	srv := edge.New(edge.Config{PublicURL: cfg.PublicURL, Version: buildVersion()}, be.svc, authn, be.healthCheck, log)
+	srv := edge.New(edgeConfig(cfg), be.svc, authn, be.healthCheck, log)
+	logEdgeSecurity(cfg, log)
 	if cfg.PublicURL == "" && !isLoopback(ln.Addr()) {
 		log.Warn("PUBLIC_URL is not set: links are built from the request's Host header, which a client can spoof; set PUBLIC_URL in production")
 	}

@@ -47,3 +47,8 @@ cluster-down:
 
 cluster-status:
 	bash deploy/local/cluster.sh status
+
+.PHONY: chaos
+# A short chaos run against a fresh local cluster (CHAOS_DURATION to lengthen it).
+chaos:
+	bash deploy/local/chaos.sh

@@ -57,7 +57,9 @@ start_one() {
   esac
   if [ "$role" != nats ]; then
     envs+=(NATS_URL="$NATS_URLS" KV_REPLICAS=3 API_KEYS="$(cat "$RUN/api-key")" PUBLIC_URL="$PUBLIC"
-      NODE_NAME="$name" ALLOWED_ORIGINS="$PUBLIC" TRUSTED_PROXIES=127.0.0.1)
+      NODE_NAME="$name" ALLOWED_ORIGINS="$PUBLIC" TRUSTED_PROXIES=127.0.0.1
+      # Load and chaos runs come from one address; limits are per replica.
+      RATE_LIMIT_CREATE="${RATE_LIMIT_CREATE:-off}" RATE_LIMIT_SUBMIT="${RATE_LIMIT_SUBMIT:-off}" RATE_LIMIT_PAGE="${RATE_LIMIT_PAGE:-off}")
   fi
   mkdir -p "$RUN/$name"
   env -i PATH="$PATH" HOME="${HOME:-/root}" "${envs[@]}" setsid "$BIN" "$role" >>"$RUN/$name.log" 2>&1 < /dev/null &

@@ -1,0 +1,216 @@
+// Command feedbackd-chaos runs a steady load against a feedbackd cluster
+// (deploy/local/cluster.sh) while it SIGKILLs and restarts one edge, one
+// notifier, one expirer and one NATS node at random moments, then checks
+// that nothing was lost:
+//
+//   - every session ends in exactly one terminal state;
+//   - every accepted answer (a 200 on submit) is readable in the result;
+//   - every session expired at most once (counted on the KV change feed);
+//   - WebSocket clients that reconnected hold the final status;
+//   - MCP clients over both transports completed their calls (retrying after
+//     a dropped connection is allowed).
+//
+// It only ever talks to the addresses it is given (loopback by default) and
+// stops by itself.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	url        string
+	natsURL    string
+	key        string
+	cluster    string
+	duration   time.Duration
+	rate       float64
+	killEvery  time.Duration
+	down       time.Duration
+	wsShare    int // one session in wsShare gets a WebSocket watcher
+	mcpWorkers int
+	timeout    int
+}
+
+func main() {
+	var o options
+	keyFile := flag.String("key-file", "deploy/local/run/api-key", "file holding the API key")
+	flag.StringVar(&o.url, "url", "http://127.0.0.1:8780", "the load balancer's base URL")
+	flag.StringVar(&o.natsURL, "nats", "nats://127.0.0.1:4241,nats://127.0.0.1:4242,nats://127.0.0.1:4243", "NATS URLs, to follow the change feed")
+	flag.StringVar(&o.cluster, "cluster", "deploy/local/cluster.sh", "the cluster script that kills and starts processes")
+	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long to keep the load and the kills going")
+	flag.Float64Var(&o.rate, "rate", 4, "sessions created per second")
+	flag.DurationVar(&o.killEvery, "kill-every", 8*time.Second, "time between kills")
+	flag.DurationVar(&o.down, "down", 3*time.Second, "how long a killed process stays down")
+	flag.IntVar(&o.wsShare, "ws-every", 3, "watch one session in N over WebSocket")
+	flag.IntVar(&o.mcpWorkers, "mcp-workers", 2, "MCP clients per transport")
+	flag.IntVar(&o.timeout, "session-timeout", 30, "session timeout in seconds (sessions left to expire)")
+	flag.Parse()
+	b, err := os.ReadFile(*keyFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		os.Exit(2)
+	}
+	o.key = strings.TrimSpace(string(b))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(ctx, o, log); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos: FAIL:", err)
+		os.Exit(1)
+	}
+	fmt.Println("chaos: PASS")
+}
+
+func run(ctx context.Context, o options, log *slog.Logger) error {
+	feed, err := watchFeed(ctx, o.natsURL, log)
+	if err != nil {
+		return err
+	}
+	defer feed.stop()
+
+	api := newAPI(o.url, o.key)
+	var (
+		mu       sync.Mutex
+		all      []*tracked
+		watchers []*wsWatcher
+	)
+	loadCtx, stopLoad := context.WithTimeout(ctx, o.duration)
+	defer stopLoad()
+	// Watchers and MCP clients outlive the load: they finish their sessions.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+
+	var wg sync.WaitGroup
+	kills := &killLog{}
+	wg.Go(func() { killer(loadCtx, o, kills, log) })
+
+	mcpStats := map[string]*mcpStat{"streamable": {}, "sse": {}}
+	var mcpSessions []string
+	var mcpMu sync.Mutex
+	for transport, st := range mcpStats {
+		for range o.mcpWorkers {
+			wg.Go(func() {
+				ids := mcpWorker(loadCtx, o, transport, st, log)
+				mcpMu.Lock()
+				mcpSessions = append(mcpSessions, ids...)
+				mcpMu.Unlock()
+			})
+		}
+	}
+
+	var sessWG sync.WaitGroup
+	tick := time.NewTicker(time.Duration(float64(time.Second) / o.rate))
+	n := 0
+load:
+	for {
+		select {
+		case <-loadCtx.Done():
+			break load
+		case <-tick.C:
+		}
+		n++
+		i := n
+		sessWG.Go(func() {
+			t := newSession(loadCtx, api, i, o.timeout)
+			if t == nil {
+				return
+			}
+			mu.Lock()
+			all = append(all, t)
+			if i%o.wsShare == 0 {
+				w := &wsWatcher{id: t.id}
+				watchers = append(watchers, w)
+				wg.Go(func() { w.run(runCtx, o.url, o.key) })
+			}
+			mu.Unlock()
+			t.act(loadCtx, api)
+		})
+	}
+	tick.Stop()
+	sessWG.Wait()
+	log.Info("load finished; waiting for the last deadlines", "sessions", len(all))
+
+	// Let every deadline pass, plus the expirer's lateness and a restart.
+	last := time.Now().Add(time.Duration(o.timeout)*time.Second + 10*time.Second)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Until(last)):
+	}
+	// Bring anything still down back before the checks.
+	out, _ := exec.Command("bash", o.cluster, "status").CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[1] == "down" {
+			_ = exec.Command("bash", o.cluster, "start", f[0]).Run()
+		}
+	}
+	for _, w := range watchers {
+		w.waitFinal(15 * time.Second)
+	}
+	stopRun()
+	wg.Wait()
+
+	mcpMu.Lock()
+	for _, id := range mcpSessions {
+		all = append(all, &tracked{id: id, fate: fateMCP})
+	}
+	mcpMu.Unlock()
+	r := verify(ctx, api, all, watchers, feed, mcpStats)
+	r.kills = kills.list()
+	r.print(os.Stdout)
+	return r.err()
+}
+
+// killLog remembers what was killed, for the report.
+type killLog struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (k *killLog) add(n string) { k.mu.Lock(); k.names = append(k.names, n); k.mu.Unlock() }
+func (k *killLog) list() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.names...)
+}
+
+// killer SIGKILLs one process of each kind in turn, in random order and at
+// random moments, and starts it again after a while.
+func killer(ctx context.Context, o options, kills *killLog, log *slog.Logger) {
+	kinds := map[string]int{"edge": 2, "notifier": 2, "expirer": 2, "nats": 3}
+	order := []string{"edge", "notifier", "expirer", "nats"}
+	for {
+		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, kind := range order {
+			wait := o.killEvery/2 + rand.N(o.killEvery)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			name := fmt.Sprintf("%s-%d", kind, 1+rand.N(kinds[kind]))
+			log.Info("SIGKILL", "process", name)
+			if out, err := exec.Command("bash", o.cluster, "kill", name).CombinedOutput(); err != nil {
+				log.Warn("kill failed", "process", name, "err", err, "out", string(out))
+				continue
+			}
+			kills.add(name)
+			time.Sleep(o.down)
+			if out, err := exec.Command("bash", o.cluster, "start", name).CombinedOutput(); err != nil {
+				log.Error("restart failed", "process", name, "err", err, "out", string(out))
+			}
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// mcpStat counts one transport's calls.
+type mcpStat struct {
+	mu        sync.Mutex
+	completed int // calls that returned a result
+	retried   int // calls that had to be sent again after a dropped connection
+	gaveUp    int // calls that never completed
+	lastErr   string
+}
+
+func (s *mcpStat) add(completed, retried, gaveUp int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.completed += completed
+	s.retried += retried
+	s.gaveUp += gaveUp
+	if err != nil {
+		s.lastErr = err.Error()
+	}
+}
+
+type headerTransport struct {
+	key  string
+	base http.RoundTripper
+}
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-API-Key", h.key)
+	return h.base.RoundTrip(r)
+}
+
+// mcpWorker keeps calling tools over one transport until ctx ends,
+// reconnecting when a replica dies under it. It returns the sessions its
+// interactive_feedback calls created, so they are verified too.
+func mcpWorker(ctx context.Context, o options, transport string, st *mcpStat, log *slog.Logger) []string {
+	hc := &http.Client{Transport: headerTransport{key: o.key, base: http.DefaultTransport}}
+	var ids []string
+	var sess *mcp.ClientSession
+	connect := func() error {
+		if sess != nil {
+			_ = sess.Close()
+			sess = nil
+		}
+		var t mcp.Transport
+		if transport == "sse" {
+			t = &mcp.SSEClientTransport{Endpoint: o.url + "/sse", HTTPClient: hc}
+		} else {
+			t = &mcp.StreamableClientTransport{Endpoint: o.url + "/mcp", HTTPClient: hc, MaxRetries: -1}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		c := mcp.NewClient(&mcp.Implementation{Name: "feedbackd-chaos", Version: "1"}, nil)
+		s, err := c.Connect(cctx, t, nil)
+		if err != nil {
+			return err
+		}
+		sess = s
+		return nil
+	}
+	// call sends one tool call, reconnecting and resending after failures.
+	call := func(name string, args map[string]any) (*mcp.CallToolResult, error) {
+		var lastErr error
+		for attempt := range 20 {
+			if ctx.Err() != nil && attempt > 0 {
+				break
+			}
+			if sess == nil {
+				if err := connect(); err != nil {
+					lastErr = err
+					time.Sleep(300 * time.Millisecond)
+					continue
+				}
+			}
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			res, err := sess.CallTool(cctx, &mcp.CallToolParams{Name: name, Arguments: args})
+			cancel()
+			if err == nil {
+				st.add(1, min(attempt, 1), 0, nil)
+				return res, nil
+			}
+			lastErr = err
+			_ = sess.Close()
+			sess = nil
+			time.Sleep(300 * time.Millisecond)
+		}
+		st.add(0, 0, 1, lastErr)
+		log.Warn("MCP call gave up", "transport", transport, "tool", name, "err", lastErr)
+		return nil, lastErr
+	}
+	for i := 0; ctx.Err() == nil; i++ {
+		res, err := call("interactive_feedback", map[string]any{
+			"message": fmt.Sprintf("chaos MCP question %s %d", transport, i), "timeout": o.timeout, "waitSeconds": 0,
+		})
+		if err != nil {
+			continue
+		}
+		id := sessionIDOf(res)
+		if id == "" {
+			st.add(0, 0, 1, fmt.Errorf("interactive_feedback returned no sessionId (isError=%v)", res.IsError))
+			continue
+		}
+		ids = append(ids, id)
+		_, _ = call("check_feedback_status", map[string]any{"sessionId": id})
+		time.Sleep(500 * time.Millisecond)
+	}
+	if sess != nil {
+		_ = sess.Close()
+	}
+	return ids
+}
+
+func sessionIDOf(res *mcp.CallToolResult) string {
+	b, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		return ""
+	}
+	var v struct {
+		SessionID string `json:"sessionId"`
+	}
+	_ = json.Unmarshal(b, &v)
+	return v.SessionID
+}

@@ -22,7 +22,7 @@ func credentials(c *fiber.Ctx) auth.Credentials {
 func (s *Server) requireAuth(c *fiber.Ctx) error {
 	p, err := s.authn.Authenticate(c.UserContext(), credentials(c))
 	if err != nil {
-		s.log.Debug("authentication failed", "path", c.Path(), "reason", err)
+		s.log.DebugContext(c.UserContext(), "authentication failed", "path", c.Path(), "reason", err)
 		return s.fail(c, sessions.Errorf(sessions.CodeUnauthorized, "missing or invalid credentials: send X-API-Key, Authorization: ApiKey <key>, or Authorization: Bearer <jwt>"))
 	}
 	c.Locals(principalKey, p)

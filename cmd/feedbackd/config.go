@@ -10,6 +10,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
+
+	"github.com/feedbackd/feedbackd/pkg/requestid"
 )
 
 // config is SPEC §2, parsed once at start. Packages receive the parts they
@@ -18,6 +20,7 @@ type config struct {
 	ListenAddr   string `env:"LISTEN_ADDR" envDefault:"127.0.0.1:8787"`
 	NotifierAddr string `env:"NOTIFIER_ADDR"`
 	ExpirerAddr  string `env:"EXPIRER_ADDR"`
+	MetricsAddr  string `env:"METRICS_ADDR"`
 	PublicURL    string `env:"PUBLIC_URL"`
 	DataDir      string `env:"DATA_DIR" envDefault:"./data"`
 
@@ -119,8 +122,10 @@ func parseLevel(s string) (slog.Level, error) {
 func newLogger(c config) *slog.Logger {
 	level, _ := parseLevel(c.LogLevel)
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
 	if strings.EqualFold(c.LogFormat, "json") {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	// Records logged with a request's context carry its request id.
+	return slog.New(requestid.NewHandler(h))
 }

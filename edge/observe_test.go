@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
@@ -26,6 +28,7 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/requestid"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
@@ -75,6 +78,9 @@ type observedEdge struct {
 
 type observedOptions struct {
 	disableMetrics bool
+	// mount adds routes to the app before it serves, as serve does for
+	// roles mounted on the edge's address.
+	mount func(*fiber.App)
 }
 
 func startObservedEdge(t testing.TB, nc *nats.Conn, js jetstream.JetStream, o observedOptions) *observedEdge {
@@ -105,6 +111,9 @@ func startObservedEdge(t testing.TB, nc *nats.Conn, js jetstream.JetStream, o ob
 		return err
 	}
 	srv := edge.New(edge.Config{Version: "test", DisableMetrics: o.disableMetrics}, svc, authn, health, log)
+	if o.mount != nil {
+		o.mount(srv.App())
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -528,5 +537,25 @@ func TestLogsNeverContainCredentials(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("a credential (%.12s…) appears in the logs", s)
 		}
+	}
+}
+
+func TestRequestIDReachesNetHTTPHandlersMountedThroughTheAdaptor(t *testing.T) {
+	ns := natstest.Start(t)
+	seen := make(chan string, 1)
+	mountedLogs := &logBuffer{}
+	e := startObservedEdge(t, ns.NC, ns.JS, observedOptions{mount: func(app *fiber.App) {
+		app.Get("/mounted", adaptor.HTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen <- requestid.FromContext(r.Context())
+			slog.New(requestid.NewHandler(slog.NewJSONHandler(mountedLogs, nil))).InfoContext(r.Context(), "mounted handler")
+			w.WriteHeader(http.StatusNoContent)
+		})))
+	}})
+	r := send(t, "GET", e.URL+"/mounted", map[string]string{"X-Request-ID": "rid-mounted"}, nil)
+	if id := <-seen; r.Status != 204 || id != "rid-mounted" {
+		t.Fatalf("status %d, id seen by the net/http handler %q", r.Status, id)
+	}
+	if !strings.Contains(mountedLogs.String(), `"request_id":"rid-mounted"`) {
+		t.Fatalf("the mounted handler's log line lacks the id: %s", mountedLogs)
 	}
 }

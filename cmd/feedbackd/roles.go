@@ -60,7 +60,7 @@ func openBackend(ctx context.Context, cfg config, nc *nats.Conn, log *slog.Logge
 		sessions.WithLimits(sessions.DefaultLimits(time.Duration(cfg.DefaultTimeout)*time.Second, time.Duration(cfg.MaxTimeout)*time.Second)),
 		sessions.WithRetention(cfg.ResultRetention),
 		sessions.WithObserver(metrics.Sessions{}))
-	metrics.TrackNATS(nc)
+	metrics.TrackNATS(nc) // for the life of the process, as the connection
 	return &backend{nc: nc, js: js, store: store, svc: svc, feed: feed}, nil
 }
 

@@ -1,6 +1,6 @@
 // Package metrics owns feedbackd's Prometheus registry and every collector in
 // it, each declared once here. Other packages record through the small
-// functions of this package (HTTPRequest, WaitStarted, WSConnected, ...) and
+// functions of this package (HTTPStarted, WaitStarted, WSConnected, ...) and
 // never touch a collector; cmd wires Sessions into the sessions service and
 // TrackNATS onto the NATS connection. Handler serves the registry.
 //

@@ -35,7 +35,8 @@ func (Sessions) SessionExpired(lateness time.Duration) {
 // SessionCancelled counts a cancellation.
 func (Sessions) SessionCancelled() { sessionsFinished.WithLabelValues("cancelled").Inc() }
 
-// WaitStarted is WaitStarted, for the service's waits.
+// WaitStarted counts one of the service's waits, as the package-level
+// WaitStarted does.
 func (Sessions) WaitStarted() (done func()) { return WaitStarted() }
 
 func observeTimeToAnswer(d time.Duration) {

@@ -71,7 +71,7 @@ func (s *Server) fail(c *fiber.Ctx, err error) error {
 	}
 	status := httpStatus(e.Code)
 	if status >= 500 {
-		s.log.Error("request failed", "method", c.Method(), "path", c.Route().Path, "code", e.Code, "err", err)
+		s.log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Route().Path, "code", e.Code, "err", err)
 	}
 	body := &apiError{Code: e.Code, Message: e.Message}
 	if e.Code == sessions.CodeInvalidRequest {

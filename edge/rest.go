@@ -241,7 +241,7 @@ func (s *Server) handleHealth(c *fiber.Ctx) error {
 	body := healthBody{Status: "ok", Timestamp: timestamp(), Service: s.cfg.Service, Version: s.cfg.Version}
 	status := fiber.StatusOK
 	if err := s.health(ctx); err != nil {
-		s.log.Warn("health check failed", "err", err)
+		s.log.WarnContext(ctx, "health check failed", "err", err)
 		body.Status, status = "degraded", fiber.StatusServiceUnavailable
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")

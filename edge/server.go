@@ -59,6 +59,9 @@ type Config struct {
 	Service string
 	// MaxWait caps ?wait= on the result endpoint.
 	MaxWait time.Duration
+	// DisableMetrics leaves /metrics off this app, for when it is served on
+	// a separate address (METRICS_ADDR).
+	DisableMetrics bool
 }
 
 // Server is the edge's HTTP application.
@@ -84,6 +87,7 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, health HealthCh
 		cfg.Service = "feedbackd"
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	log = withRequestIDs(log)
 	s := &Server{cfg: cfg, svc: svc, authn: authn, health: health, log: log}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "feedbackd",
@@ -102,10 +106,12 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, health HealthCh
 	// Tell keep-alive clients to go away when shutting down, instead of
 	// waiting for them to fall idle.
 	s.app.Server().CloseOnShutdown = true
+	s.app.Use(s.observe) // outermost: request id, access log, metrics
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
-		log.Error("handler panicked", "path", c.Path(), "panic", e)
+		log.ErrorContext(c.UserContext(), "handler panicked", "path", c.Path(), "panic", e)
 	}}))
 	s.useSecurity()
+	s.opsRoutes()
 	s.routes()
 	return s
 }

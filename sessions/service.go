@@ -16,6 +16,7 @@ type Service struct {
 	limits    Limits
 	retention time.Duration
 	now       func() time.Time
+	observe   Observer
 }
 
 // Option configures a Service.
@@ -39,6 +40,7 @@ func NewService(store Store, hub *Hub, opts ...Option) *Service {
 		limits:    DefaultLimits(300*time.Second, 3600*time.Second),
 		retention: 24 * time.Hour,
 		now:       time.Now,
+		observe:   nopObserver{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -62,7 +64,9 @@ func (s *Service) Create(ctx context.Context, owner string, req *CreateRequest) 
 	if err != nil {
 		return nil, err
 	}
-	now := s.Now()
+	// Full precision: the owner index sorts by creation time, and sessions
+	// created within one millisecond must still list newest first.
+	now := s.now().UTC()
 	sess := &Session{
 		ID:                NewID(),
 		Owner:             owner,
@@ -79,6 +83,7 @@ func (s *Service) Create(ctx context.Context, owner string, req *CreateRequest) 
 		return nil, storeErr("create session", err)
 	}
 	sess.Revision = rev
+	s.observe.SessionCreated()
 	return sess, nil
 }
 
@@ -187,6 +192,7 @@ func (s *Service) expire(ctx context.Context, sess *Session) (*Session, bool, er
 		rev, err := s.store.Update(ctx, next, s.retention)
 		if err == nil {
 			next.Revision = rev
+			s.observeFinished(next)
 			return next, true, nil
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -222,6 +228,7 @@ func (s *Service) transition(ctx context.Context, id string, change func(*Sessio
 		rev, err := s.store.Update(ctx, next, s.retention)
 		if err == nil {
 			next.Revision = rev
+			s.observeFinished(next)
 			return next, nil
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -241,6 +248,7 @@ func (s *Service) Wait(ctx context.Context, owner, id string, d time.Duration) (
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
+	defer s.observe.WaitStarted()()
 	changed := make(chan struct{}, 1)
 	cancel := s.hub.Subscribe(id, func(*Session) {
 		select {

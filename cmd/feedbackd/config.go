@@ -14,6 +14,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"github.com/feedbackd/feedbackd/edge"
+	"github.com/feedbackd/feedbackd/pkg/requestid"
 )
 
 // config is SPEC §2, parsed once at start. Packages receive the parts they
@@ -22,6 +23,7 @@ type config struct {
 	ListenAddr   string `env:"LISTEN_ADDR" envDefault:"127.0.0.1:8787"`
 	NotifierAddr string `env:"NOTIFIER_ADDR"`
 	ExpirerAddr  string `env:"EXPIRER_ADDR"`
+	MetricsAddr  string `env:"METRICS_ADDR"`
 	PublicURL    string `env:"PUBLIC_URL"`
 	DataDir      string `env:"DATA_DIR" envDefault:"./data"`
 
@@ -223,10 +225,12 @@ func parseLevel(s string) (slog.Level, error) {
 func newLogger(c config) *slog.Logger {
 	level, _ := parseLevel(c.LogLevel)
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
 	if strings.EqualFold(c.LogFormat, "json") {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	// Records logged with a request's context carry its request id.
+	return slog.New(requestid.NewHandler(h))
 }
 
 // logEdgeSecurity says at start what guards the edge, and warns about what

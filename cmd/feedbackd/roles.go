@@ -17,6 +17,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/edge"
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
@@ -57,7 +58,9 @@ func openBackend(ctx context.Context, cfg config, nc *nats.Conn, log *slog.Logge
 	}
 	svc := sessions.NewService(store, hub,
 		sessions.WithLimits(sessions.DefaultLimits(time.Duration(cfg.DefaultTimeout)*time.Second, time.Duration(cfg.MaxTimeout)*time.Second)),
-		sessions.WithRetention(cfg.ResultRetention))
+		sessions.WithRetention(cfg.ResultRetention),
+		sessions.WithObserver(metrics.Sessions{}))
+	metrics.TrackNATS(nc) // for the life of the process, as the connection
 	return &backend{nc: nc, js: js, store: store, svc: svc, feed: feed}, nil
 }
 
@@ -216,13 +219,23 @@ func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, 
 		return err
 	}
 	defer authn.Close()
-	srv := edge.New(edgeConfig(cfg), be.svc, authn, be.healthCheck, log)
+	ec := edgeConfig(cfg)
+	ec.DisableMetrics = cfg.MetricsAddr != ""
+	srv := edge.New(ec, be.svc, authn, be.healthCheck, log)
 	logEdgeSecurity(cfg, log)
 	if cfg.PublicURL == "" && !isLoopback(ln.Addr()) {
 		log.Warn("PUBLIC_URL is not set: links are built from the request's Host header, which a client can spoof; set PUBLIC_URL in production")
 	}
 	env := &roleEnv{cfg: cfg, log: log, be: be, edge: srv}
 	parts := []part{}
+	if cfg.MetricsAddr != "" {
+		p, err := opsPart(cfg, be, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		parts = append(parts, p)
+	}
 	for _, build := range extra {
 		p, err := build(env)
 		if err != nil {

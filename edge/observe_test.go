@@ -1,0 +1,561 @@
+package edge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/feedbackd/feedbackd/edge"
+	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/metrics"
+	"github.com/feedbackd/feedbackd/pkg/natsutil"
+	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/requestid"
+	"github.com/feedbackd/feedbackd/sessions"
+	"github.com/feedbackd/feedbackd/sessions/natskv"
+)
+
+// logBuffer collects every log line of an edge, safely across goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// lines decodes the JSON log lines.
+func (l *logBuffer) lines(t testing.TB) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// observedEdge is an edge wired as cmd/feedbackd wires it for observability:
+// metrics observer on the service, readiness over the connection and the
+// bucket, JSON logs at debug level captured in Logs.
+type observedEdge struct {
+	URL  string
+	Logs *logBuffer
+}
+
+type observedOptions struct {
+	disableMetrics bool
+	// mount adds routes to the app before it serves, as serve does for
+	// roles mounted on the edge's address.
+	mount func(*fiber.App)
+}
+
+func startObservedEdge(t testing.TB, nc *nats.Conn, js jetstream.JetStream, o observedOptions) *observedEdge {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	store, err := natskv.Open(ctx, js, natskv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	hub := sessions.NewHub()
+	feedDone, err := natskv.NewFeed(store, hub, log).Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := sessions.NewService(store, hub, sessions.WithObserver(metrics.Sessions{}))
+	authn, err := auth.New(auth.Config{APIKeys: []string{keyA, keyB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same check as cmd/feedbackd's backend.healthCheck.
+	health := func(ctx context.Context) error {
+		if !nc.IsConnected() {
+			return errors.New("NATS is not connected")
+		}
+		_, err := store.KV().Status(ctx)
+		return err
+	}
+	srv := edge.New(edge.Config{Version: "test", DisableMetrics: o.disableMetrics}, svc, authn, health, log)
+	if o.mount != nil {
+		o.mount(srv.App())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+		<-served
+		cancel()
+		<-feedDone
+	})
+	return &observedEdge{URL: "http://" + ln.Addr().String(), Logs: logs}
+}
+
+func newObserved(t testing.TB) (*observedEdge, *natstest.Server) {
+	ns := natstest.Start(t)
+	return startObservedEdge(t, ns.NC, ns.JS, observedOptions{}), ns
+}
+
+// send sends a request with the given headers.
+func sendMap(t testing.TB, method, url string, hdr map[string]string, body []byte) *reply {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	r := &reply{Status: res.StatusCode, Header: res.Header}
+	r.Raw, _ = io.ReadAll(res.Body)
+	return r
+}
+
+// scrape reads /metrics and parses it.
+func scrape(t testing.TB, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	r := do(t, "GET", base+"/metrics", "", "", nil)
+	if r.Status != 200 {
+		t.Fatalf("/metrics: %d %s", r.Status, r.Raw)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(r.Raw))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return fams
+}
+
+// sample is the value of the series of name whose labels include want: a
+// counter's or gauge's value, a histogram's observation count. Series that
+// do not exist yet read as 0.
+func sample(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+	f := fams[name]
+	if f == nil {
+		return 0
+	}
+	var sum float64
+next:
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			labels[lp.GetName()] = lp.GetValue()
+		}
+		for k, v := range want {
+			if labels[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			sum += m.GetCounter().GetValue()
+		case m.Gauge != nil:
+			sum += m.GetGauge().GetValue()
+		case m.Histogram != nil:
+			sum += float64(m.GetHistogram().GetSampleCount())
+		case m.Untyped != nil:
+			sum += m.GetUntyped().GetValue()
+		}
+	}
+	return sum
+}
+
+func TestMetricsMoveAsRequestsAreServed(t *testing.T) {
+	e, _ := newObserved(t)
+	rest := &restEdge{URL: e.URL}
+	requests := func(route, method, status string) map[string]string {
+		return map[string]string{"route": route, "method": method, "status": status}
+	}
+	type probe struct {
+		name   string
+		labels map[string]string
+		delta  float64
+	}
+	probes := []probe{
+		{"feedbackd_http_requests_total", requests("/api/feedback/create", "POST", "201"), 2},
+		{"feedbackd_http_requests_total", requests("/api/feedback/:id/submit", "POST", "200"), 1},
+		{"feedbackd_http_requests_total", requests("/api/feedback/:id/submit", "POST", "409"), 1},
+		{"feedbackd_http_requests_total", requests("/api/feedback/:id/status", "GET", "200"), 1},
+		{"feedbackd_http_requests_total", requests("/api/feedback/:id/cancel", "POST", "200"), 1},
+		{"feedbackd_http_requests_total", requests("/api/feedback/:id/result", "GET", "200"), 1},
+		{"feedbackd_http_requests_total", requests("/api/feedback/create", "POST", "401"), 1},
+		{"feedbackd_http_requests_total", requests("/api/feedback/create", "DELETE", "405"), 1},
+		{"feedbackd_http_requests_total", requests("/api/*", "GET", "404"), 1},
+		{"feedbackd_http_requests_total", requests("/*", "GET", "404"), 1},
+		{"feedbackd_http_request_duration_seconds", map[string]string{"route": "/api/feedback/create", "method": "POST"}, 3},
+		{"feedbackd_sessions_created_total", nil, 2},
+		{"feedbackd_sessions_finished_total", map[string]string{"status": "completed"}, 1},
+		{"feedbackd_sessions_finished_total", map[string]string{"status": "cancelled"}, 1},
+		{"feedbackd_sessions_time_to_answer_seconds", nil, 1},
+	}
+	before := scrape(t, e.URL)
+
+	answered := rest.create(t, keyA, map[string]any{"message": "metrics?", "predefinedOptions": []string{"yes"}})
+	cancelled := rest.create(t, keyA, map[string]any{"message": "cancel me"})
+	if r := rest.submit(t, answered, map[string]any{"selectedOptions": []string{"yes"}}); r.Status != 200 {
+		t.Fatalf("submit: %d %s", r.Status, r.Raw)
+	}
+	if r := rest.submit(t, answered, map[string]any{"freeText": "again"}); r.Status != 409 {
+		t.Fatalf("second submit: %d %s", r.Status, r.Raw)
+	}
+	for _, c := range []struct {
+		method, path, key string
+		status            int
+	}{
+		{"GET", "/api/feedback/" + answered + "/status", keyA, 200},
+		{"GET", "/api/feedback/" + answered + "/result?wait=5", keyA, 200},
+		{"POST", "/api/feedback/" + cancelled + "/cancel", keyA, 200},
+		{"POST", "/api/feedback/create", "", 401},
+		{"DELETE", "/api/feedback/create", keyA, 405},
+		{"GET", "/api/no/such/route", keyA, 404},
+		{"GET", "/no-such-page-" + answered, "", 404},
+	} {
+		if r := do(t, c.method, e.URL+c.path, c.key, ctJSON, nil); r.Status != c.status {
+			t.Fatalf("%s %s: %d %s", c.method, c.path, r.Status, r.Raw)
+		}
+	}
+
+	after := scrape(t, e.URL)
+	for _, p := range probes {
+		if got := sample(after, p.name, p.labels) - sample(before, p.name, p.labels); got != p.delta {
+			t.Errorf("%s%v moved by %v, want %v", p.name, p.labels, got, p.delta)
+		}
+	}
+	if got := sample(after, "feedbackd_sessions_waits_in_flight", nil); got != 0 {
+		t.Errorf("waits in flight after every wait ended: %v", got)
+	}
+	// Labels are route patterns: no raw path, so no session id, ever.
+	raw := do(t, "GET", e.URL+"/metrics", "", "", nil).Raw
+	for _, id := range []string{answered, cancelled} {
+		if bytes.Contains(raw, []byte(id)) {
+			t.Fatalf("a session id leaked into /metrics")
+		}
+	}
+}
+
+func TestMetricsWaitInFlightIsCountedWhileALongPollWaits(t *testing.T) {
+	e, _ := newObserved(t)
+	rest := &restEdge{URL: e.URL}
+	id := rest.create(t, keyA, map[string]any{"message": "wait for me"})
+	base := sample(scrape(t, e.URL), "feedbackd_sessions_waits_in_flight", nil)
+	done := make(chan *reply, 1)
+	go func() { done <- do(t, "GET", e.URL+"/api/feedback/"+id+"/result?wait=20", keyA, "", nil) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for sample(scrape(t, e.URL), "feedbackd_sessions_waits_in_flight", nil) != base+1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the long poll never showed as a wait in flight")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := rest.submit(t, id, map[string]any{"freeText": "here"}); r.Status != 200 {
+		t.Fatalf("submit: %d %s", r.Status, r.Raw)
+	}
+	if r := <-done; r.Status != 200 {
+		t.Fatalf("long poll: %d %s", r.Status, r.Raw)
+	}
+	if got := sample(scrape(t, e.URL), "feedbackd_sessions_waits_in_flight", nil); got != base {
+		t.Fatalf("waits in flight after the poll returned: %v, want %v", got, base)
+	}
+}
+
+func TestMetricsEndpointHasNoCORSAndCanBeTurnedOff(t *testing.T) {
+	e, ns := newObserved(t)
+	r := sendMap(t, "GET", e.URL+"/metrics", map[string]string{"Origin": "https://evil.example"}, nil)
+	if r.Status != 200 || r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("/metrics: %d, ACAO %q", r.Status, r.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/metrics content type %q", r.Header.Get("Content-Type"))
+	}
+	if r := do(t, "POST", e.URL+"/metrics", "", ctJSON, nil); r.Status != 405 {
+		t.Fatalf("POST /metrics: %d", r.Status)
+	}
+	off := startObservedEdge(t, ns.NC, ns.JS, observedOptions{disableMetrics: true})
+	if r := do(t, "GET", off.URL+"/metrics", "", "", nil); r.Status != 404 {
+		t.Fatalf("/metrics with DisableMetrics: %d", r.Status)
+	}
+}
+
+// freePort returns a 127.0.0.1 port nothing listens on right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestReadyFollowsNATSAwayAndBack(t *testing.T) {
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ns := natstest.StartIn(t, dir, addr)
+	nc, err := natsutil.Connect(natsutil.ClientConfig{URL: "nats://" + addr, Name: "edge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	untrack := metrics.TrackNATS(nc)
+	defer untrack()
+	e := startObservedEdge(t, nc, js, observedOptions{})
+
+	ready := func() (int, map[string]string) {
+		r := do(t, "GET", e.URL+"/ready", "", "", nil)
+		var body map[string]string
+		if err := json.Unmarshal(r.Raw, &body); err != nil {
+			t.Fatalf("/ready body %q", r.Raw)
+		}
+		return r.Status, body
+	}
+	waitReady := func(want int) map[string]string {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			status, body := ready()
+			if status == want {
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/ready stayed %d %v, want %d", status, body, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	if body := waitReady(200); body["status"] != "ready" {
+		t.Fatalf("ready body %v", body)
+	}
+	if got := sample(scrape(t, e.URL), "feedbackd_nats_connected", nil); got != 1 {
+		t.Fatalf("nats_connected %v while connected", got)
+	}
+
+	ns.Stop()
+	body := waitReady(503)
+	if body["status"] != "not ready" || body["reason"] == "" {
+		t.Fatalf("not-ready body %v", body)
+	}
+	if got := sample(scrape(t, e.URL), "feedbackd_nats_connected", nil); got != 0 {
+		t.Fatalf("nats_connected %v while NATS is down", got)
+	}
+	// Liveness stays what SPEC §4 says: degraded, not a different contract.
+	if r := do(t, "GET", e.URL+"/health", "", "", nil); r.Status != 503 {
+		t.Fatalf("/health while NATS is down: %d", r.Status)
+	}
+
+	natstest.StartIn(t, dir, addr)
+	if body := waitReady(200); body["status"] != "ready" || body["reason"] != "" {
+		t.Fatalf("ready again: %v", body)
+	}
+	fams := scrape(t, e.URL)
+	if sample(fams, "feedbackd_nats_connected", nil) != 1 || sample(fams, "feedbackd_nats_reconnects_total", nil) < 1 {
+		t.Fatalf("after reconnect: connected %v, reconnects %v",
+			sample(fams, "feedbackd_nats_connected", nil), sample(fams, "feedbackd_nats_reconnects_total", nil))
+	}
+}
+
+func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
+	e, _ := newObserved(t)
+	cases := []struct {
+		name, offered string
+		kept          bool
+	}{
+		{"valid id is echoed", "trace-01.abc_DEF", true},
+		{"128 characters are kept", strings.Repeat("a", 128), true},
+		{"absent", "", false},
+		{"129 characters are replaced", strings.Repeat("a", 129), false},
+		{"spaces are replaced", "a b", false},
+		{"markup is replaced", "<script>", false},
+		{"quotes are replaced", `x"y`, false},
+	}
+	seen := map[string]bool{}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tc.offered != "" {
+				hdr["X-Request-ID"] = tc.offered
+			}
+			r := sendMap(t, "GET", e.URL+"/health", hdr, nil)
+			got := r.Header.Get("X-Request-ID")
+			if tc.kept {
+				if got != tc.offered {
+					t.Fatalf("echoed %q, want %q", got, tc.offered)
+				}
+				return
+			}
+			if got == tc.offered || len(got) != 32 || strings.Trim(got, "0123456789abcdef") != "" {
+				t.Fatalf("generated id %q", got)
+			}
+			if seen[got] {
+				t.Fatalf("id %q generated twice", got)
+			}
+			seen[got] = true
+		})
+	}
+	// Error responses carry it too.
+	r := sendMap(t, "POST", e.URL+"/api/feedback/create", map[string]string{"X-Request-ID": "rid-401"}, nil)
+	if r.Status != 401 || r.Header.Get("X-Request-ID") != "rid-401" {
+		t.Fatalf("401: %d id %q", r.Status, r.Header.Get("X-Request-ID"))
+	}
+}
+
+func TestRequestIDAppearsInAccessAndHandlerLogs(t *testing.T) {
+	e, ns := newObserved(t)
+	r := sendMap(t, "POST", e.URL+"/api/feedback/create",
+		map[string]string{"X-Request-ID": "rid-created", "X-API-Key": keyA, "Content-Type": ctJSON}, []byte(`{"message":"log me"}`))
+	if r.Status != 201 {
+		t.Fatalf("create: %d %s", r.Status, r.Raw)
+	}
+	// Storage unreachable: the handler logs the cause, at error, with the id.
+	ns.Stop()
+	r = sendMap(t, "POST", e.URL+"/api/feedback/create",
+		map[string]string{"X-Request-ID": "rid-failed", "X-API-Key": keyA, "Content-Type": ctJSON}, []byte(`{"message":"log me"}`))
+	if r.Status != 503 {
+		t.Fatalf("create without NATS: %d %s", r.Status, r.Raw)
+	}
+
+	var access, failed map[string]any
+	for _, l := range e.Logs.lines(t) {
+		switch {
+		case l["msg"] == "http request" && l["request_id"] == "rid-created":
+			access = l
+		case l["msg"] == "request failed" && l["request_id"] == "rid-failed":
+			failed = l
+		}
+	}
+	if access == nil {
+		t.Fatalf("no access line with the request id in:\n%s", e.Logs)
+	}
+	if access["method"] != "POST" || access["route"] != "/api/feedback/create" || access["status"] != float64(201) ||
+		access["client_ip"] != "127.0.0.1" || access["bytes"].(float64) <= 0 || access["duration_ms"] == nil {
+		t.Fatalf("access line %v", access)
+	}
+	if failed == nil {
+		t.Fatalf("no handler error line with the request id in:\n%s", e.Logs)
+	}
+}
+
+func TestLogsNeverContainCredentials(t *testing.T) {
+	e, ns := newObserved(t)
+	rest := &restEdge{URL: e.URL}
+	const (
+		wrongKey = "wrong-key-5f3a9c1e7b2d4f6a8c0e1b3d5f7a9c1e"
+		jwt      = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXRoYXQtbXVzdC1ub3QtbGVhaw"
+		wsToken  = "ws-token-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	)
+	secrets := []string{keyA, keyB, wrongKey, jwt, wsToken}
+	id := rest.create(t, keyA, map[string]any{"message": "secrets?"})
+	body := []byte(`{"message":"q"}`)
+	requests := []struct {
+		method, path string
+		hdr          map[string]string
+		body         []byte
+	}{
+		{"POST", "/api/feedback/create", map[string]string{"X-API-Key": keyA, "Content-Type": ctJSON}, body},
+		{"POST", "/api/feedback/create", map[string]string{"Authorization": "ApiKey " + keyB, "Content-Type": ctJSON}, body},
+		{"POST", "/api/feedback/create", map[string]string{"X-API-Key": wrongKey, "Content-Type": ctJSON}, body},
+		{"POST", "/api/feedback/create", map[string]string{"Authorization": "ApiKey " + wrongKey, "Content-Type": ctJSON}, body},
+		{"POST", "/api/feedback/create", map[string]string{"Authorization": "Bearer " + jwt, "Content-Type": ctJSON}, body},
+		{"POST", "/api/feedback/create", map[string]string{"Authorization": jwt, "Content-Type": ctJSON}, body},
+		{"GET", "/api/feedback?apiKey=" + keyA, nil, nil},
+		{"GET", "/api/feedback?limit=5&api_key=" + keyB + "&token=" + wsToken, map[string]string{"X-API-Key": keyA}, nil},
+		{"GET", "/api/feedback/" + id + "/status?apiKey=" + wrongKey, map[string]string{"X-API-Key": keyA}, nil},
+		{"GET", "/ws/" + id + "?apiKey=" + keyA + "&clientType=app", nil, nil},
+		{"GET", "/ws?token=" + wsToken, nil, nil},
+		{"GET", "/feedback/" + id + "?access_token=" + jwt + "&lang=en", nil, nil},
+		{"GET", "/api/feedback?APIKEY=" + keyB, map[string]string{"X-API-Key": keyB}, nil},
+		{"POST", "/api/feedback/" + id + "/cancel", map[string]string{"X-API-Key": keyA}, nil},
+	}
+	run := func() {
+		for _, rq := range requests {
+			sendMap(t, rq.method, e.URL+rq.path, rq.hdr, rq.body)
+		}
+	}
+	run()
+	// And again while storage is down, when handlers log errors.
+	ns.Stop()
+	run()
+
+	logs := e.Logs.String()
+	if !strings.Contains(logs, `"msg":"http request"`) || !strings.Contains(logs, "REDACTED") {
+		t.Fatalf("expected access lines with redacted queries, got:\n%s", logs)
+	}
+	if !strings.Contains(logs, "clientType=app") || !strings.Contains(logs, "limit=5") {
+		t.Fatalf("harmless query values should stay readable:\n%s", logs)
+	}
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("a credential (%.12s…) appears in the logs", s)
+		}
+	}
+}
+
+func TestRequestIDReachesNetHTTPHandlersMountedThroughTheAdaptor(t *testing.T) {
+	ns := natstest.Start(t)
+	seen := make(chan string, 1)
+	mountedLogs := &logBuffer{}
+	e := startObservedEdge(t, ns.NC, ns.JS, observedOptions{mount: func(app *fiber.App) {
+		app.Get("/mounted", adaptor.HTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen <- requestid.FromContext(r.Context())
+			slog.New(requestid.NewHandler(slog.NewJSONHandler(mountedLogs, nil))).InfoContext(r.Context(), "mounted handler")
+			w.WriteHeader(http.StatusNoContent)
+		})))
+	}})
+	r := sendMap(t, "GET", e.URL+"/mounted", map[string]string{"X-Request-ID": "rid-mounted"}, nil)
+	if id := <-seen; r.Status != 204 || id != "rid-mounted" {
+		t.Fatalf("status %d, id seen by the net/http handler %q", r.Status, id)
+	}
+	if !strings.Contains(mountedLogs.String(), `"request_id":"rid-mounted"`) {
+		t.Fatalf("the mounted handler's log line lacks the id: %s", mountedLogs)
+	}
+}

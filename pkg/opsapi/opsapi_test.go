@@ -1,0 +1,101 @@
+package opsapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/feedbackd/feedbackd/pkg/metrics"
+	"github.com/feedbackd/feedbackd/pkg/opsapi"
+)
+
+func TestReadyAndHealthFollowTheirChecks(t *testing.T) {
+	var down atomic.Bool
+	check := func(context.Context) error {
+		if down.Load() {
+			return errors.New("NATS is not connected")
+		}
+		return nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- opsapi.Serve(ctx, ln, opsapi.New(opsapi.Config{Service: "feedbackd", Version: "test", Health: check, Ready: check, Metrics: metrics.Handler()}))
+	}()
+	base := "http://" + ln.Addr().String()
+
+	get := func(path string) (int, string) {
+		t.Helper()
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	var ready opsapi.ReadyBody
+	code, body := get("/ready")
+	if err := json.Unmarshal([]byte(body), &ready); err != nil || code != 200 || ready.Status != "ready" {
+		t.Fatalf("ready: %d %s", code, body)
+	}
+	if code, body := get("/health"); code != 200 || !strings.Contains(body, `"status":"ok"`) || !strings.Contains(body, `"version":"test"`) {
+		t.Fatalf("health: %d %s", code, body)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") {
+		t.Fatalf("metrics: %d %.200s", code, body)
+	}
+	down.Store(true)
+	code, body = get("/ready")
+	if err := json.Unmarshal([]byte(body), &ready); err != nil || code != 503 || ready.Status != "not ready" || ready.Reason != "NATS is not connected" {
+		t.Fatalf("ready while down: %d %s", code, body)
+	}
+	if code, body := get("/health"); code != 503 || !strings.Contains(body, `"degraded"`) {
+		t.Fatalf("health while down: %d %s", code, body)
+	}
+	if code, _ := get("/elsewhere"); code != 404 {
+		t.Fatalf("unknown path: %d", code)
+	}
+	res, err := http.Post(base+"/ready", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 405 {
+		t.Fatalf("POST /ready: %d", res.StatusCode)
+	}
+
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve after cancel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after cancel")
+	}
+}
+
+func TestReadinessWithoutCheckIsReady(t *testing.T) {
+	code, body := opsapi.Readiness(context.Background(), nil, 0)
+	if code != 200 || body.Status != "ready" {
+		t.Fatalf("%d %+v", code, body)
+	}
+	slow := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+	start := time.Now()
+	code, body = opsapi.Readiness(context.Background(), slow, 50*time.Millisecond)
+	if code != 503 || time.Since(start) > 2*time.Second || body.Reason == "" {
+		t.Fatalf("a hanging check is bounded: %d %+v after %s", code, body, time.Since(start))
+	}
+}

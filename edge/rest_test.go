@@ -38,6 +38,12 @@ type restEdge struct {
 // separate replica would.
 func startRESTEdge(t testing.TB, js jetstream.JetStream, opts ...sessions.Option) *restEdge {
 	t.Helper()
+	return startEdge(t, js, edge.Config{Version: "test"}, opts...)
+}
+
+// startEdge is startRESTEdge with the edge's configuration given.
+func startEdge(t testing.TB, js jetstream.JetStream, cfg edge.Config, opts ...sessions.Option) *restEdge {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store, err := natskv.Open(ctx, js, natskv.Options{})
 	if err != nil {
@@ -57,7 +63,7 @@ func startRESTEdge(t testing.TB, js jetstream.JetStream, opts ...sessions.Option
 		_, err := store.KV().Status(ctx)
 		return err
 	}
-	srv := edge.New(edge.Config{Version: "test"}, svc, authn, health, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := edge.New(cfg, svc, authn, health, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,12 @@ type Config struct {
 	Service string
 	// MaxWait caps ?wait= on the result endpoint.
 	MaxWait time.Duration
+	// PageTokens mints the credential the feedback page watches its session
+	// with over WebSocket; nil leaves the page to polling.
+	PageTokens *auth.PageTokens
+	// WSPath is where the notifier's WebSocket is reached (SPEC §7), as a
+	// path on this host or an absolute URL; empty means DefaultWSPath.
+	WSPath string
 }
 
 // Server is the edge's HTTP application.
@@ -121,6 +127,7 @@ func (s *Server) routes() {
 	api.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound)
 	})
+	s.pageRoutes()
 }
 
 func methodNotAllowed(allow string) fiber.Handler {

@@ -553,11 +553,6 @@ func TestRateLimitsTripAndRecover(t *testing.T) {
 	ns := natstest.Start(t)
 	e := startEdge(t, ns.JS, edgeSetup{
 		Edge: edge.Config{CreateLimit: limit, SubmitLimit: limit, PageLimit: limit, Clock: clk.Now},
-		Mount: func(srv *edge.Server) {
-			srv.App().Get("/feedback/:id", func(c *fiber.Ctx) error {
-				return c.Type("html").SendString("<!doctype html><title>page</title>")
-			})
-		},
 	})
 	create := func(key string) *reply {
 		return send(t, "POST", e.URL+"/api/feedback/create", h("X-API-Key", key, "Content-Type", ctJSON), `{"message":"q"}`)
@@ -617,16 +612,16 @@ func TestRateLimitsTripAndRecover(t *testing.T) {
 	})
 
 	t.Run("feedback pages, per client address", func(t *testing.T) {
-		page := "/feedback/00000000-0000-4000-8000-000000000003"
+		page := "/feedback/" + e.create(t, keyB, map[string]any{"message": "q"})
 		for i := range 2 {
 			if r := send(t, "GET", e.URL+page, nil, ""); r.Status != 200 {
 				t.Fatalf("page %d: %d", i, r.Status)
 			}
 		}
-		r := send(t, "GET", e.URL+strings.ToUpper(page[:9])+page[9:], nil, "")
+		r := send(t, "GET", e.URL+strings.ToUpper(page[:9])+page[9:]+"?lang=en", nil, "")
 		limited(t, r, "30")
-		if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") || !strings.Contains(string(r.Raw), "30 seconds") {
-			t.Fatalf("page 429 is not a plain sentence: %q %s", r.Header.Get("Content-Type"), r.Raw)
+		if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || strings.Contains(string(r.Raw), `"success"`) {
+			t.Fatalf("page 429 is not the error page: %q %s", r.Header.Get("Content-Type"), r.Raw)
 		}
 		if r := send(t, "GET", e.URL+"/health", nil, ""); r.Status != 200 {
 			t.Fatalf("health is not a page: %d", r.Status)

@@ -244,9 +244,12 @@ func (s *Server) answerLimit(c *fiber.Ctx, on bool, d ratelimit.Decision, err er
 	if hasPathPrefix(c.Path(), "/api") {
 		return s.fail(c, err)
 	}
-	// Pages are for people, not API clients: a short sentence, not JSON.
-	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
-	return c.Status(fiber.StatusTooManyRequests).SendString("Too many requests; try again in " + strconv.Itoa(d.RetryAfterSeconds()) + " seconds.")
+	if strings.HasSuffix(c.Path(), "/state") || s.pages == nil || s.pages.render == nil {
+		// The page's own polling reads JSON.
+		return s.fail(c, err)
+	}
+	// Pages are for people: the translated error page, not JSON.
+	return s.pages.failPage(c, pagePrefs(c), err)
 }
 
 func ceilUnix(t time.Time) int64 {

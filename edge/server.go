@@ -62,6 +62,12 @@ type Config struct {
 	// DisableMetrics leaves /metrics off this app, for when it is served on
 	// a separate address (METRICS_ADDR).
 	DisableMetrics bool
+	// PageTokens mints the credential the feedback page watches its session
+	// with over WebSocket; nil leaves the page to polling.
+	PageTokens *auth.PageTokens
+	// WSPath is where the notifier's WebSocket is reached (SPEC §7), as a
+	// path on this host or an absolute URL; empty means DefaultWSPath.
+	WSPath string
 }
 
 // Server is the edge's HTTP application.
@@ -72,6 +78,7 @@ type Server struct {
 	health HealthCheck
 	log    *slog.Logger
 	app    *fiber.App
+	pages  *pages // the feedback page, for errors answered before its handlers
 
 	origins map[string]bool // normalized allowed origins
 	proxies []netip.Prefix
@@ -159,6 +166,7 @@ func (s *Server) routes() {
 	api.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound)
 	})
+	s.pageRoutes()
 }
 
 func methodNotAllowed(allow string) fiber.Handler {

@@ -64,6 +64,22 @@ func openBackend(ctx context.Context, cfg config, nc *nats.Conn, log *slog.Logge
 	return &backend{nc: nc, js: js, store: store, svc: svc, feed: feed}, nil
 }
 
+// pageTokenSecret names the cluster-wide secret that page tokens are signed
+// with: the edge mints them, the notifier checks them, on any replica.
+const pageTokenSecret = "page-token"
+
+// pageTokens returns the minter and checker of the feedback page's socket
+// credential, keyed by the secret every replica shares.
+func (b *backend) pageTokens(ctx context.Context, cfg config) (*auth.PageTokens, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	secret, err := natsutil.SharedSecret(ctx, b.js, pageTokenSecret, cfg.KVReplicas)
+	if err != nil {
+		return nil, fmt.Errorf("page token secret: %w", err)
+	}
+	return auth.NewPageTokens(secret)
+}
+
 // healthCheck reports NATS unreachable when the connection is down or the
 // bucket cannot be read.
 func (b *backend) healthCheck(ctx context.Context) error {
@@ -219,8 +235,14 @@ func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, 
 		return err
 	}
 	defer authn.Close()
+	tokens, err := be.pageTokens(ctx, cfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	ec := edgeConfig(cfg)
 	ec.DisableMetrics = cfg.MetricsAddr != ""
+	ec.PageTokens = tokens
 	srv := edge.New(ec, be.svc, authn, be.healthCheck, log)
 	logEdgeSecurity(cfg, log)
 	if cfg.PublicURL == "" && !isLoopback(ln.Addr()) {

@@ -27,7 +27,7 @@ func (x *expirer) expire(ctx context.Context, m jetstream.Msg) {
 		x.log.Debug("session expired", "session", id, "late", sess.FinishedAt.Sub(sess.ExpiresAt))
 		x.ack(m)
 	case err == nil && sess.Status == sessions.StatusPending:
-		_ = m.NakWithDelay(time.Until(sess.ExpiresAt) + clockSlack)
+		_ = m.NakWithDelay(max(time.Until(sess.ExpiresAt), 0) + clockSlack)
 	case err == nil, sessions.ErrorCode(err) == sessions.CodeNotFound:
 		// Finished some other way, or already purged.
 		x.ack(m)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -136,13 +137,15 @@ func (x *expirer) runOnce(ctx context.Context) (started bool, err error) {
 }
 
 // setup creates or updates the deadlines stream and both consumers. Every
-// replica does this at start with the same configuration, so the calls are
-// idempotent.
+// replica does this at start with the same configuration; what already
+// matches is left alone, so replicas starting together do not rewrite each
+// other's configuration (nats-server 2.15.2 reads a stream's config without
+// its lock while creating a consumer, which races with a concurrent update).
 func (x *expirer) setup(ctx context.Context) (feed, due jetstream.Consumer, err error) {
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	js := x.cfg.JetStream
-	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	stream, err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        Stream,
 		Description: "feedbackd session deadlines: a message schedule per pending session and the expiry requests they fire",
 		Subjects:    []string{schedulePrefix + "*", expirePrefix + "*"},
@@ -164,10 +167,11 @@ func (x *expirer) setup(ctx context.Context) (feed, due jetstream.Consumer, err 
 	if !stream.CachedInfo().Config.AllowMsgSchedules {
 		return nil, nil, ErrSchedulesUnsupported
 	}
-	due, err = js.CreateOrUpdateConsumer(ctx, Stream, jetstream.ConsumerConfig{
+	due, err = ensureConsumer(ctx, js, Stream, jetstream.ConsumerConfig{
 		Durable:       ExpireConsumer,
 		Description:   "feedbackd expirer: expiry requests fired by session deadlines",
 		FilterSubject: expirePrefix + "*",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       expireAckWait,
 		MaxAckPending: maxAckPending,
@@ -179,7 +183,7 @@ func (x *expirer) setup(ctx context.Context) (feed, due jetstream.Consumer, err 
 	bucket := x.cfg.Store.Bucket()
 	// "KV_<bucket>" is the stream behind every JetStream KV bucket.
 	feedStream := "KV_" + bucket
-	feed, err = js.CreateOrUpdateConsumer(ctx, feedStream, jetstream.ConsumerConfig{
+	feed, err = ensureConsumer(ctx, js, feedStream, jetstream.ConsumerConfig{
 		Durable:       FeedConsumer,
 		Description:   "feedbackd expirer: schedules the deadline of every pending session",
 		FilterSubject: natskv.FeedSubject(bucket, "*"),
@@ -193,4 +197,53 @@ func (x *expirer) setup(ctx context.Context) (feed, due jetstream.Consumer, err 
 		return nil, nil, fmt.Errorf("create or update consumer %s on %s: %w", FeedConsumer, feedStream, err)
 	}
 	return feed, due, nil
+}
+
+// ensureStream returns the stream, creating or updating it only when its
+// configuration differs from want in a field the expirer sets.
+func ensureStream(ctx context.Context, js jetstream.JetStream, want jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := js.Stream(ctx, want.Name)
+	if err == nil {
+		have := s.CachedInfo().Config
+		if have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+			have.Retention == want.Retention && have.Storage == want.Storage && have.Replicas == want.Replicas &&
+			have.MaxMsgsPerSubject == want.MaxMsgsPerSubject && have.AllowRollup == want.AllowRollup &&
+			have.AllowMsgTTL == want.AllowMsgTTL && have.AllowMsgSchedules == want.AllowMsgSchedules {
+			return s, nil
+		}
+		return js.UpdateStream(ctx, want)
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, err
+	}
+	// Creating with the same configuration as a replica that just did is a
+	// no-op; a different one is refused and becomes an update.
+	s, err = js.CreateStream(ctx, want)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.UpdateStream(ctx, want)
+	}
+	return s, err
+}
+
+// ensureConsumer returns the durable consumer, creating or updating it only
+// when its configuration differs from want in a field the expirer sets.
+func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, want jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := js.Consumer(ctx, stream, want.Durable)
+	if err == nil {
+		have := c.CachedInfo().Config
+		if have.Description == want.Description && have.FilterSubject == want.FilterSubject &&
+			have.DeliverPolicy == want.DeliverPolicy && have.AckPolicy == want.AckPolicy && have.AckWait == want.AckWait &&
+			have.MaxAckPending == want.MaxAckPending && have.MaxDeliver == want.MaxDeliver {
+			return c, nil
+		}
+		return js.UpdateConsumer(ctx, stream, want)
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, err
+	}
+	c, err = js.CreateConsumer(ctx, stream, want)
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		return js.UpdateConsumer(ctx, stream, want)
+	}
+	return c, err
 }

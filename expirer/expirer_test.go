@@ -66,21 +66,36 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, ns: ns, svc: svc, kv: store, rec: rec}
 }
 
-// startExpirer runs one expirer replica on its own connection, as a separate
-// process would. stop cancels it and checks that it shut down cleanly.
-func (h *harness) startExpirer() (stop func()) {
+// replica is what one expirer process has: its own connection, store and
+// service.
+type replica struct {
+	js    jetstream.JetStream
+	store *natskv.Store
+	svc   *sessions.Service
+}
+
+// newReplica connects a replica and opens its store. Tests open every
+// replica's store before starting any: opening updates the bucket's stream,
+// and nats-server 2.15.2 races (benignly, but -race sees it) when a stream is
+// updated while a consumer on it is being created.
+func (h *harness) newReplica(opts ...sessions.Option) *replica {
 	h.t.Helper()
 	_, js := h.ns.Connect(h.t)
-	ctx := context.Background()
-	store, err := natskv.Open(ctx, js, natskv.Options{})
+	store, err := natskv.Open(context.Background(), js, natskv.Options{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	svc := sessions.NewService(store, sessions.NewHub(), sessions.WithLimits(testLimits()), sessions.WithRetention(time.Minute))
-	rctx, cancel := context.WithCancel(ctx)
+	opts = append([]sessions.Option{sessions.WithLimits(testLimits()), sessions.WithRetention(time.Minute)}, opts...)
+	return &replica{js: js, store: store, svc: sessions.NewService(store, sessions.NewHub(), opts...)}
+}
+
+// run runs the replica's expirer, as a separate process would. stop cancels
+// it and checks that it shut down cleanly.
+func (h *harness) run(r *replica) (stop func()) {
+	rctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		errc <- expirer.Run(rctx, expirer.Config{JetStream: js, Store: store, Service: svc, Log: testLog(), Workers: 8})
+		errc <- expirer.Run(rctx, expirer.Config{JetStream: r.js, Store: r.store, Service: r.svc, Log: testLog(), Workers: 8})
 	}()
 	var once sync.Once
 	stop = func() {
@@ -98,6 +113,12 @@ func (h *harness) startExpirer() (stop func()) {
 	}
 	h.t.Cleanup(stop)
 	return stop
+}
+
+// startExpirer starts one replica.
+func (h *harness) startExpirer(opts ...sessions.Option) (stop func()) {
+	h.t.Helper()
+	return h.run(h.newReplica(opts...))
 }
 
 func (h *harness) create(timeout int) *sessions.Session {
@@ -298,8 +319,9 @@ func TestSubmitRacingTheDeadlineEndsInExactlyOneOutcome(t *testing.T) {
 
 func TestThreeReplicasExpireEachSessionExactlyOnce(t *testing.T) {
 	h := newHarness(t)
-	for range 3 {
-		h.startExpirer()
+	replicas := []*replica{h.newReplica(), h.newReplica(), h.newReplica()}
+	for _, r := range replicas {
+		h.run(r)
 	}
 	const n = 300
 	ids := make([]string, n)
@@ -382,6 +404,62 @@ func TestSessionsOverdueBeforeAnyExpirerRanAreExpiredWhenOneStarts(t *testing.T)
 	time.Sleep(300 * time.Millisecond)
 	for _, id := range ids {
 		h.assertExpiredOnce(id)
+	}
+}
+
+func TestARequestEarlyByTheExpirersClockWaitsForItsDeadline(t *testing.T) {
+	h := newHarness(t)
+	// NATS fires schedules by the server's clock; this expirer's clock lags.
+	const lag = 800 * time.Millisecond
+	h.startExpirer(sessions.WithClock(func() time.Time { return time.Now().Add(-lag) }))
+	s := h.create(1)
+
+	h.rec.waitFinished(t, 10*time.Second, s.ID)
+	seen := time.Now()
+	time.Sleep(300 * time.Millisecond)
+	h.assertExpiredOnce(s.ID)
+	stored := h.stored(s.ID)
+	if stored.FinishedAt.Before(stored.ExpiresAt) {
+		t.Fatalf("expired at %s by the expirer's clock, before the deadline %s", stored.FinishedAt, stored.ExpiresAt)
+	}
+	if seen.Before(s.ExpiresAt.Add(lag)) {
+		t.Fatalf("expired %s after the deadline by the server's clock, sooner than the expirer's lag of %s", seen.Sub(s.ExpiresAt), lag)
+	}
+}
+
+func TestStartingOverADriftedConfigurationRepairsIt(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	// An older or hand-edited setup: no per-subject limit, a long ack wait.
+	if _, err := h.ns.JS.CreateStream(ctx, jetstream.StreamConfig{
+		Name: expirer.Stream, Subjects: []string{"feedback.deadline.*", "feedback.expire.*"},
+		Retention: jetstream.WorkQueuePolicy, AllowMsgSchedules: true, AllowMsgTTL: true, AllowRollup: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.ns.JS.CreateConsumer(ctx, expirer.Stream, jetstream.ConsumerConfig{
+		Durable: expirer.ExpireConsumer, FilterSubject: "feedback.expire.*", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Hour,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.startExpirer()
+	s := h.create(1)
+	h.rec.waitFinished(t, 10*time.Second, s.ID)
+	h.assertExpiredOnce(s.ID)
+
+	st, err := h.ns.JS.Stream(ctx, expirer.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.CachedInfo().Config.MaxMsgsPerSubject; got != 1 {
+		t.Errorf("stream MaxMsgsPerSubject = %d, want 1", got)
+	}
+	c, err := h.ns.JS.Consumer(ctx, expirer.Stream, expirer.ExpireConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CachedInfo().Config.AckWait; got >= time.Hour {
+		t.Errorf("consumer AckWait = %s, want it repaired", got)
 	}
 }
 

@@ -31,6 +31,13 @@ func TestExpirerRoleExpiresSessionsAndServesHealth(t *testing.T) {
 		NATSURL: ns.ClientURL(), ExpirerAddr: freeAddr(t), KVReplicas: 1,
 		DefaultTimeout: 300, MaxTimeout: 3600, ResultRetention: time.Hour,
 	}
+	// The "edge" opens the bucket before the role starts: nats-server 2.15.2
+	// races (benignly) when a stream is updated while a consumer on it is
+	// created, and -race would see it.
+	store, err := natskv.Open(context.Background(), ns.JS, natskv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- runExpirer(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard) }()
@@ -46,11 +53,7 @@ func TestExpirerRoleExpiresSessionsAndServesHealth(t *testing.T) {
 		}
 	}()
 
-	// An agent's session, written by "an edge" allowed one-second timeouts.
-	store, err := natskv.Open(context.Background(), ns.JS, natskv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// An agent's session, written by an edge allowed one-second timeouts.
 	limits := sessions.DefaultLimits(300*time.Second, 3600*time.Second)
 	limits.MinTimeout = time.Second
 	svc := sessions.NewService(store, sessions.NewHub(), sessions.WithLimits(limits))

@@ -2,6 +2,7 @@ package expirer
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -24,7 +25,16 @@ func (x *expirer) expire(ctx context.Context, m jetstream.Msg) {
 	sess, expired, err := x.cfg.Service.Expire(ctx, id)
 	switch {
 	case err == nil && expired:
-		x.log.Debug("session expired", "session", id, "late", sess.FinishedAt.Sub(sess.ExpiresAt))
+		if x.log.Enabled(ctx, slog.LevelDebug) {
+			// requested: when NATS fired the schedule (or the feed found the
+			// session overdue); late: when this replica wrote the expiry.
+			var requested time.Time
+			if md, err := m.Metadata(); err == nil {
+				requested = md.Timestamp
+			}
+			x.log.Debug("session expired", "session", id,
+				"requested", requested.Sub(sess.ExpiresAt), "late", sess.FinishedAt.Sub(sess.ExpiresAt))
+		}
 		x.ack(m)
 	case err == nil && sess.Status == sessions.StatusPending:
 		_ = m.NakWithDelay(max(time.Until(sess.ExpiresAt), 0) + clockSlack)

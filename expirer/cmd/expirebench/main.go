@@ -83,6 +83,11 @@ type childReport struct {
 	PeakHeapBytes uint64 `json:"peakHeapBytes"`
 	SysBytes      uint64 `json:"sysBytes"`
 	NumGC         uint32 `json:"numGC"`
+	// FiredMicros: when NATS published each expiry request, after the
+	// deadline; HandledMicros: when this replica wrote the expiry, after the
+	// request. Both from the expirer's debug record of each expiry.
+	FiredMicros   []int64 `json:"firedMicros"`
+	HandledMicros []int64 `json:"handledMicros"`
 }
 
 // runChild runs one expirer replica until SIGTERM, then prints its report.
@@ -131,7 +136,11 @@ func runChild(url string, workers int) error {
 	<-sampled
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	rep := childReport{Expired: counter.n.Load(), PeakRSSKiB: peakRSS(), PeakHeapBytes: max(peak.Load(), ms.HeapAlloc), SysBytes: ms.Sys, NumGC: ms.NumGC}
+	fired, handled := counter.split()
+	rep := childReport{
+		Expired: int64(len(fired)), PeakRSSKiB: peakRSS(), PeakHeapBytes: max(peak.Load(), ms.HeapAlloc),
+		SysBytes: ms.Sys, NumGC: ms.NumGC, FiredMicros: fired, HandledMicros: handled,
+	}
 	if jerr := json.NewEncoder(os.Stdout).Encode(rep); jerr != nil {
 		return jerr
 	}
@@ -155,22 +164,46 @@ func peakRSS() int64 {
 	return 0
 }
 
-// expiryCounter is a slog handler that counts the expirer's "session
-// expired" records (the only per-expiry signal it gives out) and prints
-// warnings and errors.
-type expiryCounter struct{ n atomic.Int64 }
+// expiryCounter is a slog handler that keeps the expirer's "session
+// expired" records (its only per-expiry signal) and prints warnings and
+// errors.
+type expiryCounter struct {
+	mu             sync.Mutex
+	fired, handled []int64
+}
 
 func (c *expiryCounter) Enabled(context.Context, slog.Level) bool { return true }
 func (c *expiryCounter) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "session expired" {
-		c.n.Add(1)
-	} else if r.Level >= slog.LevelWarn {
-		fmt.Fprintln(os.Stderr, "replica:", r.Level, r.Message)
+	if r.Message != "session expired" {
+		if r.Level >= slog.LevelWarn {
+			fmt.Fprintln(os.Stderr, "replica:", r.Level, r.Message)
+		}
+		return nil
 	}
+	var requested, late time.Duration
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "requested":
+			requested = a.Value.Duration()
+		case "late":
+			late = a.Value.Duration()
+		}
+		return true
+	})
+	c.mu.Lock()
+	c.fired = append(c.fired, requested.Microseconds())
+	c.handled = append(c.handled, (late - requested).Microseconds())
+	c.mu.Unlock()
 	return nil
 }
 func (c *expiryCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
 func (c *expiryCounter) WithGroup(string) slog.Handler      { return c }
+
+func (c *expiryCounter) split() (fired, handled []int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.fired), slices.Clone(c.handled)
+}
 
 func runParent(o options) error {
 	var counts []int
@@ -468,21 +501,33 @@ func (r *replicas) kill() {
 	r.cmds = nil
 }
 
-func (r *result) print() {
-	lat := slices.Clone(r.lateness)
-	slices.Sort(lat)
-	q := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+// quantiles formats min, p50, p90, p99 and max of ds.
+func quantiles(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
 	}
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	q := func(p float64) time.Duration {
+		return ds[min(len(ds)-1, int(p*float64(len(ds))))].Round(time.Millisecond)
+	}
+	return fmt.Sprintf("min %s  p50 %s  p90 %s  p99 %s  max %s", q(0), q(0.5), q(0.9), q(0.99), q(1))
+}
+
+func (r *result) print() {
 	fmt.Printf("\n%d replica(s), %d sessions (written in %s, %d after their deadline), wall %s\n",
 		r.replicas, r.n, r.writeTime.Round(time.Millisecond), r.writtenLate, r.wall.Round(time.Second))
 	fmt.Printf("  expired %d, duplicate expiries %d\n", len(r.lateness), r.duplicates)
-	fmt.Printf("  lateness (expiry written − deadline): min %s  p50 %s  p90 %s  p99 %s  max %s\n",
-		q(0).Round(time.Millisecond), q(0.50).Round(time.Millisecond), q(0.90).Round(time.Millisecond), q(0.99).Round(time.Millisecond),
-		q(1).Round(time.Millisecond))
+	fmt.Printf("  lateness (expiry written − deadline): %s\n", quantiles(r.lateness))
+	var fired, handled []time.Duration
+	for _, rep := range r.replicaReport {
+		for i := range rep.FiredMicros {
+			fired = append(fired, time.Duration(rep.FiredMicros[i])*time.Microsecond)
+			handled = append(handled, time.Duration(rep.HandledMicros[i])*time.Microsecond)
+		}
+	}
+	fmt.Printf("    of which NATS firing the request (request − deadline): %s\n", quantiles(fired))
+	fmt.Printf("    and the expirer handling it (expiry − request):        %s\n", quantiles(handled))
 	var total time.Duration
 	for i, c := range r.replicaCPU {
 		total += c

@@ -32,7 +32,7 @@ Usage:
   feedbackd [serve]   everything in one process with an embedded NATS server
   feedbackd edge      auth, MCP, REST API and pages against NATS_URL
   feedbackd notifier  the WebSocket service against NATS_URL
-  feedbackd expirer   enforces session timeouts against NATS_URL
+  feedbackd expirer   enforces session timeouts against NATS_URL (health on EXPIRER_ADDR)
   feedbackd nats      one NATS server with JetStream (a cluster member with NATS_ROUTES)
   feedbackd token     print a signed HS256 JWT (--sub, --ttl, --claim k=v)
   feedbackd apikey    print a new random API key

@@ -19,7 +19,7 @@ func opsPart(cfg config, be *backend, log *slog.Logger) (part, error) {
 	if err != nil {
 		return part{}, fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
 	}
-	h := opsHandler(be)
+	h := opsHandler(be, "feedbackd")
 	return part{name: "metrics", run: func(ctx context.Context) error {
 		log.Info("serving /health, /ready and /metrics", "url", "http://"+ln.Addr().String())
 		return opsapi.Serve(ctx, ln, h)
@@ -30,9 +30,9 @@ func opsPart(cfg config, be *backend, log *slog.Logger) (part, error) {
 // /ready both fail while NATS is unreachable or the bucket unreadable, as the
 // edge's do. The notifier and expirer, when run alone, serve it on their own
 // addresses (NOTIFIER_ADDR, EXPIRER_ADDR).
-func opsHandler(be *backend) http.Handler {
+func opsHandler(be *backend, service string) http.Handler {
 	return opsapi.New(opsapi.Config{
-		Service: "feedbackd",
+		Service: service,
 		Version: buildVersion(),
 		Health:  be.healthCheck,
 		Ready:   be.healthCheck,

@@ -31,6 +31,7 @@ const usage = `feedbackd — ask people questions on behalf of AI agents
 Usage:
   feedbackd [serve]   everything in one process with an embedded NATS server
   feedbackd edge      auth, MCP, REST API and pages against NATS_URL
+  feedbackd notifier  the WebSocket service (/ws) against NATS_URL
   feedbackd token     print a signed HS256 JWT (--sub, --ttl, --claim k=v)
   feedbackd apikey    print a new random API key
   feedbackd version   print the version

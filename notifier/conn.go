@@ -135,7 +135,8 @@ func (c *client) refuse(code int, reason string) {
 
 // catchUp sends connection_established, then whatever a resuming client
 // missed, then the changes that arrived meanwhile, ordered by revision and
-// without duplicates; then it switches the client to live delivery.
+// without duplicates; then it switches the client to live delivery. It
+// returns an error only when the current state could not be read.
 func (c *client) catchUp(watermark uint64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
 	defer cancel()
@@ -176,7 +177,8 @@ func (c *client) catchUp(watermark uint64) error {
 		hello.Revision = c.resume
 	}
 	if err := c.writeNow(encode(TypeConnectionEstablished, hello, now)); err != nil {
-		return err
+		c.writeFailed(err) // the client is gone; nothing to report
+		return nil
 	}
 
 	// Send each version once, in revision order.
@@ -207,7 +209,8 @@ func (c *client) catchUp(watermark uint64) error {
 		for _, ev := range batch {
 			for _, f := range ev.frames {
 				if err := c.writeNow(f); err != nil {
-					return err
+					c.writeFailed(err)
+					return nil
 				}
 			}
 		}
@@ -288,8 +291,8 @@ func (n *Notifier) missed(ctx context.Context, owner string, since uint64, now t
 	return out, nil
 }
 
-// writeNow writes one message from the catching-up goroutine, before the
-// writer starts.
+// writeNow writes one message; only one goroutine writes at a time: the
+// catching-up serveConn, then the writer.
 func (c *client) writeNow(b []byte) error {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(c.n.cfg.WriteWait))
 	if err := c.ws.WriteMessage(fws.TextMessage, b); err != nil {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"slices"
@@ -258,7 +259,7 @@ var dialer = &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSiz
 // subscribe opens /ws/{id}, waits for connection_established, and starts a
 // reader that notes when the status change arrives.
 func subscribe(o options, id string) (*subscriber, error) {
-	u := "ws" + strings.TrimPrefix(o.ws, "http") + "/ws/" + id + "?clientType=app&apiKey=" + o.key
+	u := "ws" + strings.TrimPrefix(o.ws, "http") + "/ws/" + id + "?clientType=app&apiKey=" + url.QueryEscape(o.key)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, resp, err := dialer.DialContext(ctx, u, nil)

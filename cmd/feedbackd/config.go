@@ -66,6 +66,8 @@ type config struct {
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
+
+	Notifier notifierEnv // NOTIFIER_* limits, see role_notifier.go
 }
 
 // loadConfig reads .env and .dev.vars when present (the real environment

@@ -31,7 +31,7 @@ const usage = `feedbackd — ask people questions on behalf of AI agents
 Usage:
   feedbackd [serve]   everything in one process with an embedded NATS server
   feedbackd edge      auth, MCP, REST API and pages against NATS_URL
-  feedbackd notifier  the WebSocket service against NATS_URL
+  feedbackd notifier  the WebSocket service against NATS_URL (on NOTIFIER_ADDR)
   feedbackd expirer   enforces session timeouts against NATS_URL (health on EXPIRER_ADDR)
   feedbackd nats      one NATS server with JetStream (a cluster member with NATS_ROUTES)
   feedbackd token     print a signed HS256 JWT (--sub, --ttl, --claim k=v)

@@ -1,0 +1,520 @@
+package notifier
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	fws "github.com/fasthttp/websocket"
+	"github.com/gofiber/contrib/websocket"
+
+	"github.com/feedbackd/feedbackd/sessions"
+)
+
+// maxBacklog bounds the changes a connection may collect while it catches up
+// (reads the current state and sends it); a client that falls further behind
+// before it is even live is told to try again.
+const maxBacklog = 1024
+
+// catchUpTimeout bounds the reads a new connection makes before it goes live.
+const catchUpTimeout = 10 * time.Second
+
+type clientState int
+
+const (
+	stateSyncing clientState = iota // changes collect in backlog
+	stateLive                       // changes go to the send queue
+	stateClosed                     // nothing more is sent but a close frame
+)
+
+// client is one WebSocket connection. The goroutine that runs serveConn
+// reads; one writer goroutine owns every data write. Producers (the hub, the
+// reader) only ever append to the bounded queue, under mu, and never block.
+type client struct {
+	n         *Notifier
+	id        string
+	kind      string
+	sessionID string // set on /ws/{id}
+	owner     string // set on /ws, and on /ws/{id} for a principal
+	resume    uint64
+	resuming  bool
+
+	ws    *fws.Conn
+	queue chan []byte
+	dead  chan struct{} // closed by kill
+
+	mu        sync.Mutex
+	state     clientState
+	backlog   []*event
+	floor     uint64 // on /ws/{id}: revisions up to floor were already sent
+	closeCode int    // 0: close the socket without a close frame
+	closeText string
+	force     *time.Timer
+	finished  bool // serveConn returned; the socket belongs to fasthttp again
+}
+
+// connRequest carries what the HTTP handler established before the upgrade.
+type connRequest struct {
+	sessionID string
+	owner     string
+	kind      string
+	resume    uint64
+	resuming  bool
+}
+
+const requestKey = "feedbackd.notifier.request"
+
+// serveConn runs one upgraded connection on fasthttp's hijack goroutine: it
+// registers the client, catches it up, starts its writer and reads until the
+// connection ends.
+func (n *Notifier) serveConn(wc *websocket.Conn) {
+	req, ok := wc.Locals(requestKey).(*connRequest)
+	if !ok {
+		return
+	}
+	c := &client{
+		n:         n,
+		id:        sessions.NewID(),
+		kind:      req.kind,
+		sessionID: req.sessionID,
+		owner:     req.owner,
+		resume:    req.resume,
+		resuming:  req.resuming,
+		ws:        wc.Conn,
+		queue:     make(chan []byte, n.cfg.QueueSize),
+		dead:      make(chan struct{}),
+	}
+	c.ws.SetReadLimit(n.cfg.ReadLimit)
+	if code, reason := n.admit(c); code != 0 {
+		c.refuse(code, reason)
+		return
+	}
+	defer n.release(c)
+	watermark, ok := n.hub.add(c, n.cfg.MaxPerSession)
+	if !ok {
+		c.refuse(CloseTryAgainLater, "too many connections to this session: try again later")
+		return
+	}
+
+	writerDone := make(chan struct{})
+	writing := false
+	defer func() {
+		n.hub.remove(c)
+		c.kill(0, "")
+		if writing {
+			<-writerDone
+		}
+		c.finish()
+		n.log.Debug("WebSocket closed", "client", c.id, "session", c.sessionID)
+	}()
+
+	n.log.Debug("WebSocket open", "client", c.id, "session", c.sessionID, "clientType", c.kind)
+	if err := c.catchUp(watermark); err != nil {
+		if !c.isClosed() {
+			n.log.Warn("WebSocket catch-up failed", "client", c.id, "session", c.sessionID, "err", err)
+			c.kill(CloseInternal, "could not read the current state: reconnect")
+		}
+		// Let the writer send the close frame.
+	}
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	writing = true
+	c.readLoop()
+}
+
+// refuse closes a connection that was never admitted.
+func (c *client) refuse(code int, reason string) {
+	_ = c.ws.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(code, reason), time.Now().Add(closeGrace))
+}
+
+// catchUp sends connection_established, then whatever a resuming client
+// missed, then the changes that arrived meanwhile, ordered by revision and
+// without duplicates; then it switches the client to live delivery. It
+// returns an error only when the current state could not be read.
+func (c *client) catchUp(watermark uint64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
+	defer cancel()
+	go func() {
+		// Shutdown or a slow-client drop cuts the reads short.
+		select {
+		case <-c.dead:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	now := c.n.now()
+	hello := ConnectionEstablished{ClientID: c.id, ClientType: c.kind, ServerTime: formatTime(now), Revision: watermark}
+	var replay []*event
+	// sent is the newest version of each session the client has been told
+	// about; what was read and what arrived meanwhile may overlap.
+	sent := make(map[string]uint64)
+	if c.sessionID != "" {
+		sess, err := c.n.svc.Get(ctx, c.sessionID)
+		if err != nil {
+			return fmt.Errorf("read session: %w", err)
+		}
+		hello.SessionID, hello.Status, hello.ExpiresAt = sess.ID, sess.Status, formatTime(sess.ExpiresAt)
+		hello.Revision = sess.Revision
+		if c.resuming && sess.Revision > c.resume && sess.Status.Terminal() {
+			hello.Revision = c.resume
+			replay = append(replay, &event{id: sess.ID, rev: sess.Revision, frames: transitionFrames(sess, now)})
+		}
+		sent[sess.ID] = sess.Revision
+		c.mu.Lock()
+		c.floor = sess.Revision
+		c.mu.Unlock()
+	} else if c.resuming {
+		var err error
+		if replay, err = c.n.missed(ctx, c.owner, c.resume, now); err != nil {
+			return err
+		}
+		hello.Revision = c.resume
+	}
+	if err := c.writeNow(encode(TypeConnectionEstablished, hello, now)); err != nil {
+		c.writeFailed(err) // the client is gone; nothing to report
+		return nil
+	}
+
+	// Send each version once, in revision order.
+	for _, ev := range replay {
+		sent[ev.id] = max(sent[ev.id], ev.rev)
+	}
+	first := true
+	for {
+		c.mu.Lock()
+		if c.state == stateClosed {
+			c.mu.Unlock()
+			return nil
+		}
+		batch := c.backlog
+		c.backlog = nil
+		if len(batch) == 0 && !first {
+			c.state = stateLive
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		if first {
+			batch, replay = mergeEvents(replay, batch, sent), nil
+			first = false
+		} else {
+			batch = mergeEvents(nil, batch, sent)
+		}
+		for _, ev := range batch {
+			for _, f := range ev.frames {
+				if err := c.writeNow(f); err != nil {
+					c.writeFailed(err)
+					return nil
+				}
+			}
+		}
+	}
+}
+
+// mergeEvents returns replay and backlog in revision order, leaving out any
+// version at or below the one already sent for its session, and records what
+// it returns in sent.
+func mergeEvents(replay, backlog []*event, sent map[string]uint64) []*event {
+	out := make([]*event, 0, len(replay)+len(backlog))
+	out = append(out, replay...)
+	for _, ev := range backlog {
+		if ev.rev > sent[ev.id] {
+			out = append(out, ev)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b *event) int {
+		switch {
+		case a.rev < b.rev:
+			return -1
+		case a.rev > b.rev:
+			return 1
+		}
+		return 0
+	})
+	out = slices.CompactFunc(out, func(a, b *event) bool { return a.id == b.id && a.rev == b.rev })
+	for _, ev := range out {
+		if ev.rev > sent[ev.id] {
+			sent[ev.id] = ev.rev
+		}
+	}
+	return out
+}
+
+// missed returns what a /ws client that last saw revision since has missed:
+// the current version of each of the owner's sessions changed after since.
+// It waits until the change feed has caught up with what it read, so that
+// every change older than the newest one returned is already in the
+// client's backlog and can be merged in order.
+func (n *Notifier) missed(ctx context.Context, owner string, since uint64, now time.Time) ([]*event, error) {
+	var out []*event
+	var newest uint64
+	seen := 0
+	q := sessions.ListQuery{Limit: sessions.MaxListLimit}
+	for seen < n.cfg.ResumeLimit {
+		page, err := n.svc.List(ctx, owner, q)
+		if err != nil {
+			return nil, fmt.Errorf("list sessions: %w", err)
+		}
+		for _, s := range page.Items {
+			seen++
+			if s.Revision <= since {
+				continue
+			}
+			if s.Status == sessions.StatusExpired && s.FinishedAt == nil {
+				// List shows a due session as expired before anyone has
+				// written it; Get writes the expiry, so the client gets
+				// the real version and not a phantom one.
+				if s, err = n.svc.Get(ctx, s.ID); err != nil {
+					if sessions.ErrorCode(err) == sessions.CodeNotFound {
+						continue
+					}
+					return nil, fmt.Errorf("expire due session: %w", err)
+				}
+			}
+			out = append(out, &event{id: s.ID, rev: s.Revision, frames: transitionFrames(s, now)})
+			newest = max(newest, s.Revision)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		q.Cursor = page.NextCursor
+	}
+	if err := n.hub.waitFor(ctx, newest); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// writeNow writes one message; only one goroutine writes at a time: the
+// catching-up serveConn, then the writer.
+func (c *client) writeNow(b []byte) error {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.n.cfg.WriteWait))
+	if err := c.ws.WriteMessage(fws.TextMessage, b); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	c.n.sent.Add(1)
+	return nil
+}
+
+// deliver hands a change to the client. It runs on the feed goroutine and
+// never blocks.
+func (c *client) deliver(ev *event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.state {
+	case stateSyncing:
+		if len(c.backlog) >= maxBacklog {
+			c.killLocked(CloseTryAgainLater, "too many changes while connecting: reconnect")
+			return
+		}
+		c.backlog = append(c.backlog, ev)
+	case stateLive:
+		if c.sessionID != "" {
+			if ev.rev <= c.floor {
+				return
+			}
+			c.floor = ev.rev
+		}
+		c.enqueueLocked(ev.frames...)
+	}
+}
+
+// send queues one message of the connection's own (pong, error).
+func (c *client) send(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateLive {
+		c.enqueueLocked(b)
+	}
+}
+
+// enqueueLocked appends frames to the send queue, all or none. Every producer
+// holds mu, so the room it sees cannot shrink before it has sent; a client
+// without room is dropped rather than waited for.
+func (c *client) enqueueLocked(frames ...[]byte) {
+	if len(c.queue)+len(frames) > cap(c.queue) {
+		c.n.dropped.Add(1)
+		c.n.log.Info("dropping slow WebSocket client", "client", c.id, "session", c.sessionID, "queued", len(c.queue))
+		c.killLocked(CloseSlowClient, "send queue full: client too slow")
+		return
+	}
+	for _, f := range frames {
+		c.queue <- f
+	}
+}
+
+// kill ends the connection: the writer sends a close frame with code (none
+// when code is 0), and the socket is cut off under it if that stalls.
+func (c *client) kill(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.killLocked(code, reason)
+}
+
+func (c *client) killLocked(code int, reason string) {
+	if c.state == stateClosed {
+		return
+	}
+	c.state = stateClosed
+	c.backlog = nil
+	c.closeCode, c.closeText = code, reason
+	close(c.dead)
+	c.force = time.AfterFunc(2*closeGrace, c.forceEnd)
+}
+
+// forceEnd cuts off a killed connection whose close handshake stalled: a
+// writer blocked on a client that does not read, or a reader waiting for a
+// client that does not answer. It repeats until serveConn returns, because a
+// write that starts after a cut sets a fresh deadline of its own.
+func (c *client) forceEnd() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.finished {
+		c.cutLocked()
+		c.force.Reset(closeGrace)
+	}
+}
+
+// cutOff makes every blocked and future read and write on the socket fail at
+// once. Closing it is not an option: fasthttp owns a hijacked connection
+// (its Close does nothing) and closes it when serveConn returns.
+func (c *client) cutOff() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.finished {
+		c.cutLocked()
+	}
+}
+
+func (c *client) cutLocked() { _ = c.ws.NetConn().SetDeadline(time.Unix(1, 0)) }
+
+// finish marks the connection as handed back to fasthttp, which closes and
+// may reuse it.
+func (c *client) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.finished = true
+	if c.force != nil {
+		c.force.Stop()
+	}
+}
+
+func (c *client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateClosed
+}
+
+// writeLoop is the connection's one writer: queued messages and pings, until
+// the client is killed or a write fails.
+func (c *client) writeLoop() {
+	ping := time.NewTicker(c.n.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		// A killed client gets no more data, however much is queued.
+		select {
+		case <-c.dead:
+			c.sendClose()
+			return
+		default:
+		}
+		select {
+		case <-c.dead:
+			c.sendClose()
+			return
+		case b := <-c.queue:
+			if err := c.writeNow(b); err != nil {
+				c.writeFailed(err)
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(fws.PingMessage, nil, time.Now().Add(c.n.cfg.WriteWait)); err != nil {
+				c.writeFailed(err)
+				return
+			}
+		}
+	}
+}
+
+// writeFailed ends a connection whose socket no longer takes writes; cutting
+// it off wakes the reader.
+func (c *client) writeFailed(err error) {
+	c.n.log.Debug("WebSocket write failed", "client", c.id, "err", err)
+	c.kill(0, "")
+	c.cutOff()
+}
+
+// sendClose sends the close frame kill asked for and gives the client
+// closeGrace to answer before the reader stops waiting.
+func (c *client) sendClose() {
+	c.mu.Lock()
+	code, text := c.closeCode, c.closeText
+	c.mu.Unlock()
+	if code == 0 {
+		return
+	}
+	deadline := time.Now().Add(closeGrace)
+	if err := c.ws.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(code, text), deadline); err != nil {
+		c.cutOff()
+		return
+	}
+	_ = c.ws.SetReadDeadline(deadline)
+}
+
+// readLoop reads client messages until the connection ends. Any message or
+// pong proves the client alive.
+func (c *client) readLoop() {
+	alive := func() {
+		if !c.isClosed() {
+			_ = c.ws.SetReadDeadline(time.Now().Add(c.n.cfg.PongWait))
+		}
+	}
+	alive()
+	c.ws.SetPongHandler(func(string) error { alive(); return nil })
+	for {
+		typ, data, err := c.ws.ReadMessage()
+		if err != nil {
+			var ce *fws.CloseError
+			if !errors.As(err, &ce) && !c.isClosed() {
+				c.n.log.Debug("WebSocket read ended", "client", c.id, "err", err)
+			}
+			return
+		}
+		alive()
+		c.handle(typ, data)
+	}
+}
+
+// clientMessage is what a client may send: {type, data?}.
+type clientMessage struct {
+	Type *string `json:"type"`
+}
+
+// handle answers one client message. Bad input gets an error message; the
+// connection stays.
+func (c *client) handle(typ int, data []byte) {
+	now := c.n.now()
+	var m clientMessage
+	if typ != fws.TextMessage {
+		c.send(encode(TypeError, ErrorData{Code: CodeMessageParse, Message: "send JSON text messages, not binary"}, now))
+		return
+	}
+	if err := json.Unmarshal(data, &m); err != nil || m.Type == nil {
+		c.send(encode(TypeError, ErrorData{Code: CodeMessageParse, Message: "message must be a JSON object with a string \"type\""}, now))
+		return
+	}
+	switch *m.Type {
+	case TypePing:
+		c.send(encode(TypePong, Pong{Timestamp: formatTime(now)}, now))
+	case TypePong:
+		// A client answering an application-level ping; nothing to do.
+	default:
+		c.send(encode(TypeError, ErrorData{Code: CodeUnknownType, Message: fmt.Sprintf("unknown message type %q; clients may send \"ping\"", *m.Type)}, now))
+	}
+}

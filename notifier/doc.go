@@ -1,0 +1,20 @@
+// Package notifier is the WebSocket service of SPEC §7: apps and the feedback
+// page follow sessions live over GET /ws/{id} (one session) and GET /ws (every
+// session of the caller).
+//
+// A notifier process follows the change feed once: it subscribes a single
+// callback to the sessions.Hub that the feed (natskv.Feed) publishes into, and
+// its own Hub fans each change out to the local connections by session id and
+// by owner. No connection opens anything on NATS.
+//
+// Every connection is authorized before the upgrade (plain HTTP 401/403/404,
+// never a closed socket), has one writer goroutine with a bounded send queue,
+// and is dropped with close code 1008 when that queue fills, so a slow client
+// never delays the others. On connect the client is subscribed first, then the
+// current record is read, and changes are ordered by their KV revision, so
+// nothing falls into the gap between the two and nothing is sent twice.
+//
+// The package consumes sessions.Service and the small Authenticator and
+// PageTokenVerifier interfaces below; it must not know how sessions are stored
+// or how credentials are checked.
+package notifier

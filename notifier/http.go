@@ -1,0 +1,324 @@
+package notifier
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/sessions"
+)
+
+// Error codes of refused upgrades that SPEC §4 has no code for.
+const (
+	// CodeForbiddenOrigin refuses a browser page from an origin that is
+	// neither the server's own nor in AllowedOrigins (403).
+	CodeForbiddenOrigin sessions.Code = "FORBIDDEN_ORIGIN"
+	// CodeUpgradeRequired answers a plain HTTP request to a WebSocket route
+	// (426).
+	CodeUpgradeRequired sessions.Code = "UPGRADE_REQUIRED"
+)
+
+// retryAfter is the Retry-After of refusals over a connection limit, in
+// seconds.
+const retryAfter = "5"
+
+// Client types of the clientType query parameter.
+const (
+	ClientTypeWeb = "web"
+	ClientTypeApp = "app"
+)
+
+// Mount adds GET /ws and GET /ws/:id to r.
+func (n *Notifier) Mount(r fiber.Router) {
+	r.Get("/ws", n.handleUpgrade)
+	r.Get("/ws/:id", n.handleUpgrade)
+	r.All("/ws", methodNotAllowed)
+	r.All("/ws/:id", methodNotAllowed)
+}
+
+// AppConfig is what the notifier's own HTTP app reports on /health.
+type AppConfig struct {
+	Service string // default "feedbackd-notifier"
+	Version string
+	// Health reports whether the storage behind the notifier is reachable.
+	Health func(ctx context.Context) error
+}
+
+// NewApp returns an HTTP app with /health and the WebSocket routes, for the
+// notifier running as its own process.
+func (n *Notifier) NewApp(cfg AppConfig) *fiber.App {
+	if cfg.Service == "" {
+		cfg.Service = "feedbackd-notifier"
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "feedbackd-notifier",
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		// Room for a long JWT in the query string and headers. A hijacked
+		// connection keeps this buffer for its whole life, so it is the
+		// largest part of what an idle WebSocket costs.
+		ReadBufferSize: 8 * 1024,
+		Network:        "tcp",
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			status, code := http.StatusInternalServerError, sessions.CodeInternal
+			var fe *fiber.Error
+			if errors.As(err, &fe) {
+				status = fe.Code
+				switch fe.Code {
+				case http.StatusNotFound:
+					code = sessions.CodeRouteNotFound
+				case http.StatusMethodNotAllowed:
+					code = sessions.CodeMethodNotAllowed
+				default:
+					if fe.Code < 500 {
+						code = sessions.CodeInvalidRequest
+					}
+				}
+			}
+			if status >= 500 {
+				n.log.Error("request failed", "path", c.Path(), "err", err)
+			}
+			return fail(c, status, &sessions.Error{Code: code, Message: http.StatusText(status)})
+		},
+	})
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		n.log.Error("handler panicked", "path", c.Path(), "panic", e)
+	}}))
+	app.Get("/health", func(c *fiber.Ctx) error {
+		body := fiber.Map{"status": "ok", "timestamp": formatTime(time.Now()), "service": cfg.Service, "version": cfg.Version}
+		status := fiber.StatusOK
+		if cfg.Health != nil {
+			ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+			defer cancel()
+			if err := cfg.Health(ctx); err != nil {
+				n.log.Warn("health check failed", "err", err)
+				body["status"], status = "degraded", fiber.StatusServiceUnavailable
+			}
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		return c.Status(status).JSON(body)
+	})
+	n.Mount(app)
+	app.Use(func(*fiber.Ctx) error { return fiber.ErrNotFound })
+	return app
+}
+
+func methodNotAllowed(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderAllow, "GET, HEAD")
+	return fail(c, http.StatusMethodNotAllowed, sessions.Errorf(sessions.CodeMethodNotAllowed, "method %s is not allowed here; allowed: GET", c.Method()))
+}
+
+// handleUpgrade checks everything that can be checked before the upgrade and
+// answers with a plain HTTP error when a check fails: origin (403), upgrade
+// headers (426/400), query (400), credentials (401), the session and its owner
+// (404), limits (503/429). Only then does it upgrade.
+func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
+	if !n.originAllowed(c) {
+		return fail(c, http.StatusForbidden, sessions.Errorf(CodeForbiddenOrigin, "origin %q may not open WebSockets here; add it to ALLOWED_ORIGINS", c.Get(fiber.HeaderOrigin)))
+	}
+	if !websocket.IsWebSocketUpgrade(c) {
+		c.Set(fiber.HeaderUpgrade, "websocket")
+		return fail(c, http.StatusUpgradeRequired, sessions.Errorf(CodeUpgradeRequired, "this route speaks WebSocket: send an upgrade request"))
+	}
+	if c.Get("Sec-WebSocket-Version") != "13" {
+		c.Set("Sec-WebSocket-Version", "13")
+		return fail(c, http.StatusBadRequest, sessions.Invalid("Sec-WebSocket-Version", "must be 13"))
+	}
+	if c.Get("Sec-WebSocket-Key") == "" {
+		return fail(c, http.StatusBadRequest, sessions.Invalid("Sec-WebSocket-Key", "is required"))
+	}
+	// fiber's strings point into buffers it reuses after the handler returns;
+	// what outlives the upgrade is copied.
+	req := &connRequest{sessionID: strings.Clone(c.Params("id"))}
+	var err error
+	if req.kind, err = parseClientType(c.Query("clientType")); err != nil {
+		return fail(c, http.StatusBadRequest, err)
+	}
+	if req.resume, req.resuming, err = parseRevision(c.Query("revision")); err != nil {
+		return fail(c, http.StatusBadRequest, err)
+	}
+
+	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
+	defer cancel()
+	who, err := n.authorize(ctx, c)
+	if err != nil {
+		n.log.Debug("WebSocket authentication failed", "path", c.Path(), "reason", err)
+		return fail(c, http.StatusUnauthorized, sessions.Errorf(sessions.CodeUnauthorized, "missing or invalid credentials: pass ?apiKey=, ?token=, X-API-Key or Authorization"))
+	}
+	if who.pageSession != "" && req.sessionID == "" {
+		return fail(c, http.StatusUnauthorized, sessions.Errorf(sessions.CodeUnauthorized, "a feedback page credential opens only /ws/{its session id}"))
+	}
+	req.owner = who.owner
+	if req.sessionID != "" {
+		if err := sessions.CheckID(req.sessionID); err != nil {
+			return fail(c, http.StatusBadRequest, err)
+		}
+	}
+
+	closing, full := n.full()
+	if closing || full {
+		c.Set(fiber.HeaderRetryAfter, retryAfter)
+		return fail(c, http.StatusServiceUnavailable, sessions.Errorf(sessions.CodeServiceUnavailable, "this notifier is not taking more connections: try again later"))
+	}
+	if req.sessionID != "" && n.hub.sessionConns(req.sessionID) >= n.cfg.MaxPerSession {
+		c.Set(fiber.HeaderRetryAfter, retryAfter)
+		return fail(c, http.StatusTooManyRequests, sessions.Errorf(sessions.CodeRateLimited, "too many connections to this session: try again later"))
+	}
+
+	if req.sessionID != "" {
+		if who.pageSession != "" && who.pageSession != req.sessionID {
+			return fail(c, http.StatusNotFound, sessions.Errorf(sessions.CodeNotFound, "session not found"))
+		}
+		sess, err := n.svc.Get(ctx, req.sessionID)
+		if err != nil {
+			return fail(c, statusOf(err), err)
+		}
+		if who.pageSession == "" && sess.Owner != who.owner {
+			return fail(c, http.StatusNotFound, sessions.Errorf(sessions.CodeNotFound, "session not found"))
+		}
+	}
+
+	c.Locals(requestKey, req)
+	if err := n.upgrade(c); err != nil {
+		return fail(c, http.StatusBadRequest, sessions.Invalid("", "bad WebSocket handshake"))
+	}
+	return nil
+}
+
+// caller is who an upgrade request acts for: a principal, whose sessions it
+// may follow, or the feedback page of one session.
+type caller struct {
+	owner       string
+	pageSession string
+}
+
+// authorize reads the request's credentials. The page credential is tried
+// first so that it can never be mistaken for a general one.
+func (n *Notifier) authorize(ctx context.Context, c *fiber.Ctx) (caller, error) {
+	token := c.Query("token")
+	header := c.Get(fiber.HeaderAuthorization)
+	if n.pages != nil {
+		for _, t := range []string{token, bearer(header)} {
+			if t == "" {
+				continue
+			}
+			if id, err := n.pages.Verify(t); err == nil {
+				return caller{pageSession: strings.Clone(id)}, nil
+			}
+		}
+	}
+	creds := auth.Credentials{Authorization: header, APIKey: c.Get("X-API-Key")}
+	if creds.APIKey == "" {
+		creds.APIKey = c.Query("apiKey")
+	}
+	if creds.Authorization == "" && token != "" {
+		creds.Authorization = "Bearer " + token
+	}
+	p, err := n.authn.Authenticate(ctx, creds)
+	if err != nil {
+		return caller{}, err
+	}
+	return caller{owner: strings.Clone(p.ID)}, nil
+}
+
+func bearer(header string) string {
+	scheme, rest, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(rest)
+}
+
+// originAllowed lets through clients that send no Origin (apps, scripts),
+// pages from the server's own host, and AllowedOrigins.
+func (n *Notifier) originAllowed(c *fiber.Ctx) bool {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" || n.anyOrigin || n.origins[normalizeOrigin(origin)] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, string(c.Request().Host()))
+}
+
+func parseClientType(v string) (string, error) {
+	switch v {
+	case "", ClientTypeApp:
+		return ClientTypeApp, nil
+	case ClientTypeWeb:
+		return ClientTypeWeb, nil
+	}
+	return "", sessions.Invalid("clientType", "must be web or app")
+}
+
+// parseRevision reads ?revision=, the last revision a reconnecting client
+// saw.
+func parseRevision(v string) (rev uint64, ok bool, err error) {
+	if v == "" {
+		return 0, false, nil
+	}
+	rev, err = strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, false, sessions.Invalid("revision", "must be a non-negative whole number")
+	}
+	return rev, true, nil
+}
+
+// statusOf maps a domain error to the HTTP status of a refused upgrade.
+func statusOf(err error) int {
+	switch sessions.ErrorCode(err) {
+	case sessions.CodeInvalidRequest:
+		return http.StatusBadRequest
+	case sessions.CodeNotFound:
+		return http.StatusNotFound
+	case sessions.CodeServiceUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// envelope is the JSON shape of the REST API's responses (SPEC §4), used for
+// refused upgrades so clients handle them like any other API error.
+type envelope struct {
+	Success   bool      `json:"success"`
+	Data      any       `json:"data"`
+	Error     *apiError `json:"error"`
+	Timestamp string    `json:"timestamp"`
+}
+
+type apiError struct {
+	Code    sessions.Code `json:"code"`
+	Message string        `json:"message"`
+	Details *errDetails   `json:"details,omitempty"`
+}
+
+type errDetails struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// fail writes err as an error envelope with status. Causes are never sent.
+func fail(c *fiber.Ctx, status int, err error) error {
+	var e *sessions.Error
+	if !errors.As(err, &e) {
+		e = &sessions.Error{Code: sessions.CodeInternal, Message: "internal error"}
+	}
+	body := &apiError{Code: e.Code, Message: e.Message}
+	if e.Code == sessions.CodeInvalidRequest && e.Field != "" {
+		body.Details = &errDetails{Field: e.Field, Reason: e.Reason}
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).JSON(envelope{Error: body, Timestamp: formatTime(time.Now())})
+}

@@ -1,0 +1,190 @@
+package notifier
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/feedbackd/feedbackd/sessions"
+)
+
+// The message types of SPEC §7, declared once. Every message is a JSON object
+// {type, data?, timestamp}.
+const (
+	// TypeConnectionEstablished is the first message of every connection:
+	// the current status of the session (on /ws/{id}) and the revision from
+	// which the connection is complete.
+	TypeConnectionEstablished = "connection_established"
+	// TypeSessionStatusChanged reports the one transition out of pending.
+	TypeSessionStatusChanged = "session_status_changed"
+	// TypeFeedbackSubmitted follows a status change to completed.
+	TypeFeedbackSubmitted = "feedback_submitted"
+	// TypeSessionExpired follows a status change to expired.
+	TypeSessionExpired = "session_expired"
+	// TypeSessionCreated tells a /ws subscriber about a new session of its
+	// owner. It is an extension of SPEC §7 (which has no creation message):
+	// without it an app following every session would only learn of a
+	// session once it finished.
+	TypeSessionCreated = "session_created"
+	// TypePing is sent by a client; the server answers TypePong.
+	TypePing = "ping"
+	// TypePong answers a client's ping.
+	TypePong = "pong"
+	// TypeError reports a client message the server could not handle; the
+	// connection stays open.
+	TypeError = "error"
+)
+
+// Error codes carried by TypeError messages.
+const (
+	// CodeMessageParse means the client's message was not a JSON object with
+	// a string "type".
+	CodeMessageParse = "MESSAGE_PARSE_ERROR"
+	// CodeUnknownType means the client sent a type the server does not
+	// accept from clients.
+	CodeUnknownType = "UNKNOWN_MESSAGE_TYPE"
+)
+
+// SubmittedByUser is the only submitter SPEC §7 knows.
+const SubmittedByUser = "user"
+
+// ReasonTimeout is why a session expires.
+const ReasonTimeout = "timeout"
+
+// Message is the envelope of every message in both directions.
+type Message struct {
+	Type      string `json:"type"`
+	Data      any    `json:"data,omitempty"`
+	Timestamp string `json:"timestamp"`
+}
+
+// ConnectionEstablished is the data of TypeConnectionEstablished. SessionID,
+// Status and ExpiresAt are set on /ws/{id} only.
+type ConnectionEstablished struct {
+	SessionID  string          `json:"sessionId,omitempty"`
+	ClientID   string          `json:"clientId"`
+	ClientType string          `json:"clientType"`
+	ServerTime string          `json:"serverTime"`
+	Status     sessions.Status `json:"status,omitempty"`
+	ExpiresAt  string          `json:"expiresAt,omitempty"`
+	// Revision is the point from which this connection misses nothing: pass
+	// the largest revision seen as ?revision= when reconnecting.
+	Revision uint64 `json:"revision"`
+}
+
+// StatusChanged is the data of TypeSessionStatusChanged.
+type StatusChanged struct {
+	SessionID string          `json:"sessionId"`
+	OldStatus sessions.Status `json:"oldStatus"`
+	NewStatus sessions.Status `json:"newStatus"`
+	Timestamp string          `json:"timestamp"`
+	Revision  uint64          `json:"revision"`
+}
+
+// FeedbackSubmitted is the data of TypeFeedbackSubmitted.
+type FeedbackSubmitted struct {
+	SessionID   string `json:"sessionId"`
+	SubmittedBy string `json:"submittedBy"`
+	Timestamp   string `json:"timestamp"`
+	// Preview is the first PreviewLength characters of combinedFeedback.
+	Preview  string `json:"preview"`
+	Revision uint64 `json:"revision"`
+}
+
+// SessionExpired is the data of TypeSessionExpired.
+type SessionExpired struct {
+	SessionID string `json:"sessionId"`
+	Reason    string `json:"reason"`
+	Timestamp string `json:"timestamp"`
+	Revision  uint64 `json:"revision"`
+}
+
+// SessionCreated is the data of TypeSessionCreated.
+type SessionCreated struct {
+	SessionID string          `json:"sessionId"`
+	Status    sessions.Status `json:"status"`
+	Message   string          `json:"message"`
+	CreatedAt string          `json:"createdAt"`
+	ExpiresAt string          `json:"expiresAt"`
+	Revision  uint64          `json:"revision"`
+}
+
+// Pong is the data of TypePong.
+type Pong struct {
+	Timestamp string `json:"timestamp"`
+}
+
+// ErrorData is the data of TypeError.
+type ErrorData struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// PreviewLength is how many characters of combinedFeedback a
+// feedback_submitted message carries.
+const PreviewLength = 100
+
+// timeLayout is RFC 3339 with milliseconds, the precision sessions are
+// stored at and the REST API uses.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func orNow(t *time.Time, now time.Time) time.Time {
+	if t == nil {
+		return now
+	}
+	return *t
+}
+
+// encode marshals one message stamped with now. The payloads are plain
+// structs of strings and numbers, for which json.Marshal cannot fail.
+func encode(typ string, data any, now time.Time) []byte {
+	b, _ := json.Marshal(Message{Type: typ, Data: data, Timestamp: formatTime(now)})
+	return b
+}
+
+// transitionFrames returns the messages that tell a client about version s of
+// a session: a creation for a pending version, otherwise the status change
+// from pending and what follows it.
+func transitionFrames(s *sessions.Session, now time.Time) [][]byte {
+	if s.Status == sessions.StatusPending {
+		return [][]byte{encode(TypeSessionCreated, SessionCreated{
+			SessionID: s.ID,
+			Status:    s.Status,
+			Message:   s.Message,
+			CreatedAt: formatTime(s.CreatedAt),
+			ExpiresAt: formatTime(s.ExpiresAt),
+			Revision:  s.Revision,
+		}, now)}
+	}
+	finished := formatTime(orNow(s.FinishedAt, now))
+	frames := [][]byte{encode(TypeSessionStatusChanged, StatusChanged{
+		SessionID: s.ID,
+		OldStatus: sessions.StatusPending,
+		NewStatus: s.Status,
+		Timestamp: finished,
+		Revision:  s.Revision,
+	}, now)}
+	switch s.Status {
+	case sessions.StatusCompleted:
+		preview := ""
+		if s.Feedback != nil {
+			preview = sessions.Preview(s.Feedback.CombinedFeedback, PreviewLength)
+		}
+		frames = append(frames, encode(TypeFeedbackSubmitted, FeedbackSubmitted{
+			SessionID:   s.ID,
+			SubmittedBy: SubmittedByUser,
+			Timestamp:   formatTime(orNow(s.SubmittedAt, now)),
+			Preview:     preview,
+			Revision:    s.Revision,
+		}, now))
+	case sessions.StatusExpired:
+		frames = append(frames, encode(TypeSessionExpired, SessionExpired{
+			SessionID: s.ID,
+			Reason:    ReasonTimeout,
+			Timestamp: finished,
+			Revision:  s.Revision,
+		}, now))
+	}
+	return frames
+}

@@ -40,6 +40,7 @@ type config struct {
 	NATSClusterName   string   `env:"NATS_CLUSTER_NAME" envDefault:"feedbackd"`
 	NATSClusterListen string   `env:"NATS_CLUSTER_LISTEN"`
 	NATSRoutes        []string `env:"NATS_ROUTES" envSeparator:","`
+	NATSMonitorListen string   `env:"NATS_MONITOR_LISTEN"`
 
 	APIKeys        []string `env:"API_KEYS" envSeparator:","`
 	JWTSecret      string   `env:"JWT_SECRET"`

@@ -55,7 +55,7 @@ func runExpirer(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer) 
 	if err != nil {
 		return err
 	}
-	p, err := expirerPart(&roleEnv{cfg: cfg, log: log, be: be})
+	p, err := expirerPart(&roleEnv{ctx: ctx, cfg: cfg, log: log, be: be})
 	if err != nil {
 		cancel()
 		<-be.feed

@@ -30,6 +30,7 @@ func runNATS(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer) err
 		ClusterName:   cfg.NATSClusterName,
 		ClusterListen: cfg.NATSClusterListen,
 		Routes:        cfg.NATSRoutes,
+		MonitorListen: cfg.NATSMonitorListen,
 	})
 	if err != nil {
 		return err

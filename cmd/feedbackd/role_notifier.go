@@ -36,7 +36,7 @@ func init() {
 // notifierPart mounts the WebSocket routes on the edge's app, so that serve
 // answers /ws on LISTEN_ADDR beside the REST API and the pages.
 func notifierPart(env *roleEnv) (part, error) {
-	n, closeAuth, err := newNotifier(env.cfg, env.be, env.log)
+	n, closeAuth, err := newNotifier(env.ctx, env.cfg, env.be, env.log)
 	if err != nil {
 		return part{}, err
 	}
@@ -78,7 +78,7 @@ func runNotifier(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer)
 		ln.Close()
 		return err
 	}
-	n, closeAuth, err := newNotifier(cfg, be, log)
+	n, closeAuth, err := newNotifier(ctx, cfg, be, log)
 	if err != nil {
 		ln.Close()
 		cancel()
@@ -102,13 +102,11 @@ func runNotifier(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer)
 
 // newNotifier builds the notifier over be; closeAuth stops its
 // authenticator's background work and is called when the notifier stops.
-func newNotifier(cfg config, be *backend, log *slog.Logger) (n *notifier.Notifier, closeAuth func(), err error) {
+func newNotifier(ctx context.Context, cfg config, be *backend, log *slog.Logger) (n *notifier.Notifier, closeAuth func(), err error) {
 	authn, err := newAuthenticator(cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	tokens, err := be.pageTokens(ctx, cfg)
 	if err != nil {
 		authn.Close()
@@ -129,7 +127,9 @@ func newNotifier(cfg config, be *backend, log *slog.Logger) (n *notifier.Notifie
 		PingInterval:   cfg.Notifier.PingInterval,
 	}, be.svc, authn, log.With("component", "notifier"), notifier.WithPageTokens(tokens))
 
-	rev, err := lastRevision(ctx, be.store)
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rev, err := lastRevision(rctx, be.store)
 	if err != nil {
 		// Only /ws clients that connect before the first change lose a
 		// precise resume point; the notifier itself works.

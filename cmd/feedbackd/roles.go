@@ -38,6 +38,7 @@ type backend struct {
 	store *natskv.Store
 	svc   *sessions.Service
 	feed  <-chan struct{}
+	log   *slog.Logger
 }
 
 func openBackend(ctx context.Context, cfg config, nc *nats.Conn, log *slog.Logger) (*backend, error) {
@@ -45,9 +46,7 @@ func openBackend(ctx context.Context, cfg config, nc *nats.Conn, log *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("open JetStream: %w", err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	store, err := natskv.Open(sctx, js, natskv.Options{Replicas: cfg.KVReplicas})
+	store, err := openStore(ctx, js, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +60,7 @@ func openBackend(ctx context.Context, cfg config, nc *nats.Conn, log *slog.Logge
 		sessions.WithRetention(cfg.ResultRetention),
 		sessions.WithObserver(metrics.Sessions{}))
 	metrics.TrackNATS(nc) // for the life of the process, as the connection
-	return &backend{nc: nc, js: js, store: store, svc: svc, feed: feed}, nil
+	return &backend{nc: nc, js: js, store: store, svc: svc, feed: feed, log: log}, nil
 }
 
 // pageTokenSecret names the cluster-wide secret that page tokens are signed
@@ -71,13 +70,51 @@ const pageTokenSecret = "page-token"
 // pageTokens returns the minter and checker of the feedback page's socket
 // credential, keyed by the secret every replica shares.
 func (b *backend) pageTokens(ctx context.Context, cfg config) (*auth.PageTokens, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	secret, err := natsutil.SharedSecret(ctx, b.js, pageTokenSecret, cfg.KVReplicas)
+	var secret []byte
+	err := untilJetStream(ctx, b.log, "read the page token secret", func(ctx context.Context) (err error) {
+		secret, err = natsutil.SharedSecret(ctx, b.js, pageTokenSecret, cfg.KVReplicas)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("page token secret: %w", err)
+		return nil, err
 	}
 	return auth.NewPageTokens(secret)
+}
+
+// openStore opens the sessions bucket, waiting for JetStream as long as it
+// takes.
+func openStore(ctx context.Context, js jetstream.JetStream, cfg config, log *slog.Logger) (*natskv.Store, error) {
+	var store *natskv.Store
+	err := untilJetStream(ctx, log, "open sessions bucket", func(ctx context.Context) (err error) {
+		store, err = natskv.Open(ctx, js, natskv.Options{Replicas: cfg.KVReplicas})
+		return err
+	})
+	return store, err
+}
+
+// untilJetStream retries a JetStream set-up step with backoff until it works
+// or ctx ends: a role started before its NATS cluster has elected a leader,
+// or while a node restarts, must wait for it, not die.
+func untilJetStream(ctx context.Context, log *slog.Logger, what string, step func(ctx context.Context) error) error {
+	backoff := 250 * time.Millisecond
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := step(sctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, errors.Join(ctx.Err(), err))
+		}
+		log.Warn("waiting for JetStream", "step", what, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
 }
 
 // healthCheck reports NATS unreachable when the connection is down or the
@@ -210,6 +247,7 @@ type part struct {
 
 // roleEnv is what a part is built from.
 type roleEnv struct {
+	ctx  context.Context // ends when the role stops; bounds set-up work
 	cfg  config
 	log  *slog.Logger
 	be   *backend
@@ -248,7 +286,7 @@ func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, 
 	if cfg.PublicURL == "" && !isLoopback(ln.Addr()) {
 		log.Warn("PUBLIC_URL is not set: links are built from the request's Host header, which a client can spoof; set PUBLIC_URL in production")
 	}
-	env := &roleEnv{cfg: cfg, log: log, be: be, edge: srv}
+	env := &roleEnv{ctx: ctx, cfg: cfg, log: log, be: be, edge: srv}
 	parts := []part{}
 	if cfg.MetricsAddr != "" {
 		p, err := opsPart(cfg, be, log)

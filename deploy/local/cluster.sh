@@ -11,7 +11,7 @@
 #   deploy/local/cluster.sh clean     down, then remove all state
 #
 # Topology and ports (keep deploy/docker-compose.yml in step):
-#   nats-1..3   clients 127.0.0.1:4241-4243, routes 127.0.0.1:6241-6243
+#   nats-1..3   clients 127.0.0.1:4241-4243, routes 127.0.0.1:6241-6243, monitoring 127.0.0.1:8221-8223
 #   edge-1..2   127.0.0.1:8801-8802
 #   notifier-1..2 127.0.0.1:8811-8812
 #   expirer-1..2  127.0.0.1:8821-8822 (health, ready, metrics)
@@ -35,10 +35,10 @@ alive() { local p; p=$(pidof_name "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null
 # health_url NAME prints the URL that says NAME is ready.
 health_url() {
   case $1 in
+    nats-*) echo "http://127.0.0.1:822${1#nats-}/healthz" ;;
     edge-*) echo "http://127.0.0.1:880${1#edge-}/health" ;;
     notifier-*) echo "http://127.0.0.1:881${1#notifier-}/health" ;;
     expirer-*) echo "http://127.0.0.1:882${1#expirer-}/health" ;;
-    *) echo "" ;;
   esac
 }
 
@@ -49,7 +49,8 @@ start_one() {
   local role
   case $name in
     nats-*) role=nats
-      envs+=(NATS_SERVER_NAME="$name" NATS_LISTEN="127.0.0.1:424$n" NATS_CLUSTER_LISTEN="127.0.0.1:624$n" NATS_ROUTES="$ROUTES") ;;
+      envs+=(NATS_SERVER_NAME="$name" NATS_LISTEN="127.0.0.1:424$n" NATS_CLUSTER_LISTEN="127.0.0.1:624$n" NATS_ROUTES="$ROUTES"
+        NATS_MONITOR_LISTEN="127.0.0.1:822$n") ;;
     edge-*) role=edge; envs+=(LISTEN_ADDR="127.0.0.1:880$n") ;;
     notifier-*) role=notifier; envs+=(NOTIFIER_ADDR="127.0.0.1:881$n") ;;
     expirer-*) role=expirer; envs+=(EXPIRER_ADDR="127.0.0.1:882$n") ;;
@@ -71,10 +72,8 @@ wait_ready() {
   url=$(health_url "$name")
   while :; do
     if ! alive "$name"; then log "$name exited; last log lines:"; tail -5 "$RUN/$name.log" >&2; return 1; fi
-    if [ -z "$url" ]; then
-      # NATS: ready once its client port answers.
-      (exec 3<>"/dev/tcp/127.0.0.1/424${name##*-}") 2>/dev/null && return 0
-    elif curl -fsS -o /dev/null --max-time 1 "$url"; then
+    # NATS's /healthz is 200 once JetStream has a meta leader and is current.
+    if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then
       return 0
     fi
     [ $SECONDS -lt $deadline ] || { log "$name not ready after 60s"; return 1; }

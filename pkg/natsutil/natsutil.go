@@ -35,6 +35,9 @@ type EmbeddedConfig struct {
 	ClusterName   string
 	ClusterListen string
 	Routes        []string
+	// MonitorListen serves NATS's monitoring endpoints (/healthz, /varz,
+	// /jsz) on host:port; empty turns them off.
+	MonitorListen string
 }
 
 // StartEmbedded starts a NATS server with JetStream and waits until it accepts
@@ -71,6 +74,13 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		opts.Cluster.Name = cfg.ClusterName
 		opts.Cluster.Host, opts.Cluster.Port = host, p
 		opts.Routes = server.RoutesFromStr(strings.Join(cfg.Routes, ","))
+	}
+	if cfg.MonitorListen != "" {
+		host, p, err := splitHostPort(cfg.MonitorListen)
+		if err != nil {
+			return nil, fmt.Errorf("parse NATS_MONITOR_LISTEN: %w", err)
+		}
+		opts.HTTPHost, opts.HTTPPort = host, p
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

@@ -202,7 +202,7 @@ func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, 
 		ln.Close()
 		return err
 	}
-	srv := edge.New(edge.Config{PublicURL: cfg.PublicURL, Version: buildVersion()}, be.svc, authn, be.healthCheck, log)
+	srv := edge.New(edge.Config{PublicURL: cfg.PublicURL, Version: buildVersion(), MCPWait: time.Duration(cfg.MCPWaitSeconds) * time.Second}, be.svc, authn, be.healthCheck, log)
 	if cfg.PublicURL == "" && !isLoopback(ln.Addr()) {
 		log.Warn("PUBLIC_URL is not set: links are built from the request's Host header, which a client can spoof; set PUBLIC_URL in production")
 	}

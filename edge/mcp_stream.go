@@ -40,6 +40,7 @@ type streamWriter struct {
 	answerType  string
 	body        bytes.Buffer
 	quiet       bool // nothing written since the last keep-alive tick
+	bodyStarted bool
 	failed      bool
 	finished    bool
 	stop        chan struct{}
@@ -148,7 +149,7 @@ func (sw *streamWriter) write(p []byte) error {
 	if sw.failed {
 		return context.Canceled
 	}
-	sw.quiet = false
+	sw.quiet, sw.bodyStarted = false, true
 	if _, err := sw.w.Write(p); err != nil {
 		sw.failed = true
 		sw.cancel()
@@ -167,9 +168,18 @@ func (sw *streamWriter) Flush() {
 }
 
 func (sw *streamWriter) flushLocked() {
-	if sw.sentHeader && !sw.failed {
-		sw.flush()
+	if !sw.sentHeader || sw.failed {
+		return
 	}
+	if sw.eventStream && !sw.bodyStarted {
+		// fasthttp sends a streamed response's headers with its first body
+		// bytes; an event stream that starts quiet (the Streamable HTTP GET)
+		// would otherwise look unanswered until its first heartbeat.
+		if sw.write([]byte(": stream open\n\n")) != nil {
+			return
+		}
+	}
+	sw.flush()
 }
 
 // finish stops keep-alives and sends a collected JSON answer as an event.

@@ -532,3 +532,29 @@ func TestMCPShutdownEndsStreamsAndWaitsPromptly(t *testing.T) {
 	}
 	waitFor(t, 2*time.Second, "the waits to end", func() bool { return e.hub.Subscribers() == 0 })
 }
+
+func TestMCPStreamsAnswerAtOnceWhenQuiet(t *testing.T) {
+	cfg := fastConfig()
+	cfg.MCPKeepAlive = time.Minute // nothing but the handshake of the stream itself
+	e := startEdge(t, natstest.Start(t), cfg)
+	for _, path := range []string{"/mcp", "/sse"} {
+		req, _ := http.NewRequest(http.MethodGet, e.url+path, nil)
+		req.Header.Set("X-API-Key", keyA)
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			cancel()
+			t.Fatalf("GET %s: no response headers within 2s: %v", path, err)
+		}
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Errorf("GET %s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("GET %s answered after %s", path, d)
+		}
+		resp.Body.Close()
+		cancel()
+	}
+}

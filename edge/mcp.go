@@ -28,8 +28,8 @@ const (
 	toolCheckFeedbackStatus = "check_feedback_status"
 )
 
-// maxWaitSeconds bounds waitSeconds: one tool call never blocks longer than
-// the longest session can live.
+// maxWaitSeconds bounds waitSeconds, as config bounds MCP_WAIT_SECONDS. A
+// wait also ends at its session's deadline, whichever comes first.
 const maxWaitSeconds = 3600
 
 const mcpInstructions = `Use interactive_feedback to ask a person a question and wait for the answer. ` +
@@ -210,7 +210,7 @@ func (t *mcpTools) await(ctx context.Context, req mcp.CallToolRequest, sess *ses
 	if token == nil || t.progress <= 0 {
 		return t.svc.Wait(ctx, sess.Owner, sess.ID, wait)
 	}
-	total := min(wait, time.Until(sess.ExpiresAt)).Seconds()
+	total := math.Round(max(min(wait, time.Until(sess.ExpiresAt)), 0).Seconds()*1000) / 1000
 	wctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { t.reportProgress(wctx, token, total) })

@@ -14,7 +14,10 @@ build:
 run:
 	$(GO) run ./cmd/feedbackd
 
-test: test-deps vet unit
+# Everything: vet, the Go suite with -race (headless Chromium included), the
+# end-to-end MCP suite with real npm clients, and a short chaos run against a
+# local cluster. `make unit` is the quick loop while developing.
+test: test-deps vet unit e2e chaos
 
 test-deps:
 	bash .ci/deps.sh
@@ -25,6 +28,9 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+e2e:
+	bash e2e/run.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./edge/ ./sessions/...

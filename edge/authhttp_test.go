@@ -318,18 +318,9 @@ func TestAuthJWKSKeyRotationThroughTheHTTPStack(t *testing.T) {
 	}
 }
 
-// mountMCPStandIn puts /mcp and /sse/message behind the edge's
-// authentication, as the MCP transports are.
-func mountMCPStandIn(srv *edge.Server) {
-	ok := func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) }
-	srv.App().Post("/mcp", srv.RequireAuth, ok)
-	srv.App().Get("/sse", srv.RequireAuth, ok)
-	srv.App().Post("/sse/message", srv.RequireAuth, ok)
-}
-
 func TestAuthMCPUnauthorizedCarriesABearerChallenge(t *testing.T) {
 	ns := natstest.Start(t)
-	e := startEdge(t, ns.JS, edgeSetup{Mount: mountMCPStandIn})
+	e := startEdge(t, ns.JS, edgeSetup{})
 	cases := []struct {
 		name, method, path string
 		hdr                http.Header
@@ -352,7 +343,7 @@ func TestAuthMCPUnauthorizedCarriesABearerChallenge(t *testing.T) {
 			}
 		})
 	}
-	if r := send(t, "POST", e.URL+"/mcp", h("X-API-Key", keyA), ""); r.Status != 204 {
+	if r := send(t, "POST", e.URL+"/mcp", h("X-API-Key", keyA), ""); r.Status == 401 {
 		t.Fatalf("MCP with a key: %d %s", r.Status, r.Raw)
 	}
 	if r := send(t, "GET", e.URL+"/.well-known/oauth-protected-resource", nil, ""); r.Status != 404 {
@@ -364,9 +355,8 @@ func TestWellKnownResourceMetadataWithAnExternalIssuer(t *testing.T) {
 	jwks := newJWKSServer(t, "k1", &rsaKey1().PublicKey)
 	ns := natstest.Start(t)
 	e := startEdge(t, ns.JS, edgeSetup{
-		Auth:  &auth.Config{JWKSURL: jwks.URL, JWTIssuer: testIssuer, JWKSRefreshInterval: time.Hour},
-		Edge:  edge.Config{AuthorizationServers: []string{testIssuer}, Scopes: []string{"feedback"}},
-		Mount: mountMCPStandIn,
+		Auth: &auth.Config{JWKSURL: jwks.URL, JWTIssuer: testIssuer, JWKSRefreshInterval: time.Hour},
+		Edge: edge.Config{AuthorizationServers: []string{testIssuer}, Scopes: []string{"feedback"}},
 	})
 	for path, resource := range map[string]string{
 		"/.well-known/oauth-protected-resource":     e.URL,
@@ -408,10 +398,6 @@ func TestCORSAllowsOnlyConfiguredOrigins(t *testing.T) {
 	ns := natstest.Start(t)
 	e := startEdge(t, ns.JS, edgeSetup{
 		Edge: edge.Config{AllowedOrigins: []string{"https://App.example.com/"}},
-		Mount: func(srv *edge.Server) {
-			mountMCPStandIn(srv)
-			srv.App().Get("/metrics", func(c *fiber.Ctx) error { return c.SendString("up 1\n") })
-		},
 	})
 	same := startEdge(t, ns.JS, edgeSetup{})
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/edge"
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/sessions"
 )
 
 // FuzzAuthorizationHeader sends arbitrary Authorization headers through the
@@ -29,15 +30,18 @@ func FuzzAuthorizationHeader(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	srv := edge.New(edge.Config{}, nil, authn, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv.App().Post("/mcp", srv.RequireAuth, func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
+	// No request reaches storage: the service only lends its limits.
+	svc := sessions.NewService(nil, sessions.NewHub())
+	srv := edge.New(edge.Config{}, svc, authn, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// A route under /sse gets the MCP challenge without the real transport.
+	srv.App().Post("/sse/fuzz", srv.RequireAuth, func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
 	f.Fuzz(func(t *testing.T, value string) {
 		for i := 0; i < len(value); i++ {
 			if b := value[i]; (b < ' ' && b != '\t') || b == 0x7f {
 				t.Skip("not a header value a client can send")
 			}
 		}
-		req, _ := http.NewRequest("POST", "http://127.0.0.1/mcp", nil)
+		req, _ := http.NewRequest("POST", "http://127.0.0.1/sse/fuzz", nil)
 		req.Header.Set("Authorization", value)
 		res, err := srv.App().Test(req, -1)
 		if err != nil {

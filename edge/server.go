@@ -68,6 +68,15 @@ type Config struct {
 	// WSPath is where the notifier's WebSocket is reached (SPEC §7), as a
 	// path on this host or an absolute URL; empty means DefaultWSPath.
 	WSPath string
+	// MCPWait is how long interactive_feedback and get_feedback_result wait
+	// for an answer when the call gives no waitSeconds; zero returns at once.
+	MCPWait time.Duration
+	// MCPKeepAlive is how often an idle MCP stream gets a keep-alive (and
+	// so how soon a departed client is noticed); default 10s.
+	MCPKeepAlive time.Duration
+	// MCPProgressInterval is how often a waiting tool call sends progress
+	// notifications to a client that asked for them; default 10s.
+	MCPProgressInterval time.Duration
 }
 
 // Server is the edge's HTTP application.
@@ -83,9 +92,11 @@ type Server struct {
 	origins map[string]bool // normalized allowed origins
 	proxies []netip.Prefix
 	limits  rateLimits
+	mcp     *mcpTransport
 }
 
-// New builds the edge application and its routes.
+// New builds the edge application and its routes. It starts background work
+// (MCP session housekeeping) that Shutdown ends.
 func New(cfg Config, svc *sessions.Service, authn Authenticator, health HealthCheck, log *slog.Logger) *Server {
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 60 * time.Second
@@ -93,9 +104,16 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, health HealthCh
 	if cfg.Service == "" {
 		cfg.Service = "feedbackd"
 	}
+	if cfg.MCPKeepAlive <= 0 {
+		cfg.MCPKeepAlive = defaultMCPKeepAlive
+	}
+	if cfg.MCPProgressInterval <= 0 {
+		cfg.MCPProgressInterval = defaultMCPProgressInterval
+	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	log = withRequestIDs(log)
 	s := &Server{cfg: cfg, svc: svc, authn: authn, health: health, log: log}
+	s.mcp = newMCPTransport(cfg, svc, log)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "feedbackd",
 		DisableStartupMessage: true,
@@ -136,8 +154,12 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections and waits for in-flight requests
-// until ctx ends.
+// until ctx ends. MCP streams and waiting tool calls are ended first: they
+// would otherwise keep their connections busy until ctx runs out.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.mcp.close(ctx); err != nil {
+		s.log.Warn("MCP shutdown", "err", err)
+	}
 	defer s.limits.close()
 	if err := s.app.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("shut down HTTP: %w", err)
@@ -167,6 +189,7 @@ func (s *Server) routes() {
 		return fiber.NewError(fiber.StatusNotFound)
 	})
 	s.pageRoutes()
+	s.mcpRoutes()
 }
 
 func methodNotAllowed(allow string) fiber.Handler {

@@ -70,7 +70,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chaos: FAIL:", err)
 		os.Exit(1)
 	}
-	fmt.Println("chaos: PASS")
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
@@ -169,8 +168,9 @@ load:
 	mcpMu.Unlock()
 	r := verify(ctx, api, all, watchers, feed, mcpStats)
 	r.kills = kills.list()
+	r.checkKills()
 	r.print(os.Stdout)
-	return r.err()
+	return r.summary(os.Stdout)
 }
 
 // killLog remembers what was killed, for the report.

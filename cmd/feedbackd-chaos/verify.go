@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -23,9 +22,27 @@ type report struct {
 	wsReconnected int
 	mcp           map[string]*mcpStat
 	problems      []string
+	failed        map[string]bool // invariant → broken
 }
 
-func (r *report) problem(format string, args ...any) {
+// The invariants the run checks, each reported as passed or failed.
+const (
+	invTerminal  = "every session ends in exactly one terminal state"
+	invAnswers   = "every accepted answer is readable in the result"
+	invOnce      = "every session finished (and expired) at most once on the feed"
+	invWebSocket = "WebSocket clients hold the final status"
+	invMCPStream = "MCP over Streamable HTTP completed its calls"
+	invMCPSSE    = "MCP over SSE completed its calls"
+	invKills     = "one edge, notifier, expirer and NATS node were killed"
+)
+
+var invariants = []string{invTerminal, invAnswers, invOnce, invWebSocket, invMCPStream, invMCPSSE, invKills}
+
+func (r *report) problem(inv, format string, args ...any) {
+	if r.failed == nil {
+		r.failed = map[string]bool{}
+	}
+	r.failed[inv] = true
 	r.problems = append(r.problems, fmt.Sprintf(format, args...))
 }
 
@@ -42,41 +59,41 @@ func verify(ctx context.Context, a *api, all []*tracked, watchers []*wsWatcher, 
 		}
 		st, err := status(ctx, a, t.id)
 		if err != nil {
-			r.problem("%s (%s): status unreadable: %v", t.id, t.fate, err)
+			r.problem(invTerminal, "%s (%s): status unreadable: %v", t.id, t.fate, err)
 			continue
 		}
 		final[t.id] = st
 		r.byStatus[st]++
 		switch {
 		case st == "pending":
-			r.problem("%s (%s): still pending after its deadline", t.id, t.fate)
+			r.problem(invTerminal, "%s (%s): still pending after its deadline", t.id, t.fate)
 		case t.accepted && st != "completed":
-			r.problem("%s: answer accepted (200) but the session is %s", t.id, st)
+			r.problem(invAnswers, "%s: answer accepted (200) but the session is %s", t.id, st)
 		case t.cancelled && st != "cancelled":
-			r.problem("%s: cancel accepted (200) but the session is %s", t.id, st)
+			r.problem(invTerminal, "%s: cancel accepted (200) but the session is %s", t.id, st)
 		case t.fate == fateExpire || t.fate == fateMCP:
 			if st != "expired" {
-				r.problem("%s (%s): left alone but ended %s", t.id, t.fate, st)
+				r.problem(invTerminal, "%s (%s): left alone but ended %s", t.id, t.fate, st)
 			}
 		case t.failed != "" && !t.ambiguous:
-			r.problem("%s (%s): %s", t.id, t.fate, t.failed)
+			r.problem(invTerminal, "%s (%s): %s", t.id, t.fate, t.failed)
 		}
 		if st == "completed" && (t.accepted || t.ambiguous) {
 			got, err := result(ctx, a, t.id)
 			if err != nil {
-				r.problem("%s: answer accepted but the result is unreadable: %v", t.id, err)
+				r.problem(invAnswers, "%s: answer accepted but the result is unreadable: %v", t.id, err)
 			} else if got != t.answer {
-				r.problem("%s: result %q, sent %q", t.id, got, t.answer)
+				r.problem(invAnswers, "%s: result %q, sent %q", t.id, got, t.answer)
 			}
 		}
 		terms := feed.terminal(t.id)
 		switch {
 		case len(terms) == 0:
-			r.problem("%s: the change feed never carried its %s", t.id, st)
+			r.problem(invOnce, "%s: the change feed never carried its %s", t.id, st)
 		case len(terms) > 1:
-			r.problem("%s: %d terminal transitions on the feed: %v", t.id, len(terms), terms)
+			r.problem(invOnce, "%s: %d terminal transitions on the feed: %v", t.id, len(terms), terms)
 		case terms[0] != st:
-			r.problem("%s: the feed says %s, the API says %s", t.id, terms[0], st)
+			r.problem(invOnce, "%s: the feed says %s, the API says %s", t.id, terms[0], st)
 		}
 	}
 	// Sessions the load never learnt about (a create whose reply was lost)
@@ -84,7 +101,7 @@ func verify(ctx context.Context, a *api, all []*tracked, watchers []*wsWatcher, 
 	for _, id := range feed.sessions() {
 		r.feedSessions++
 		if n := len(feed.terminal(id)); n > 1 {
-			r.problem("%s: %d terminal transitions on the feed", id, n)
+			r.problem(invOnce, "%s: %d terminal transitions on the feed", id, n)
 		}
 	}
 	for _, w := range watchers {
@@ -94,19 +111,23 @@ func verify(ctx context.Context, a *api, all []*tracked, watchers []*wsWatcher, 
 			r.wsReconnected++
 		}
 		if !connected {
-			r.problem("WebSocket for %s never connected", w.id)
+			r.problem(invWebSocket, "WebSocket for %s never connected", w.id)
 			continue
 		}
 		if want := final[w.id]; st != want {
-			r.problem("WebSocket for %s holds %q, the session is %q (%d reconnects)", w.id, st, want, reconnects)
+			r.problem(invWebSocket, "WebSocket for %s holds %q, the session is %q (%d reconnects)", w.id, st, want, reconnects)
 		}
 	}
 	for name, s := range mcpStats {
+		inv := invMCPStream
+		if name == "sse" {
+			inv = invMCPSSE
+		}
 		if s.completed == 0 {
-			r.problem("MCP over %s completed no call (last error: %s)", name, s.lastErr)
+			r.problem(inv, "MCP over %s completed no call (last error: %s)", name, s.lastErr)
 		}
 		if s.gaveUp > 0 {
-			r.problem("MCP over %s: %d calls never completed (last error: %s)", name, s.gaveUp, s.lastErr)
+			r.problem(inv, "MCP over %s: %d calls never completed (last error: %s)", name, s.gaveUp, s.lastErr)
 		}
 	}
 	return r
@@ -170,21 +191,35 @@ func (r *report) print(w io.Writer) {
 	}
 }
 
-func (r *report) err() error {
-	if len(r.kills) == 0 {
-		return errors.New("nothing was killed: the run was too short")
-	}
+// checkKills records whether each kind of process was killed at least once.
+func (r *report) checkKills() {
 	kinds := map[string]bool{}
 	for _, k := range r.kills {
 		kinds[k[:strings.LastIndex(k, "-")]] = true
 	}
 	for _, want := range []string{"edge", "notifier", "expirer", "nats"} {
 		if !kinds[want] {
-			return fmt.Errorf("no %s was killed: run longer or kill more often", want)
+			r.problem(invKills, "no %s was killed: run longer or kill more often", want)
 		}
 	}
-	if len(r.problems) > 0 {
-		return fmt.Errorf("%d problems", len(r.problems))
+}
+
+// summary prints each invariant's verdict and the closing count line.
+func (r *report) summary(w io.Writer) error {
+	passed, failed := 0, 0
+	for _, inv := range invariants {
+		verdict := "ok  "
+		if r.failed[inv] {
+			verdict = "FAIL"
+			failed++
+		} else {
+			passed++
+		}
+		fmt.Fprintf(w, "%s %s\n", verdict, inv)
+	}
+	fmt.Fprintf(w, "chaos: %d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d invariants broken", failed, len(invariants))
 	}
 	return nil
 }

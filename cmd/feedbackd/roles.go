@@ -281,6 +281,7 @@ func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, 
 	ec := edgeConfig(cfg)
 	ec.DisableMetrics = cfg.MetricsAddr != ""
 	ec.PageTokens = tokens
+	ec.MCPWait = time.Duration(cfg.MCPWaitSeconds) * time.Second
 	srv := edge.New(ec, be.svc, authn, be.healthCheck, log)
 	logEdgeSecurity(cfg, log)
 	if cfg.PublicURL == "" && !isLoopback(ln.Addr()) {

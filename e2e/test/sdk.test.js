@@ -1,0 +1,140 @@
+// The official TypeScript SDK client against a real feedbackd, over
+// Streamable HTTP (/mcp) and the older HTTP+SSE transport (/sse).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+import { keyA, keyB, pendingSession, rest, start } from './feedbackd.js';
+
+let fb;
+before(async () => { fb = await start(); });
+after(async () => { await fb?.stop(); });
+
+const transports = {
+  streamable: (base, key) => new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { 'X-API-Key': key } } }),
+  sse: (base, key) => new SSEClientTransport(new URL(`${base}/sse`), { requestInit: { headers: { 'X-API-Key': key } } }),
+};
+
+async function connect(kind, key = keyA) {
+  const client = new Client({ name: 'feedbackd-e2e', version: '1.0.0' });
+  await client.connect(transports[kind](fb.url, key));
+  return client;
+}
+
+function textOf(result) {
+  return result.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+}
+
+for (const kind of Object.keys(transports)) {
+  describe(`TypeScript SDK over ${kind}`, () => {
+    let client;
+    before(async () => { client = await connect(kind); });
+    after(async () => { await client?.close(); });
+
+    test('the server introduces itself and lists exactly the three tools', async () => {
+      assert.equal(client.getServerVersion().name, 'Interactive Feedback MCP');
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['check_feedback_status', 'get_feedback_result', 'interactive_feedback']);
+      for (const tool of tools) {
+        assert.equal(tool.inputSchema.type, 'object', tool.name);
+        assert.equal(tool.outputSchema?.type, 'object', tool.name);
+      }
+    });
+
+    test('each tool answers with structured content that matches its outputSchema', async () => {
+      // The SDK validates structuredContent against the outputSchema itself.
+      const created = await client.callTool({
+        name: 'interactive_feedback',
+        arguments: { message: 'Deploy **now**?', predefinedOptions: ['Yes', 'Later'], waitSeconds: 0 },
+      });
+      assert.equal(created.isError, undefined, textOf(created));
+      const { sessionId, status, feedbackUrl, instruction } = created.structuredContent;
+      assert.equal(status, 'pending');
+      assert.equal(feedbackUrl, `${fb.url}/feedback/${sessionId}`);
+      assert.match(instruction, /get_feedback_result/);
+
+      const checked = await client.callTool({ name: 'check_feedback_status', arguments: { sessionId } });
+      assert.equal(checked.structuredContent.status, 'pending');
+
+      const [code] = await rest('POST', `${fb.url}/api/feedback/${sessionId}/submit`, '', { selectedOptions: ['Later'], freeText: 'after the demo' });
+      assert.equal(code, 200);
+      const result = await client.callTool({ name: 'get_feedback_result', arguments: { sessionId } });
+      assert.equal(result.structuredContent.status, 'completed');
+      assert.equal(result.structuredContent.feedback.combinedFeedback, 'Later\n\nafter the demo');
+      assert.match(textOf(result), /after the demo/);
+    });
+
+    test('a waiting interactive_feedback returns the answer submitted over REST', async () => {
+      const call = client.callTool({
+        name: 'interactive_feedback',
+        arguments: { message: 'Which region?', predefinedOptions: ['eu', 'us'], waitSeconds: 30 },
+      });
+      const id = await pendingSession(fb.url, keyA);
+      const [code] = await rest('POST', `${fb.url}/api/feedback/${id}/submit`, '', { selectedOptions: ['eu'] });
+      assert.equal(code, 200);
+      const result = await call;
+      assert.equal(result.structuredContent.sessionId, id);
+      assert.equal(result.structuredContent.status, 'completed');
+      assert.deepEqual(result.structuredContent.feedback.selectedOptions, ['eu']);
+    });
+
+    test('bad arguments and foreign sessions are isError results, and the session lives on', async () => {
+      const other = await connect(kind, keyB);
+      const foreign = (await other.callTool({ name: 'interactive_feedback', arguments: { message: "B's", waitSeconds: 0 } })).structuredContent.sessionId;
+      await other.close();
+      const cases = [
+        ['interactive_feedback', { message: 'x'.repeat(1001) }, /at most 1000 characters/],
+        ['interactive_feedback', { message: 'ok', predefinedOptions: Array.from({ length: 11 }, (_, i) => `o${i}`) }, /at most 10 options/],
+        ['get_feedback_result', { sessionId: 'not-a-uuid' }, /UUID/],
+        ['check_feedback_status', { sessionId: foreign }, /SESSION_NOT_FOUND/],
+        ['get_feedback_result', { sessionId: foreign, waitSeconds: 0 }, /SESSION_NOT_FOUND/],
+      ];
+      for (const [name, args, want] of cases) {
+        const res = await client.callTool({ name, arguments: args });
+        assert.equal(res.isError, true, `${name} ${JSON.stringify(args).slice(0, 80)}`);
+        assert.match(textOf(res), want);
+      }
+      const { tools } = await client.listTools();
+      assert.equal(tools.length, 3);
+    });
+  });
+}
+
+test('progress notifications arrive about every 10 s while a call waits', { timeout: 60_000 }, async () => {
+  await Promise.all(Object.keys(transports).map(async (kind) => {
+    const client = await connect(kind);
+    try {
+      const progress = [];
+      const result = await client.callTool(
+        { name: 'interactive_feedback', arguments: { message: `Progress over ${kind}?`, waitSeconds: 12 } },
+        undefined,
+        { onprogress: (p) => progress.push(p) },
+      );
+      assert.equal(result.structuredContent.status, 'pending', kind);
+      assert.ok(progress.length >= 1, `${kind}: no progress notification in 12 s`);
+      assert.equal(progress[0].total, 12, kind);
+      assert.match(progress[0].message, /Waiting for the person/, kind);
+    } finally {
+      await client.close();
+    }
+  }));
+});
+
+test('MCP endpoints refuse a missing key with 401 and a Bearer challenge', async () => {
+  for (const [method, path] of [['POST', '/mcp'], ['GET', '/sse']]) {
+    const res = await fetch(`${fb.url}${path}`, {
+      method,
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+      body: method === 'POST' ? '{"jsonrpc":"2.0","id":1,"method":"ping"}' : undefined,
+    });
+    assert.equal(res.status, 401, path);
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="feedbackd"', path);
+    assert.equal((await res.json()).error.code, 'UNAUTHORIZED', path);
+  }
+  for (const kind of Object.keys(transports)) {
+    await assert.rejects(connect(kind, 'wrong-key'), `${kind} connected with a wrong key`);
+  }
+});

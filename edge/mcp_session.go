@@ -99,11 +99,14 @@ func (sessionIDResolver) ResolveSessionIdManager(r *http.Request) server.Session
 type sseStream struct {
 	ctx       context.Context
 	principal auth.Principal
+	release   func() // stops relaying the stream's messages here
 }
 
 type sseStreams struct {
 	mu sync.Mutex
 	m  map[string]sseStream
+	// hold makes a new stream reachable from other edges (holdStream).
+	hold func(sessionID string) (release func())
 }
 
 // register is an OnRegisterSession hook: the SSE transport registers a
@@ -113,19 +116,38 @@ func (s *sseStreams) register(ctx context.Context, cs server.ClientSession) {
 	if !ok || info.transport != transportSSE {
 		return
 	}
+	st := sseStream{ctx: ctx, principal: info.principal, release: func() {}}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.m == nil {
 		s.m = make(map[string]sseStream)
 	}
-	s.m[cs.SessionID()] = sseStream{ctx: ctx, principal: info.principal}
+	s.m[cs.SessionID()] = st
+	s.mu.Unlock()
+	// Registered first, so a relayed message finds the stream.
+	if s.hold != nil {
+		release := s.hold(cs.SessionID())
+		s.mu.Lock()
+		if cur, ok := s.m[cs.SessionID()]; ok {
+			cur.release = release
+			s.m[cs.SessionID()] = cur
+			release = nil
+		}
+		s.mu.Unlock()
+		if release != nil { // the stream ended meanwhile
+			release()
+		}
+	}
 }
 
 // unregister is an OnUnregisterSession hook.
 func (s *sseStreams) unregister(_ context.Context, cs server.ClientSession) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	st, ok := s.m[cs.SessionID()]
 	delete(s.m, cs.SessionID())
+	s.mu.Unlock()
+	if ok {
+		st.release()
+	}
 }
 
 func (s *sseStreams) get(id string) (sseStream, bool) {

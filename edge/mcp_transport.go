@@ -58,8 +58,9 @@ type requestInfo struct {
 	baseURL   string
 	transport transportKind
 	// allowCreate charges a session creation to the caller's create budget,
-	// the one REST's create route charges too.
+	// the one REST's create route charges too; createKey names the budget.
 	allowCreate func() error
+	createKey   string
 }
 
 type infoKey struct{}
@@ -85,10 +86,17 @@ type mcpTransport struct {
 
 	streams sseStreams
 	calls   inflightCalls
+
+	// relay reaches the edge holding an SSE stream; nil keeps every stream's
+	// messages on the edge that holds it.
+	relay Relay
+	// allowCreate charges a creation to a budget key (Server.allowCreate).
+	allowCreate func(key string) error
 }
 
 func newMCPTransport(cfg Config, svc *sessions.Service, log *slog.Logger) *mcpTransport {
-	m := &mcpTransport{keepAlive: cfg.MCPKeepAlive, log: log}
+	m := &mcpTransport{keepAlive: cfg.MCPKeepAlive, log: log, relay: cfg.Relay}
+	m.streams.hold = m.holdStream
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	hooks := &server.Hooks{}
 	hooks.AddOnRegisterSession(m.streams.register)
@@ -136,7 +144,7 @@ func (s *Server) mcpRoutes() {
 func (s *Server) mcpHandler(kind transportKind) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		key := s.createKey(c)
-		info := requestInfo{principal: principal(c), baseURL: s.publicURL(c), transport: kind,
+		info := requestInfo{principal: principal(c), baseURL: s.publicURL(c), transport: kind, createKey: key,
 			allowCreate: func() error { _, err := s.allowCreate(key); return err }}
 		return adaptor.HTTPHandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.mcp.serve(w, r, info)
@@ -162,8 +170,14 @@ func (m *mcpTransport) serve(w http.ResponseWriter, r *http.Request, info reques
 	case transportSSE:
 		m.sseStream.ServeHTTP(sw, r)
 	case transportSSEMessage:
+		sid := r.URL.Query().Get("sessionId")
+		st, ok := m.streams.get(sid)
+		if !ok && m.relay != nil {
+			m.forward(sw, r, body, info, sid)
+			return
+		}
 		// A stream's messages come from its owner only.
-		if st, ok := m.streams.get(r.URL.Query().Get("sessionId")); ok && st.principal.ID != info.principal.ID {
+		if ok && st.principal.ID != info.principal.ID {
 			writeJSONRPCError(sw, http.StatusBadRequest, mcp.INVALID_PARAMS, "Invalid session ID")
 			return
 		}

@@ -77,6 +77,9 @@ type Config struct {
 	// MCPProgressInterval is how often a waiting tool call sends progress
 	// notifications to a client that asked for them; default 10s.
 	MCPProgressInterval time.Duration
+	// Relay forwards MCP SSE messages to the edge holding their stream; nil
+	// means clients must post to the edge they stream from.
+	Relay Relay
 }
 
 // Server is the edge's HTTP application.
@@ -114,6 +117,7 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, health HealthCh
 	log = withRequestIDs(log)
 	s := &Server{cfg: cfg, svc: svc, authn: authn, health: health, log: log}
 	s.mcp = newMCPTransport(cfg, svc, log)
+	s.mcp.allowCreate = func(key string) error { _, err := s.allowCreate(key); return err }
 	s.app = fiber.New(fiber.Config{
 		AppName:               "feedbackd",
 		DisableStartupMessage: true,

@@ -19,6 +19,7 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
+	"github.com/feedbackd/feedbackd/pkg/relay"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
@@ -282,6 +283,7 @@ func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, 
 	ec.DisableMetrics = cfg.MetricsAddr != ""
 	ec.PageTokens = tokens
 	ec.MCPWait = time.Duration(cfg.MCPWaitSeconds) * time.Second
+	ec.Relay = relay.NewNATS(nc, edge.RelaySubjectPrefix, log.With("component", "relay"))
 	srv := edge.New(ec, be.svc, authn, be.healthCheck, log)
 	logEdgeSecurity(cfg, log)
 	if cfg.PublicURL == "" && !isLoopback(ln.Addr()) {

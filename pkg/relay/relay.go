@@ -77,6 +77,9 @@ func (r *NATS) Handle(key string, h Handler) (stop func(), err error) {
 	return func() {
 		cancel()
 		_ = sub.Unsubscribe()
+		// Once stop returns, senders must get ErrNoHolder at once rather
+		// than wait out a timeout on an unsubscribe still in flight.
+		_ = r.nc.Flush()
 	}, nil
 }
 

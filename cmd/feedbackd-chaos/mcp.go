@@ -50,25 +50,39 @@ func mcpWorker(ctx context.Context, o options, transport string, st *mcpStat, lo
 	hc := &http.Client{Transport: headerTransport{key: o.key, base: http.DefaultTransport}}
 	var ids []string
 	var sess *mcp.ClientSession
+	stopStream := func() {}
 	connect := func() error {
 		if sess != nil {
 			_ = sess.Close()
 			sess = nil
 		}
+		stopStream()
 		var t mcp.Transport
 		if transport == "sse" {
 			t = &mcp.SSEClientTransport{Endpoint: o.url + "/sse", HTTPClient: hc}
 		} else {
 			t = &mcp.StreamableClientTransport{Endpoint: o.url + "/mcp", HTTPClient: hc, MaxRetries: -1}
 		}
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
+		// The SDK keeps the SSE stream on Connect's context, so that context
+		// must outlive Connect; only a connect that hangs is cut short.
+		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		connected := make(chan struct{})
+		timer := time.AfterFunc(10*time.Second, func() {
+			select {
+			case <-connected:
+			default:
+				cancel()
+			}
+		})
 		c := mcp.NewClient(&mcp.Implementation{Name: "feedbackd-chaos", Version: "1"}, nil)
-		s, err := c.Connect(cctx, t, nil)
+		s, err := c.Connect(sctx, t, nil)
+		close(connected)
+		timer.Stop()
 		if err != nil {
+			cancel()
 			return err
 		}
-		sess = s
+		sess, stopStream = s, cancel
 		return nil
 	}
 	// call sends one tool call, reconnecting and resending after failures.
@@ -120,6 +134,7 @@ func mcpWorker(ctx context.Context, o options, transport string, st *mcpStat, lo
 	if sess != nil {
 		_ = sess.Close()
 	}
+	stopStream()
 	return ids
 }
 

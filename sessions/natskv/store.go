@@ -36,13 +36,18 @@ type Options struct {
 	Bucket   string // default DefaultBucket
 	Replicas int    // default 1; 3 on a NATS cluster
 	Memory   bool   // memory storage instead of file, for tests
+	// LeaderReads reads records from the stream leader rather than with a
+	// direct get that any replica may answer. It is turned on whenever
+	// Replicas > 1, where a lagging replica would serve stale records.
+	LeaderReads bool
 }
 
 // Store is a sessions.Store over a JetStream KV bucket.
 type Store struct {
-	js     jetstream.JetStream
-	kv     jetstream.KeyValue
-	bucket string
+	js          jetstream.JetStream
+	kv          jetstream.KeyValue
+	bucket      string
+	leaderReads bool
 }
 
 var _ sessions.Store = (*Store)(nil)
@@ -71,7 +76,7 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("create or update bucket %q: %w", o.Bucket, err)
 	}
-	return &Store{js: js, kv: kv, bucket: o.Bucket}, nil
+	return &Store{js: js, kv: kv, bucket: o.Bucket, leaderReads: o.LeaderReads || o.Replicas > 1}, nil
 }
 
 // KV returns the underlying bucket.
@@ -111,6 +116,16 @@ func (s *Store) Create(ctx context.Context, sess *sessions.Session, ttl time.Dur
 
 // Get implements sessions.Store.
 func (s *Store) Get(ctx context.Context, id string) (*sessions.Session, error) {
+	if s.leaderReads {
+		data, rev, gone, err := leaderGet(ctx, s.js.Conn(), "KV_"+s.bucket, "$KV."+s.bucket+"."+SessionKey(id))
+		switch {
+		case err != nil:
+			return nil, err
+		case gone:
+			return nil, sessions.ErrNotFound
+		}
+		return Decode(data, rev)
+	}
 	e, err := s.kv.Get(ctx, SessionKey(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return nil, sessions.ErrNotFound

@@ -17,10 +17,14 @@ import (
 )
 
 func newService(t *testing.T, opts ...sessions.Option) (*sessions.Service, *natskv.Store) {
+	return newServiceWith(t, natskv.Options{}, opts...)
+}
+
+func newServiceWith(t *testing.T, o natskv.Options, opts ...sessions.Option) (*sessions.Service, *natskv.Store) {
 	t.Helper()
 	ns := natstest.Start(t)
 	ctx := context.Background()
-	store, err := natskv.Open(ctx, ns.JS, natskv.Options{})
+	store, err := natskv.Open(ctx, ns.JS, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,5 +199,38 @@ func TestRecordIsPlainJSON(t *testing.T) {
 	var m map[string]any
 	if err := json.Unmarshal(e.Value(), &m); err != nil || m["status"] != "pending" || m["owner"] != "alice" {
 		t.Fatalf("record = %s (%v)", e.Value(), err)
+	}
+}
+
+// Replicated buckets read from the stream leader; this runs that path on one
+// server: every state is read back as written, and a purged record is gone.
+func TestLeaderReadsSeeEveryStateAndThePurge(t *testing.T) {
+	svc, store := newServiceWith(t, natskv.Options{LeaderReads: true}, sessions.WithRetention(time.Second))
+	ctx := context.Background()
+	s := create(t, svc, "alice", "yes")
+	got, err := store.Get(ctx, s.ID)
+	if err != nil || got.Status != sessions.StatusPending || got.Revision != s.Revision {
+		t.Fatalf("pending: %+v %v", got, err)
+	}
+	if _, err := svc.Submit(ctx, s.ID, &sessions.SubmitRequest{SelectedOptions: []string{"yes"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = store.Get(ctx, s.ID)
+	if err != nil || got.Status != sessions.StatusCompleted || got.Feedback.CombinedFeedback != "yes" {
+		t.Fatalf("completed: %+v %v", got, err)
+	}
+	if _, err := store.Get(ctx, sessions.NewID()); !errors.Is(err, sessions.ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := store.Get(ctx, s.ID)
+		if errors.Is(err, sessions.ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("record still readable after retention: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

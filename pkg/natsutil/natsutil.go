@@ -108,6 +108,11 @@ func splitHostPort(addr string) (string, int, error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("%q: bad port: %w", addr, err)
 	}
+	if p == 0 {
+		// nats-server reads 0 as "the default port"; a listener's :0 means
+		// "any free port".
+		p = server.RANDOM_PORT
+	}
 	return host, p, nil
 }
 

@@ -97,7 +97,7 @@ func startObservedEdge(t testing.TB, nc *nats.Conn, js jetstream.JetStream, o ob
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := sessions.NewService(store, hub, sessions.WithObserver(metrics.Sessions{}))
+	svc := sessions.NewService(store, hub, sessions.WithObserver(metrics.Sessions{}), sessions.WithStorageRetry(300*time.Millisecond))
 	authn, err := auth.New(auth.Config{APIKeys: []string{keyA, keyB}})
 	if err != nil {
 		t.Fatal(err)

@@ -64,7 +64,9 @@ func startEdge(t testing.TB, js jetstream.JetStream, set edgeSetup) *restEdge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := sessions.NewService(store, hub, opts...)
+	// Tests that stop NATS want their 503 at once, not after the
+	// production retry budget.
+	svc := sessions.NewService(store, hub, append([]sessions.Option{sessions.WithStorageRetry(300 * time.Millisecond)}, opts...)...)
 	acfg := auth.Config{APIKeys: []string{keyA, keyB}}
 	if set.Auth != nil {
 		acfg = *set.Auth

@@ -16,7 +16,10 @@ type Service struct {
 	limits    Limits
 	retention time.Duration
 	now       func() time.Time
-	observe   Observer
+	// retryFor is how long an operation keeps retrying storage failures that
+	// may pass, such as a NATS leader election after a node died.
+	retryFor time.Duration
+	observe  Observer
 }
 
 // Option configures a Service.
@@ -27,6 +30,13 @@ func WithLimits(l Limits) Option { return func(s *Service) { s.limits = l } }
 
 // WithRetention sets how long a finished session stays readable.
 func WithRetention(d time.Duration) Option { return func(s *Service) { s.retention = d } }
+
+// WithStorageRetry sets how long an operation keeps retrying storage
+// failures that may pass (a JetStream leader election, a reconnect) before it
+// answers SERVICE_UNAVAILABLE; zero turns retries off. The default is 8 s:
+// long enough to ride out the loss of a NATS node, short enough for a client
+// to hear back well within its timeout.
+func WithStorageRetry(d time.Duration) Option { return func(s *Service) { s.retryFor = d } }
 
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
@@ -40,6 +50,7 @@ func NewService(store Store, hub *Hub, opts ...Option) *Service {
 		limits:    DefaultLimits(300*time.Second, 3600*time.Second),
 		retention: 24 * time.Hour,
 		now:       time.Now,
+		retryFor:  8 * time.Second,
 		observe:   nopObserver{},
 	}
 	for _, o := range opts {
@@ -78,7 +89,25 @@ func (s *Service) Create(ctx context.Context, owner string, req *CreateRequest) 
 		CreatedAt:         now,
 		ExpiresAt:         now.Add(timeout),
 	}
-	rev, err := s.store.Create(ctx, sess, timeout+s.retention)
+	var rev uint64
+	attempts := 0
+	err = s.retrying(ctx, func() error {
+		attempts++
+		r, err := s.store.Create(ctx, sess, timeout+s.retention)
+		if errors.Is(err, ErrConflict) && attempts > 1 {
+			// An earlier attempt may have written it before its answer was
+			// lost; if the stored record is ours, that attempt succeeded.
+			got, gerr := s.get(ctx, sess.ID)
+			if gerr != nil {
+				return gerr
+			}
+			if got.Owner == sess.Owner && got.CreatedAt.Equal(sess.CreatedAt) {
+				r, err = got.Revision, nil
+			}
+		}
+		rev = r
+		return err
+	})
 	if err != nil {
 		return nil, storeErr("create session", err)
 	}
@@ -93,7 +122,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Session, error) {
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
-	sess, err := s.store.Get(ctx, id)
+	sess, err := s.get(ctx, id)
 	if err != nil {
 		return nil, storeErr("get session", err)
 	}
@@ -169,7 +198,7 @@ func (s *Service) Expire(ctx context.Context, id string) (*Session, bool, error)
 	if err := CheckID(id); err != nil {
 		return nil, false, err
 	}
-	sess, err := s.store.Get(ctx, id)
+	sess, err := s.get(ctx, id)
 	if err != nil {
 		return nil, false, storeErr("get session", err)
 	}
@@ -189,7 +218,7 @@ func (s *Service) expire(ctx context.Context, sess *Session) (*Session, bool, er
 		now := s.Now()
 		next.Status = StatusExpired
 		next.FinishedAt = &now
-		rev, err := s.store.Update(ctx, next, s.retention)
+		rev, err := s.update(ctx, next)
 		if err == nil {
 			next.Revision = rev
 			s.observeFinished(next)
@@ -198,7 +227,7 @@ func (s *Service) expire(ctx context.Context, sess *Session) (*Session, bool, er
 		if !errors.Is(err, ErrConflict) {
 			return nil, false, storeErr("expire session", err)
 		}
-		if sess, err = s.store.Get(ctx, sess.ID); err != nil {
+		if sess, err = s.get(ctx, sess.ID); err != nil {
 			return nil, false, storeErr("get session", err)
 		}
 	}
@@ -209,7 +238,7 @@ func (s *Service) expire(ctx context.Context, sess *Session) (*Session, bool, er
 // caller learns what actually happened (for example ALREADY_SUBMITTED).
 func (s *Service) transition(ctx context.Context, id string, change func(*Session, time.Time) error) (*Session, error) {
 	for {
-		sess, err := s.store.Get(ctx, id)
+		sess, err := s.get(ctx, id)
 		if err != nil {
 			return nil, storeErr("get session", err)
 		}
@@ -225,7 +254,7 @@ func (s *Service) transition(ctx context.Context, id string, change func(*Sessio
 		if err := change(next, s.Now()); err != nil {
 			return sess, err
 		}
-		rev, err := s.store.Update(ctx, next, s.retention)
+		rev, err := s.update(ctx, next)
 		if err == nil {
 			next.Revision = rev
 			s.observeFinished(next)
@@ -296,7 +325,11 @@ func (s *Service) List(ctx context.Context, owner string, q ListQuery) (ListPage
 		want := q.Status
 		q.Match = func(sess *Session) bool { return sess.effectiveStatus(now) == want }
 	}
-	page, err := s.store.List(ctx, owner, q)
+	var page ListPage
+	err := s.retrying(ctx, func() (err error) {
+		page, err = s.store.List(ctx, owner, q)
+		return err
+	})
 	if err != nil {
 		return ListPage{}, storeErr("list sessions", err)
 	}
@@ -310,6 +343,70 @@ func (s *Service) List(ctx context.Context, owner string, q ListQuery) (ListPage
 		}
 	}
 	return page, nil
+}
+
+// get reads a record, retrying failures that may pass.
+func (s *Service) get(ctx context.Context, id string) (sess *Session, err error) {
+	err = s.retrying(ctx, func() error {
+		sess, err = s.store.Get(ctx, id)
+		return err
+	})
+	return sess, err
+}
+
+// update writes next with compare-and-swap, retrying failures that may pass.
+// A write whose answer was lost may still have landed: when a retry then
+// loses the swap, the stored record is read, and if it is next, the write
+// succeeded.
+func (s *Service) update(ctx context.Context, next *Session) (rev uint64, err error) {
+	attempts := 0
+	err = s.retrying(ctx, func() error {
+		attempts++
+		r, err := s.store.Update(ctx, next, s.retention)
+		if errors.Is(err, ErrConflict) && attempts > 1 {
+			got, gerr := s.store.Get(ctx, next.ID)
+			if gerr != nil {
+				return gerr
+			}
+			if sameTransition(got, next) {
+				r, err = got.Revision, nil
+			}
+		}
+		rev = r
+		return err
+	})
+	return rev, err
+}
+
+// sameTransition reports whether stored is the write next describes.
+func sameTransition(stored, next *Session) bool {
+	if stored.Status != next.Status || stored.FinishedAt == nil || next.FinishedAt == nil ||
+		!stored.FinishedAt.Equal(*next.FinishedAt) || (stored.Feedback == nil) != (next.Feedback == nil) {
+		return false
+	}
+	return stored.Feedback == nil || stored.Feedback.CombinedFeedback == next.Feedback.CombinedFeedback
+}
+
+// retrying runs op until it succeeds, fails in a way a retry cannot mend
+// (not found, a lost swap, a coded error), the retry budget runs out, or ctx
+// ends.
+func (s *Service) retrying(ctx context.Context, op func() error) error {
+	deadline := time.Now().Add(s.retryFor)
+	backoff := 100 * time.Millisecond
+	for {
+		err := op()
+		var coded *Error
+		if err == nil || errors.As(err, &coded) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) ||
+			ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Second)
+	}
 }
 
 func finishedErr(st Status) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -102,6 +103,12 @@ func mcpWorker(ctx context.Context, o options, transport string, st *mcpStat, lo
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 			res, err := sess.CallTool(cctx, &mcp.CallToolParams{Name: name, Arguments: args})
 			cancel()
+			if err == nil && res.IsError && strings.Contains(toolText(res), "SERVICE_UNAVAILABLE") {
+				// The tool says to try again shortly, as an agent would.
+				lastErr = fmt.Errorf("%s: %s", name, toolText(res))
+				time.Sleep(500 * time.Millisecond)
+				continue
+			}
 			if err == nil {
 				st.add(1, min(attempt, 1), 0, nil)
 				return res, nil
@@ -124,7 +131,7 @@ func mcpWorker(ctx context.Context, o options, transport string, st *mcpStat, lo
 		}
 		id := sessionIDOf(res)
 		if id == "" {
-			st.add(0, 0, 1, fmt.Errorf("interactive_feedback returned no sessionId (isError=%v)", res.IsError))
+			st.add(0, 0, 1, fmt.Errorf("interactive_feedback returned no sessionId (isError=%v): %s", res.IsError, toolText(res)))
 			continue
 		}
 		ids = append(ids, id)
@@ -136,6 +143,16 @@ func mcpWorker(ctx context.Context, o options, transport string, st *mcpStat, lo
 	}
 	stopStream()
 	return ids
+}
+
+func toolText(res *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if t, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(t.Text)
+		}
+	}
+	return b.String()
 }
 
 func sessionIDOf(res *mcp.CallToolResult) string {

@@ -101,7 +101,9 @@ func (s *Store) Create(ctx context.Context, sess *sessions.Session, ttl time.Dur
 		return 0, fmt.Errorf("encode session: %w", err)
 	}
 	idx := indexKey(sess.Owner, sess.CreatedAt, sess.ID)
-	if _, err := s.kv.Create(ctx, idx, nil, jetstream.KeyTTL(ttl+indexGrace)); err != nil {
+	// The index entry exists already when an earlier attempt of this same
+	// create wrote it before failing.
+	if _, err := s.kv.Create(ctx, idx, nil, jetstream.KeyTTL(ttl+indexGrace)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, fmt.Errorf("create owner index: %w", err)
 	}
 	rev, err := s.kv.Create(ctx, SessionKey(sess.ID), data, jetstream.KeyTTL(ttl))

@@ -24,6 +24,7 @@ import (
 	"github.com/feedbackd/feedbackd/edge"
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/sessions"
 )
 
 const (
@@ -689,7 +690,7 @@ func TestRateLimitParsing(t *testing.T) {
 
 func TestSecurityHeadersOnPagesAndAPI(t *testing.T) {
 	ns := natstest.Start(t)
-	e := startEdge(t, ns.JS, edgeSetup{Mount: func(srv *edge.Server) {
+	e := startEdge(t, ns.JS, edgeSetup{Mount: func(srv *edge.Server, _ *sessions.Service) {
 		srv.App().Get("/feedback/:id", func(c *fiber.Ctx) error {
 			return c.Type("html").SendString("<!doctype html><title>page</title>")
 		})

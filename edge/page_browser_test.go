@@ -3,6 +3,8 @@ package edge_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +20,10 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/feedbackd/feedbackd/edge"
+	"github.com/feedbackd/feedbackd/notifier"
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/sessions"
 )
 
 // The feedback page in a real headless Chromium: what a person sees and does,
@@ -242,6 +247,9 @@ func TestPageInBrowser(t *testing.T) {
 	// The page gets a socket credential, as in production. This edge has no
 	// notifier behind /ws, so the page must fall back to polling by itself.
 	e := shortEdge(t, edge.Config{PageTokens: tokens})
+	// This one has the real notifier on /ws, as feedbackd serve does: the
+	// page must switch to the socket and take its updates from there.
+	live, n := notifiedEdge(t, tokens)
 
 	t.Run("scenarios", func(t *testing.T) {
 		t.Run("Screenshots", func(t *testing.T) { t.Parallel(); browserScreenshots(t, b, e) })
@@ -252,8 +260,40 @@ func TestPageInBrowser(t *testing.T) {
 		t.Run("LiveCancelled", func(t *testing.T) { t.Parallel(); browserLive(t, b, e, "cancelled") })
 		t.Run("LiveExpired", func(t *testing.T) { t.Parallel(); browserLive(t, b, e, "expired") })
 		t.Run("NoJavaScriptFormPost", func(t *testing.T) { t.Parallel(); browserNoJS(t, b, e) })
+		t.Run("LiveOverWebSocket", func(t *testing.T) {
+			t.Parallel()
+			browserLive(t, b, live, "completed")
+			if st := n.Stats(); st.Accepted == 0 || st.Sent == 0 {
+				t.Fatalf("the page never used the notifier's WebSocket: %+v", st)
+			}
+		})
 	})
 	t.Logf("browser suite took %s", time.Since(start).Round(100*time.Millisecond))
+}
+
+// notifiedEdge is shortEdge with the notifier mounted on /ws and checking
+// the page's credential from tokens.
+func notifiedEdge(t *testing.T, tokens *auth.PageTokens) (*restEdge, *notifier.Notifier) {
+	l := sessions.DefaultLimits(300*time.Second, 4*time.Hour)
+	l.MinTimeout = time.Second
+	authn, err := auth.New(auth.Config{APIKeys: []string{keyA, keyB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n *notifier.Notifier
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	e := startEdge(t, natstest.Start(t).JS, edgeSetup{
+		Edge:     edge.Config{Version: "test", PageTokens: tokens},
+		Sessions: []sessions.Option{sessions.WithLimits(l)},
+		Mount: func(srv *edge.Server, svc *sessions.Service) {
+			n = notifier.New(notifier.Config{}, svc, authn, slog.New(slog.NewTextHandler(io.Discard, nil)), notifier.WithPageTokens(tokens))
+			n.Mount(srv.App())
+			go func() { defer close(done); _ = n.Run(ctx) }()
+		},
+	})
+	t.Cleanup(func() { cancel(); <-done })
+	return e, n
 }
 
 // browserScreenshots opens a pending page in dark/zh and light/en on a phone

@@ -46,7 +46,7 @@ type edgeSetup struct {
 	Auth     *auth.Config // nil: API keys keyA and keyB
 	Edge     edge.Config  // Version defaults to "test"
 	Sessions []sessions.Option
-	Mount    func(srv *edge.Server) // adds routes before serving, e.g. a page stand-in
+	Mount    func(srv *edge.Server, svc *sessions.Service) // adds routes before serving, e.g. the notifier's /ws
 }
 
 // startEdge is startRESTEdge with the authentication and edge configuration
@@ -89,7 +89,7 @@ func startEdge(t testing.TB, js jetstream.JetStream, set edgeSetup) *restEdge {
 	}
 	srv := edge.New(ecfg, svc, authn, health, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if set.Mount != nil {
-		set.Mount(srv)
+		set.Mount(srv, svc)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

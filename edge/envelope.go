@@ -3,81 +3,29 @@ package edge
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/feedbackd/feedbackd/edge/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-// envelope is the JSON shape of every /api/ response (SPEC §4).
-type envelope struct {
-	Success   bool      `json:"success"`
-	Data      any       `json:"data"`
-	Error     *apiError `json:"error"`
-	Timestamp string    `json:"timestamp"`
-}
+// The /api/ envelope and the code → HTTP status mapping live in package
+// envelope, shared with the notifier.
 
-type apiError struct {
-	Code    sessions.Code `json:"code"`
-	Message string        `json:"message"`
-	Details *errDetails   `json:"details,omitempty"`
-}
+func timestamp() string { return envelope.Now() }
 
-type errDetails struct {
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
-}
+func ok(c *fiber.Ctx, status int, data any) error { return envelope.OK(c, status, data) }
 
-func timestamp() string { return time.Now().UTC().Format(timeLayout) }
-
-// timeLayout is RFC 3339 with milliseconds, the precision sessions are stored at.
-const timeLayout = "2006-01-02T15:04:05.000Z07:00"
-
-func ok(c *fiber.Ctx, status int, data any) error {
-	return c.Status(status).JSON(envelope{Success: true, Data: data, Timestamp: timestamp()})
-}
-
-// httpStatus is the one place where domain codes become HTTP statuses.
-func httpStatus(code sessions.Code) int {
-	switch code {
-	case sessions.CodeInvalidRequest:
-		return http.StatusBadRequest
-	case sessions.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case sessions.CodeNotFound, sessions.CodeNoFeedback, sessions.CodeRouteNotFound:
-		return http.StatusNotFound
-	case sessions.CodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case sessions.CodeAlreadySubmitted:
-		return http.StatusConflict
-	case sessions.CodeExpired, sessions.CodeCancelled:
-		return http.StatusGone
-	case sessions.CodePayloadTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case sessions.CodeRateLimited:
-		return http.StatusTooManyRequests
-	case sessions.CodeServiceUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+func httpStatus(code sessions.Code) int { return envelope.Status(code) }
 
 // fail writes err as an error envelope. Internal causes are logged, never sent.
 func (s *Server) fail(c *fiber.Ctx, err error) error {
-	var e *sessions.Error
-	if !errors.As(err, &e) {
-		e = &sessions.Error{Code: sessions.CodeInternal, Message: "internal error", Err: err}
-	}
-	status := httpStatus(e.Code)
-	if status >= 500 {
+	e := envelope.Coded(err)
+	if httpStatus(e.Code) >= 500 {
 		s.log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Route().Path, "code", e.Code, "err", err)
 	}
-	body := &apiError{Code: e.Code, Message: e.Message}
-	if e.Code == sessions.CodeInvalidRequest {
-		body.Details = &errDetails{Field: e.Field, Reason: e.Reason}
-	}
-	return c.Status(status).JSON(envelope{Error: body, Timestamp: timestamp()})
+	return envelope.Fail(c, 0, e)
 }
 
 // errorHandler turns errors that escape handlers, and fasthttp's own refusals

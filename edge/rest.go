@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/feedbackd/feedbackd/edge/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -69,7 +70,7 @@ type cancelData struct {
 	Status    sessions.Status `json:"status"`
 }
 
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+func formatTime(t time.Time) string { return envelope.Time(t) }
 
 func formatOptTime(t *time.Time) string {
 	if t == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
+	"github.com/feedbackd/feedbackd/edge/envelope"
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/sessions"
 )
@@ -277,48 +278,11 @@ func parseRevision(v string) (rev uint64, ok bool, err error) {
 }
 
 // statusOf maps a domain error to the HTTP status of a refused upgrade.
-func statusOf(err error) int {
-	switch sessions.ErrorCode(err) {
-	case sessions.CodeInvalidRequest:
-		return http.StatusBadRequest
-	case sessions.CodeNotFound:
-		return http.StatusNotFound
-	case sessions.CodeServiceUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
+func statusOf(err error) int { return envelope.Status(sessions.ErrorCode(err)) }
 
-// envelope is the JSON shape of the REST API's responses (SPEC §4), used for
-// refused upgrades so clients handle them like any other API error.
-type envelope struct {
-	Success   bool      `json:"success"`
-	Data      any       `json:"data"`
-	Error     *apiError `json:"error"`
-	Timestamp string    `json:"timestamp"`
-}
-
-type apiError struct {
-	Code    sessions.Code `json:"code"`
-	Message string        `json:"message"`
-	Details *errDetails   `json:"details,omitempty"`
-}
-
-type errDetails struct {
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
-}
-
-// fail writes err as an error envelope with status. Causes are never sent.
+// fail writes err as the REST API's error envelope with status, so refused
+// upgrades read like any other API error. Causes are never sent.
 func fail(c *fiber.Ctx, status int, err error) error {
-	var e *sessions.Error
-	if !errors.As(err, &e) {
-		e = &sessions.Error{Code: sessions.CodeInternal, Message: "internal error"}
-	}
-	body := &apiError{Code: e.Code, Message: e.Message}
-	if e.Code == sessions.CodeInvalidRequest && e.Field != "" {
-		body.Details = &errDetails{Field: e.Field, Reason: e.Reason}
-	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(status).JSON(envelope{Error: body, Timestamp: formatTime(time.Now())})
+	return envelope.Fail(c, status, err)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/feedbackd/feedbackd/edge/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -123,11 +124,7 @@ type ErrorData struct {
 // feedback_submitted message carries.
 const PreviewLength = 100
 
-// timeLayout is RFC 3339 with milliseconds, the precision sessions are
-// stored at and the REST API uses.
-const timeLayout = "2006-01-02T15:04:05.000Z07:00"
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+func formatTime(t time.Time) string { return envelope.Time(t) }
 
 func orNow(t *time.Time, now time.Time) time.Time {
 	if t == nil {

@@ -34,7 +34,8 @@ func expirerPart(env *roleEnv) (part, error) {
 // EXPIRER_ADDR when that is set.
 func runExpirer(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer) error {
 	if cfg.NATSURL == "" {
-		return errors.New("feedbackd expirer needs NATS_URL (use feedbackd serve for an embedded server)")
+		// Checked before listening on EXPIRER_ADDR; connectStandalone says so too.
+		return errors.New("feedbackd expirer needs NATS_URL (feedbackd serve runs every role over an embedded server)")
 	}
 	var ln net.Listener
 	if cfg.ExpirerAddr != "" {
@@ -44,7 +45,7 @@ func runExpirer(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer) 
 		}
 		defer ln.Close()
 	}
-	nc, err := connect(cfg, nil, log)
+	nc, err := connectStandalone(cfg, log, "expirer", false)
 	if err != nil {
 		return err
 	}

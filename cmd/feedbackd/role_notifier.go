@@ -50,14 +50,7 @@ func notifierPart(env *roleEnv) (part, error) {
 // runNotifier runs the notifier alone against an external NATS, on
 // NOTIFIER_ADDR (or LISTEN_ADDR), with its own /health.
 func runNotifier(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer) error {
-	if cfg.NATSURL == "" {
-		return errors.New("feedbackd notifier needs NATS_URL (feedbackd serve runs the notifier in process)")
-	}
-	if !cfg.hasCredentials() && !cfg.AuthDisabled {
-		return errors.New("feedbackd notifier needs API_KEYS, JWT_SECRET or JWKS_URL (or AUTH_DISABLED=true): it checks the same credentials as the edge")
-	}
-	warnAuthDisabled(cfg, log)
-	nc, err := connect(cfg, nil, log)
+	nc, err := connectStandalone(cfg, log, "notifier", true)
 	if err != nil {
 		return err
 	}

@@ -207,14 +207,7 @@ func runServe(ctx context.Context, cfg config, log *slog.Logger, stdout io.Write
 
 // runEdge runs the edge alone against an external NATS.
 func runEdge(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer) error {
-	if cfg.NATSURL == "" {
-		return errors.New("feedbackd edge needs NATS_URL (use feedbackd serve for an embedded server)")
-	}
-	if !cfg.hasCredentials() && !cfg.AuthDisabled {
-		return errors.New("feedbackd edge needs API_KEYS, JWT_SECRET or JWKS_URL (or AUTH_DISABLED=true): replicas must share their credentials")
-	}
-	warnAuthDisabled(cfg, log)
-	nc, err := connect(cfg, nil, log)
+	nc, err := connectStandalone(cfg, log, "edge", true)
 	if err != nil {
 		return err
 	}
@@ -224,6 +217,22 @@ func runEdge(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer) err
 		return fmt.Errorf("listen on LISTEN_ADDR %s: %w", cfg.ListenAddr, err)
 	}
 	return serveEdge(ctx, cfg, nc, ln, log, nil)
+}
+
+// connectStandalone checks what a role run on its own needs (an external
+// NATS, and the credentials every replica shares when it authenticates) and
+// connects to NATS.
+func connectStandalone(cfg config, log *slog.Logger, role string, authenticates bool) (*nats.Conn, error) {
+	if cfg.NATSURL == "" {
+		return nil, fmt.Errorf("feedbackd %s needs NATS_URL (feedbackd serve runs every role over an embedded server)", role)
+	}
+	if authenticates {
+		if !cfg.hasCredentials() && !cfg.AuthDisabled {
+			return nil, fmt.Errorf("feedbackd %s needs API_KEYS, JWT_SECRET or JWKS_URL (or AUTH_DISABLED=true): replicas must share their credentials", role)
+		}
+		warnAuthDisabled(cfg, log)
+	}
+	return connect(cfg, nil, log)
 }
 
 func connect(cfg config, embedded *server.Server, log *slog.Logger) (*nats.Conn, error) {

@@ -12,6 +12,7 @@ import (
 	fws "github.com/fasthttp/websocket"
 	"github.com/gofiber/contrib/websocket"
 
+	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -35,6 +36,8 @@ const (
 // reads; one writer goroutine owns every data write. Producers (the hub, the
 // reader) only ever append to the bounded queue, under mu, and never block.
 type client struct {
+	unmetered func() // ends the connection's count in /metrics
+
 	n         *Notifier
 	id        string
 	kind      string
@@ -340,6 +343,7 @@ func (c *client) send(b []byte) {
 func (c *client) enqueueLocked(frames ...[]byte) {
 	if len(c.queue)+len(frames) > cap(c.queue) {
 		c.n.dropped.Add(1)
+		metrics.WSDropped()
 		c.n.log.Info("dropping slow WebSocket client", "client", c.id, "session", c.sessionID, "queued", len(c.queue))
 		c.killLocked(CloseSlowClient, "send queue full: client too slow")
 		return

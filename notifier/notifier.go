@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -249,6 +250,7 @@ func (n *Notifier) admit(c *client) (code int, reason string) {
 	n.clients[c] = struct{}{}
 	n.conns.Add(1)
 	n.accepted.Add(1)
+	c.unmetered = metrics.WSConnected()
 	return 0, ""
 }
 
@@ -256,6 +258,9 @@ func (n *Notifier) release(c *client) {
 	n.mu.Lock()
 	delete(n.clients, c)
 	n.mu.Unlock()
+	if c.unmetered != nil {
+		c.unmetered()
+	}
 	n.conns.Done()
 }
 

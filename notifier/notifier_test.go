@@ -14,6 +14,7 @@ import (
 	fws "github.com/fasthttp/websocket"
 
 	"github.com/feedbackd/feedbackd/notifier"
+	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/sessions"
 )
@@ -422,6 +423,7 @@ func TestSlowClientIsDroppedWhileOthersStillReceive(t *testing.T) {
 		t.Fatalf("stats %+v before the slow client's queue filled", st)
 	}
 
+	dropsBefore, connsBefore := metricValue(t, "feedbackd_websocket_drops_total"), metricValue(t, "feedbackd_websocket_connections")
 	close(flood)
 	eventually(t, "the slow client to be dropped", func() bool { return s.n.Stats().Dropped == 1 })
 	select {
@@ -432,6 +434,33 @@ func TestSlowClientIsDroppedWhileOthersStillReceive(t *testing.T) {
 	eventually(t, "one connection left", func() bool { return s.n.Stats().Connections == 1 })
 	normal.sendText(`{"type":"ping"}`)
 	normal.expect(notifier.TypePong)
+	// /metrics tells operators the same.
+	if d := metricValue(t, "feedbackd_websocket_drops_total") - dropsBefore; d != 1 {
+		t.Errorf("drops_total moved by %v, want 1", d)
+	}
+	if d := metricValue(t, "feedbackd_websocket_connections") - connsBefore; d != -1 {
+		t.Errorf("connections gauge moved by %v, want -1", d)
+	}
+}
+
+// metricValue reads one unlabelled metric from the process's registry.
+func metricValue(t *testing.T, name string) float64 {
+	t.Helper()
+	families, err := metrics.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name || len(f.GetMetric()) == 0 {
+			continue
+		}
+		m := f.GetMetric()[0]
+		if m.GetGauge() != nil {
+			return m.GetGauge().GetValue()
+		}
+		return m.GetCounter().GetValue()
+	}
+	return 0
 }
 
 func TestShutdownTellsClientsToReconnect(t *testing.T) {

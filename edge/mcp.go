@@ -272,6 +272,7 @@ func (t *mcpTools) result(ctx context.Context, sess *sessions.Session, baseURL s
 	return mcp.NewToolResultStructured(out, text), nil
 }
 
+// feedbackURL is the link a person answers at, for REST and MCP alike.
 func feedbackURL(base, id string) string { return base + "/feedback/" + id }
 
 // decodeArgs reads a tool's arguments with the rules of a REST body, so the

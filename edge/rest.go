@@ -91,7 +91,7 @@ func (s *Server) handleCreate(c *fiber.Ctx) error {
 	base := s.publicURL(c)
 	return ok(c, fiber.StatusCreated, createData{
 		SessionID:   sess.ID,
-		FeedbackURL: base + "/feedback/" + sess.ID,
+		FeedbackURL: feedbackURL(base, sess.ID),
 		StatusURL:   base + "/api/feedback/" + sess.ID + "/status",
 		ExpiresAt:   formatTime(sess.ExpiresAt),
 	})

@@ -316,7 +316,7 @@ func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, 
 		}
 		parts = append(parts, p)
 	}
-	parts = append(parts, httpPart(srv, ln, log, baseURL(cfg, ln)))
+	parts = append(parts, servingPart("feedbackd", baseURL(cfg, ln), log, func() error { return srv.Serve(ln) }, srv.Shutdown))
 	err = runParts(ctx, parts, log)
 	cancel()
 	<-be.feed
@@ -324,12 +324,14 @@ func serveEdge(ctx context.Context, cfg config, nc *nats.Conn, ln net.Listener, 
 	return err
 }
 
-// httpPart serves the edge app on ln until ctx ends, then drains it.
-func httpPart(srv *edge.Server, ln net.Listener, log *slog.Logger, url string) part {
+// servingPart runs serve until ctx ends, then drains it with shutdown
+// (bounded to 10 s) and waits for serve to return. what names the server in
+// the log line that says it listens.
+func servingPart(what, url string, log *slog.Logger, serve func() error, shutdown func(context.Context) error) part {
 	return part{name: "http", run: func(ctx context.Context) error {
 		errc := make(chan error, 1)
-		go func() { errc <- srv.Serve(ln) }()
-		log.Info("feedbackd is listening", "url", url, "version", buildVersion())
+		go func() { errc <- serve() }()
+		log.Info(what+" is listening", "url", url, "version", buildVersion())
 		select {
 		case err := <-errc:
 			return err
@@ -337,7 +339,7 @@ func httpPart(srv *edge.Server, ln net.Listener, log *slog.Logger, url string) p
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
+		if err := shutdown(sctx); err != nil {
 			log.Warn("HTTP shutdown", "err", err)
 		}
 		return <-errc

@@ -114,7 +114,8 @@ func newStackOn(t *testing.T, ns *natstest.Server, cfg notifier.Config, wrap fun
 	pages := pageTokens{}
 	n := notifier.New(cfg, svc, authn, testLog(), notifier.WithPageTokens(pages))
 	n.RaiseWatermark(lastRevision(t, store))
-	app := n.NewApp(notifier.AppConfig{Version: "test", Health: func(context.Context) error { return nil }})
+	app := n.NewApp(notifier.AppConfig{Version: "test", Health: func(context.Context) error { return nil },
+		Ops: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ops " + r.URL.Path)) })})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/feedbackd/feedbackd/edge/envelope"
@@ -52,6 +53,9 @@ type AppConfig struct {
 	Version string
 	// Health reports whether the storage behind the notifier is reachable.
 	Health func(ctx context.Context) error
+	// Ops, when set, answers GET /ready and GET /metrics (the role's shared
+	// operations API).
+	Ops http.Handler
 }
 
 // NewApp returns an HTTP app with /health and the WebSocket routes, for the
@@ -109,7 +113,13 @@ func (n *Notifier) NewApp(cfg AppConfig) *fiber.App {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		return c.Status(status).JSON(body)
 	})
+	if cfg.Ops != nil {
+		ops := adaptor.HTTPHandler(cfg.Ops)
+		app.Get("/ready", ops)
+		app.Get("/metrics", ops)
+	}
 	n.Mount(app)
+	// Last: anything not routed above is 404.
 	app.Use(func(*fiber.Ctx) error { return fiber.ErrNotFound })
 	return app
 }

@@ -3,6 +3,7 @@ package notifier_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -535,5 +536,22 @@ func TestHealth(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/health: %d", resp.StatusCode)
+	}
+}
+
+// The notifier run on its own answers the probes and the scrape its
+// Deployment points at, not only /health.
+func TestOwnAppServesReadyAndMetrics(t *testing.T) {
+	s := newStack(t, natstest.Start(t), notifier.Config{})
+	for _, path := range []string{"/ready", "/metrics"} {
+		res, err := http.Get("http://" + s.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || string(body) != "ops "+path {
+			t.Fatalf("GET %s: %d %s", path, res.StatusCode, body)
+		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedbackd/feedbackd/notifier"
@@ -79,13 +78,11 @@ func runNotifier(ctx context.Context, cfg config, log *slog.Logger, _ io.Writer)
 		return err
 	}
 	defer closeAuth()
-	app := n.NewApp(notifier.AppConfig{Version: buildVersion(), Health: be.healthCheck})
-	ops := adaptor.HTTPHandler(opsHandler(be, "feedbackd-notifier"))
-	app.Get("/ready", ops)
-	app.Get("/metrics", ops)
+	app := n.NewApp(notifier.AppConfig{Version: buildVersion(), Health: be.healthCheck, Ops: opsHandler(be, "feedbackd-notifier")})
 	err = runParts(ctx, []part{
 		{name: "notifier", run: n.Run},
-		appPart(app, ln, log, "ws://"+ln.Addr().String()+"/ws"),
+		servingPart("feedbackd notifier", "ws://"+ln.Addr().String()+"/ws", log,
+			func() error { return serveApp(app, ln) }, app.ShutdownWithContext),
 	}, log)
 	cancel()
 	<-be.feed
@@ -146,23 +143,11 @@ func lastRevision(ctx context.Context, store *natskv.Store) (uint64, error) {
 	return bs.StreamInfo().State.LastSeq, nil
 }
 
-// appPart serves a fiber app on ln until ctx ends, then drains it.
-func appPart(app *fiber.App, ln net.Listener, log *slog.Logger, url string) part {
-	return part{name: "http", run: func(ctx context.Context) error {
-		errc := make(chan error, 1)
-		go func() { errc <- app.Listener(ln) }()
-		log.Info("feedbackd notifier is listening", "url", url, "version", buildVersion())
-		select {
-		case err := <-errc:
-			return fmt.Errorf("serve HTTP: %w", err)
-		case <-ctx.Done():
-		}
-		if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
-			log.Warn("HTTP shutdown", "err", err)
-		}
-		if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) {
-			return fmt.Errorf("serve HTTP: %w", err)
-		}
-		return nil
-	}}
+// serveApp serves a fiber app on ln; a listener closed by shutdown is a
+// normal end.
+func serveApp(app *fiber.App, ln net.Listener) error {
+	if err := app.Listener(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("serve HTTP: %w", err)
+	}
+	return nil
 }

@@ -36,9 +36,9 @@ alive() { local p; p=$(pidof_name "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null
 health_url() {
   case $1 in
     nats-*) echo "http://127.0.0.1:822${1#nats-}/healthz" ;;
-    edge-*) echo "http://127.0.0.1:880${1#edge-}/health" ;;
-    notifier-*) echo "http://127.0.0.1:881${1#notifier-}/health" ;;
-    expirer-*) echo "http://127.0.0.1:882${1#expirer-}/health" ;;
+    edge-*) echo "http://127.0.0.1:880${1#edge-}/ready" ;;
+    notifier-*) echo "http://127.0.0.1:881${1#notifier-}/ready" ;;
+    expirer-*) echo "http://127.0.0.1:882${1#expirer-}/ready" ;;
   esac
 }
 

@@ -4,7 +4,8 @@
 // zh/en translations, and the safe Markdown rendering of an agent's message.
 // Templates, static files and translations are embedded; nothing is fetched
 // from elsewhere, and the pages run under a strict CSP (no inline script or
-// style).
+// style). It also embeds openapi.json, the OpenAPI 3.1 document of the HTTP
+// API (docs/api.md is its twin for people), which the edge serves as it is.
 //
 // It must not know about routes, sessions storage, NATS or authentication:
 // the edge looks the session up, decides the state, fills a PageView with the

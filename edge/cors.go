@@ -21,9 +21,9 @@ const (
 // cors answers preflights, without authentication, and marks responses
 // readable by the allowed origins: ALLOWED_ORIGINS exactly, and the edge's
 // own origin. The allowed origin is reflected, never "*", because the
-// response may carry a caller's data. The OAuth resource metadata is public
-// and readable from anywhere. /metrics is for scrapers, not browsers, and
-// gets no CORS headers at all.
+// response may carry a caller's data. The OAuth resource metadata and the
+// OpenAPI document are public and readable from anywhere. /metrics is for
+// scrapers, not browsers, and gets no CORS headers at all.
 func (s *Server) cors(c *fiber.Ctx) error {
 	path := c.Path()
 	if hasPathPrefix(path, "/metrics") {
@@ -34,7 +34,7 @@ func (s *Server) cors(c *fiber.Ctx) error {
 	if origin == "" {
 		return c.Next()
 	}
-	public := hasPathPrefix(path, resourceMetadataPath)
+	public := hasPathPrefix(path, resourceMetadataPath) || hasPathPrefix(path, openAPIPath)
 	allowed := public || s.originAllowed(c, origin)
 	preflight := c.Method() == fiber.MethodOptions && c.Get(fiber.HeaderAccessControlRequestMethod) != ""
 	if preflight {

@@ -174,6 +174,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) routes() {
 	s.app.Get("/health", s.handleHealth)
 	s.app.All("/health", methodNotAllowed("GET, HEAD"))
+	s.openAPIRoutes()
 	s.resourceMetadataRoutes()
 
 	api := s.app.Group("/api")

@@ -1,0 +1,742 @@
+package edge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feedbackd/feedbackd/edge"
+	"github.com/feedbackd/feedbackd/notifier"
+	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/sessions"
+	"github.com/feedbackd/feedbackd/web"
+)
+
+// These tests hold the OpenAPI document (web/openapi.json, served at
+// /openapi.json) to what the server really does, as docs/api.md promises:
+// every documented response of every route is produced by a real request
+// and validated against the document (status, declared headers, body), and
+// every route the edge registers is documented or excluded here with a
+// reason. The document leaves objects open so that clients tolerate fields
+// added later; the tests close them, so a field the server sends must be
+// documented.
+
+// notInOpenAPI are the routes the document leaves out, and why (docs/api.md
+// says the same).
+var notInOpenAPI = map[string]string{
+	"/mcp":         "MCP Streamable HTTP: JSON-RPC, described by docs/mcp.md and the MCP specification",
+	"/sse":         "MCP HTTP+SSE stream: an event stream, described by docs/mcp.md",
+	"/sse/message": "MCP HTTP+SSE messages: JSON-RPC, described by docs/mcp.md",
+	"/ws":          "WebSocket: described by docs/notifier.md",
+	"/ws/{id}":     "WebSocket: described by docs/notifier.md",
+	"/static/*":    "the page's CSS, script and icon, under content-hashed names only the page links to",
+	"/feedback/*":  "the not-found page for any other path under /feedback/",
+}
+
+// startContractEdge starts an edge wired as `feedbackd serve` wires it (the
+// notifier's WebSocket routes mounted beside the edge's) with cfg and the
+// session options opts. It is the only place these tests start a server.
+func startContractEdge(t *testing.T, js jetstream.JetStream, cfg edge.Config, opts ...sessions.Option) *restEdge {
+	t.Helper()
+	authn, err := auth.New(auth.Config{APIKeys: []string{keyA, keyB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	e := startEdge(t, js, edgeSetup{Edge: cfg, Sessions: opts, Mount: func(srv *edge.Server, svc *sessions.Service) {
+		n := notifier.New(notifier.Config{}, svc, authn, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		n.Mount(srv.App())
+		go func() { defer close(done); _ = n.Run(ctx) }()
+	}})
+	t.Cleanup(func() { cancel(); <-done; _ = authn.Close() })
+	return e
+}
+
+// offsetClock is the sessions' clock, moved forward by tests that need a
+// deadline to pass without waiting for it.
+type offsetClock struct{ offset atomic.Int64 }
+
+func (c *offsetClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *offsetClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// contract is the loaded document, a router over it, and which of its
+// responses the test has seen.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+
+	mu   sync.Mutex
+	seen map[string]bool // "METHOD /path status", or "#Component" for responses used on no operation
+}
+
+// loadContract parses the embedded document, validates it as OpenAPI 3.1
+// (examples included), and closes its object schemas for the checks.
+func loadContract(t *testing.T) *contract {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(web.OpenAPI())
+	if err != nil {
+		t.Fatalf("parse web/openapi.json: %v", err)
+	}
+	if !doc.IsOpenAPI31OrLater() || doc.OpenAPI != "3.1.0" {
+		t.Fatalf("web/openapi.json is OpenAPI %q, want 3.1.0", doc.OpenAPI)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("web/openapi.json is not a valid OpenAPI 3.1 document: %v", err)
+	}
+	for _, s := range doc.Components.Schemas {
+		closeObjects(s)
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatalf("route web/openapi.json: %v", err)
+	}
+	return &contract{doc: doc, router: router, seen: map[string]bool{}}
+}
+
+// closeObjects forbids properties an object schema does not declare, in s
+// and the inline schemas of its properties and items. Branches of allOf,
+// anyOf and oneOf are left alone: there a branch names only the properties
+// it refines.
+func closeObjects(s *openapi3.SchemaRef) {
+	if s == nil || s.Value == nil || s.Ref != "" {
+		return
+	}
+	v := s.Value
+	if len(v.Properties) > 0 && v.AdditionalProperties.Has == nil && v.AdditionalProperties.Schema == nil {
+		v.AdditionalProperties = openapi3.AdditionalProperties{Has: new(false)}
+	}
+	for _, p := range v.Properties {
+		closeObjects(p)
+	}
+	closeObjects(v.Items)
+}
+
+var fiberParam = regexp.MustCompile(`:([A-Za-z]+)`)
+
+// docPath turns a fiber route pattern into the document's form.
+func docPath(fiberPath string) string { return fiberParam.ReplaceAllString(fiberPath, "{$1}") }
+
+// reqCheck says what the document must make of a case's request.
+type reqCheck int
+
+const (
+	reqUnchecked reqCheck = iota // not checked (credentials missing, a body no schema can describe, …)
+	reqConforms                  // a request the document describes: it must pass request validation
+	reqBreaks                    // it breaks a rule the document states: request validation must refuse it
+)
+
+// apiCase is one request and what the server must answer.
+type apiCase struct {
+	name   string
+	method string
+	path   string            // with the query
+	key    string            // sent as X-API-Key; "" sends none
+	header map[string]string // more headers
+	ctype  string
+	body   string
+	want   int    // status
+	code   string // error.code, for an enveloped error
+	req    reqCheck
+}
+
+// newRequest builds the request of c against base.
+func (c apiCase) newRequest(t *testing.T, base string) *http.Request {
+	t.Helper()
+	var body io.Reader
+	if c.body != "" {
+		body = strings.NewReader(c.body)
+	}
+	req, err := http.NewRequest(c.method, base+c.path, body)
+	if err != nil {
+		t.Fatalf("%s: %v", c.name, err)
+	}
+	if c.key != "" {
+		req.Header.Set("X-API-Key", c.key)
+	}
+	if c.ctype != "" {
+		req.Header.Set("Content-Type", c.ctype)
+	}
+	for k, v := range c.header {
+		req.Header.Add(k, v)
+	}
+	return req
+}
+
+// run sends c, checks its status and error code, checks the response
+// against the document, and checks what the document makes of the request.
+// It returns the response body.
+func (k *contract) run(t *testing.T, base string, c apiCase) (http.Header, []byte) {
+	t.Helper()
+	res, err := noRedirects.Do(c.newRequest(t, base))
+	if err != nil {
+		t.Fatalf("%s: %v", c.name, err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatalf("%s: read body: %v", c.name, err)
+	}
+	if res.StatusCode != c.want {
+		t.Errorf("%s: %s %s = %d, want %d: %.300s", c.name, c.method, c.path, res.StatusCode, c.want, body)
+		return res.Header, body
+	}
+	if c.code != "" {
+		var env struct {
+			Error *struct{ Code string } `json:"error"`
+		}
+		if err := json.Unmarshal(body, &env); err != nil || env.Error == nil || env.Error.Code != c.code {
+			t.Errorf("%s: %s %s: want error code %s, got %.300s", c.name, c.method, c.path, c.code, body)
+		}
+	}
+	k.checkResponse(t, c, res, body)
+	k.checkRequest(t, base, c)
+	return res.Header, body
+}
+
+// route finds the document's operation for req. Requests the document
+// answers only in general (a method a path does not list, a path it does
+// not list) are given an operation with just that general response.
+func (k *contract) route(req *http.Request, status int) (*routers.Route, map[string]string, string, error) {
+	route, params, err := k.router.FindRoute(req)
+	switch {
+	case err == nil:
+		return route, params, route.Method + " " + route.Path + " " + strconv.Itoa(status), nil
+	case errors.Is(err, routers.ErrMethodNotAllowed) && status == http.StatusMethodNotAllowed:
+		return k.general(req, "MethodNotAllowed", status), nil, "#MethodNotAllowed", nil
+	case errors.Is(err, routers.ErrPathNotFound) && status == http.StatusNotFound:
+		return k.general(req, "RouteNotFound", status), nil, "#RouteNotFound", nil
+	}
+	return nil, nil, "", fmt.Errorf("the document has no operation for %s %s: %w", req.Method, req.URL.Path, err)
+}
+
+func (k *contract) general(req *http.Request, response string, status int) *routers.Route {
+	r := k.doc.Components.Responses[response]
+	return &routers.Route{
+		Spec:      k.doc,
+		Path:      req.URL.Path,
+		Method:    req.Method,
+		Operation: &openapi3.Operation{Responses: openapi3.NewResponses(openapi3.WithStatus(status, r))},
+	}
+}
+
+// validationOptions make a response whose status the operation does not
+// list fail, and keep schema errors to the point.
+func validationOptions() *openapi3filter.Options {
+	o := &openapi3filter.Options{IncludeResponseStatus: true}
+	o.WithCustomSchemaErrorFunc(func(err *openapi3.SchemaError) string {
+		return "/" + strings.Join(err.JSONPointer(), "/") + ": " + err.Reason
+	})
+	return o
+}
+
+// short keeps an error that quotes a whole schema readable.
+func short(err error) string {
+	const max = 1500
+	s := err.Error()
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
+
+func (k *contract) checkResponse(t *testing.T, c apiCase, res *http.Response, body []byte) {
+	t.Helper()
+	req := c.newRequest(t, "http://edge.test")
+	route, params, seen, err := k.route(req, res.StatusCode)
+	if err != nil {
+		t.Errorf("%s: %v", c.name, err)
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 res.StatusCode,
+		Header:                 res.Header,
+		Options:                validationOptions(),
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s: %s %s answered %d, which the document does not describe: %s\nbody: %.500s",
+			c.name, c.method, c.path, res.StatusCode, short(err), body)
+		return
+	}
+	k.mu.Lock()
+	k.seen[seen] = true
+	k.mu.Unlock()
+}
+
+// checkRequest holds the document's request rules to the server's: a
+// request the server serves must be one the document describes, and a limit
+// the server enforces must be stated in the document too.
+func (k *contract) checkRequest(t *testing.T, base string, c apiCase) {
+	t.Helper()
+	if c.req == reqUnchecked {
+		return
+	}
+	req := c.newRequest(t, base)
+	route, params, err := k.router.FindRoute(req)
+	if err != nil {
+		t.Errorf("%s: the document has no operation for %s %s: %v", c.name, c.method, c.path, err)
+		return
+	}
+	err = openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: checkCredentials},
+	})
+	switch {
+	case c.req == reqConforms && err != nil:
+		t.Errorf("%s: the server accepts this request but the document refuses it: %s", c.name, short(err))
+	case c.req == reqBreaks && err == nil:
+		t.Errorf("%s: the server refuses this request (%d) but the document allows it", c.name, c.want)
+	}
+}
+
+// checkCredentials passes a security requirement when the request carries
+// that scheme's credential at all; the server itself judges whether it is
+// valid.
+func checkCredentials(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	h := in.RequestValidationInput.Request.Header
+	var ok bool
+	switch in.SecuritySchemeName {
+	case "ApiKeyHeader":
+		ok = h.Get("X-API-Key") != ""
+	case "ApiKeyAuthorization":
+		ok = strings.HasPrefix(h.Get("Authorization"), "ApiKey ")
+	case "BearerJWT":
+		ok = strings.HasPrefix(h.Get("Authorization"), "Bearer ")
+	}
+	if !ok {
+		return fmt.Errorf("no %s credential", in.SecuritySchemeName)
+	}
+	return nil
+}
+
+// unseen lists documented responses no case produced. A 500 is only for
+// bugs and cannot be produced on purpose.
+func (k *contract) unseen(skip func(path, method string, status string) bool) []string {
+	var out []string
+	for path, item := range k.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for status := range op.Responses.Map() {
+				if status == "500" || skip(path, method, status) {
+					continue
+				}
+				if key := method + " " + path + " " + status; !k.seen[key] {
+					out = append(out, key)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestOpenAPIDocumentDescribesEveryResponse sends every route its success
+// and every error it can produce, and checks each answer against the
+// document.
+func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
+	k := loadContract(t)
+	ns := natstest.Start(t)
+	clock := &offsetClock{}
+	e := startContractEdge(t, ns.JS, edge.Config{
+		AuthorizationServers: []string{"https://login.example.com"},
+		Scopes:               []string{"feedback"},
+	}, sessions.WithClock(clock.Now))
+
+	// The sessions the cases read: pending, answered (with metadata),
+	// cancelled and expired.
+	pending := e.create(t, keyA, map[string]any{"message": "Pick", "predefinedOptions": []string{"red", "blue"}})
+	answered := e.create(t, keyA, map[string]any{"message": "Ship?", "predefinedOptions": []string{"yes", "no"}})
+	if r := e.submit(t, answered, map[string]any{"selectedOptions": []string{"yes"}, "freeText": "go", "metadata": map[string]any{"ua": "test"}}); r.Status != 200 {
+		t.Fatalf("submit: %d %s", r.Status, r.Raw)
+	}
+	cancelled := e.create(t, keyA, map[string]any{"message": "Withdrawn"})
+	if r := do(t, "POST", e.URL+"/api/feedback/"+cancelled+"/cancel", keyA, "", nil); r.Status != 200 {
+		t.Fatalf("cancel: %d %s", r.Status, r.Raw)
+	}
+	expired := e.create(t, keyA, map[string]any{"message": "Too late", "timeout": 30})
+	clock.Advance(31 * time.Second) // past expired's deadline, well before the others'
+	toAnswer := e.create(t, keyA, map[string]any{"message": "Answer me", "predefinedOptions": []string{"a", "b"}})
+	toAnswerByForm := e.create(t, keyA, map[string]any{"message": "Answer me by form", "predefinedOptions": []string{"a", "b"}})
+	toCancel := e.create(t, keyA, map[string]any{"message": "Cancel me"})
+	unknown := sessions.NewID()
+
+	api := func(id, what string) string { return "/api/feedback/" + id + "/" + what }
+	const form = "application/x-www-form-urlencoded"
+	big := fmt.Sprintf(`{"message":%q}`, strings.Repeat("a", 70*1024))
+	options := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("option %d", i)
+		}
+		return out
+	}
+	create := func(name string, body any, want int, code string, req reqCheck) apiCase {
+		return apiCase{name: "create: " + name, method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: mustJSON(body), want: want, code: code, req: req}
+	}
+	submit := func(name, id string, body any, want int, code string, req reqCheck) apiCase {
+		return apiCase{name: "submit: " + name, method: "POST", path: api(id, "submit"), ctype: ctJSON, body: mustJSON(body), want: want, code: code, req: req}
+	}
+	const invalid = "INVALID_REQUEST"
+
+	cases := []apiCase{
+		// POST /api/feedback/create
+		create("full", map[string]any{"message": "Ship **v2**?", "predefinedOptions": []string{"Yes", "No"}, "timeout": 600, "metadata": map[string]any{"ticket": "OPS-1"}}, 201, "", reqConforms),
+		create("message only", map[string]any{"message": "问题"}, 201, "", reqConforms),
+		{name: "create: Authorization: ApiKey", method: "POST", path: "/api/feedback/create", header: map[string]string{"Authorization": "ApiKey " + keyB}, ctype: ctJSON, body: `{"message":"q"}`, want: 201, req: reqConforms},
+		{name: "create: malformed JSON", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: `{"message":`, want: 400, code: invalid},
+		{name: "create: trailing JSON", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: `{"message":"a"} {}`, want: 400, code: invalid},
+		{name: "create: invalid UTF-8", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: "{\"message\":\"\xff\"}", want: 400, code: invalid},
+		{name: "create: empty body", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, want: 400, code: invalid},
+		{name: "create: not JSON", method: "POST", path: "/api/feedback/create", key: keyA, ctype: "text/plain", body: `{"message":"a"}`, want: 400, code: invalid},
+		{name: "create: not an object", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: `["a"]`, want: 400, code: invalid, req: reqBreaks},
+		create("message of the wrong type", map[string]any{"message": 5}, 400, invalid, reqBreaks),
+		create("no message", map[string]any{"predefinedOptions": []string{"a"}}, 400, invalid, reqBreaks),
+		create("1001-character message", map[string]any{"message": strings.Repeat("字", 1001)}, 400, invalid, reqBreaks),
+		create("blank message", map[string]any{"message": " \n "}, 400, invalid, reqUnchecked),
+		create("control character", map[string]any{"message": "a\x00b"}, 400, invalid, reqUnchecked),
+		create("11 options", map[string]any{"message": "q", "predefinedOptions": options(11)}, 400, invalid, reqBreaks),
+		create("101-character option", map[string]any{"message": "q", "predefinedOptions": []string{strings.Repeat("o", 101)}}, 400, invalid, reqBreaks),
+		create("empty option", map[string]any{"message": "q", "predefinedOptions": []string{""}}, 400, invalid, reqBreaks),
+		create("duplicate option", map[string]any{"message": "q", "predefinedOptions": []string{"a", "a"}}, 400, invalid, reqBreaks),
+		create("timeout below 30", map[string]any{"message": "q", "timeout": 29}, 400, invalid, reqBreaks),
+		create("timeout above MAX_TIMEOUT", map[string]any{"message": "q", "timeout": 3601}, 400, invalid, reqUnchecked),
+		create("fractional timeout", map[string]any{"message": "q", "timeout": 60.5}, 400, invalid, reqBreaks),
+		create("metadata not an object", map[string]any{"message": "q", "metadata": []int{1}}, 400, invalid, reqBreaks),
+		create("metadata over 4 KiB", map[string]any{"message": "q", "metadata": map[string]string{"k": strings.Repeat("m", 4096)}}, 400, invalid, reqUnchecked),
+		{name: "create: no credentials", method: "POST", path: "/api/feedback/create", ctype: ctJSON, body: `{"message":"q"}`, want: 401, code: "UNAUTHORIZED", req: reqBreaks},
+		{name: "create: wrong key", method: "POST", path: "/api/feedback/create", key: "not-a-key", ctype: ctJSON, body: `{"message":"q"}`, want: 401, code: "UNAUTHORIZED"},
+		{name: "create: key in the query", method: "POST", path: "/api/feedback/create?apiKey=" + keyA, ctype: ctJSON, body: `{"message":"q"}`, want: 401, code: "UNAUTHORIZED"},
+		{name: "create: two key headers", method: "POST", path: "/api/feedback/create", key: keyA, header: map[string]string{"X-API-Key": keyB}, ctype: ctJSON, body: `{"message":"q"}`, want: 401, code: "UNAUTHORIZED"},
+		{name: "create: Basic", method: "POST", path: "/api/feedback/create", header: map[string]string{"Authorization": "Basic " + keyA}, ctype: ctJSON, body: `{"message":"q"}`, want: 401, code: "UNAUTHORIZED"},
+		{name: "create: body over 64 KiB", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: big, want: 413, code: "PAYLOAD_TOO_LARGE"},
+
+		// GET /api/feedback
+		{name: "list", method: "GET", path: "/api/feedback", key: keyA, want: 200, req: reqConforms},
+		{name: "list: filtered page", method: "GET", path: "/api/feedback?status=completed&limit=1", key: keyA, want: 200, req: reqConforms},
+		{name: "list: limit not a number", method: "GET", path: "/api/feedback?limit=ten", key: keyA, want: 400, code: invalid, req: reqBreaks},
+		{name: "list: limit over 100", method: "GET", path: "/api/feedback?limit=101", key: keyA, want: 400, code: invalid, req: reqBreaks},
+		{name: "list: unknown status", method: "GET", path: "/api/feedback?status=done", key: keyA, want: 400, code: invalid, req: reqBreaks},
+		{name: "list: forged cursor", method: "GET", path: "/api/feedback?cursor=Zm9v", key: keyA, want: 400, code: invalid},
+		{name: "list: no credentials", method: "GET", path: "/api/feedback", want: 401, code: "UNAUTHORIZED", req: reqBreaks},
+
+		// GET /api/feedback/{id}/status
+		{name: "status: pending", method: "GET", path: api(pending, "status"), key: keyA, want: 200, req: reqConforms},
+		{name: "status: answered", method: "GET", path: api(answered, "status"), key: keyA, want: 200, req: reqConforms},
+		{name: "status: expired", method: "GET", path: api(expired, "status"), key: keyA, want: 200, req: reqConforms},
+		{name: "status: Authorization: ApiKey", method: "GET", path: api(pending, "status"), header: map[string]string{"Authorization": "ApiKey " + keyA}, want: 200, req: reqConforms},
+		{name: "status: not a UUID", method: "GET", path: api("nope", "status"), key: keyA, want: 400, code: invalid, req: reqBreaks},
+		{name: "status: uppercase UUID", method: "GET", path: api(strings.ToUpper(pending), "status"), key: keyA, want: 400, code: invalid, req: reqBreaks},
+		{name: "status: no credentials", method: "GET", path: api(pending, "status"), want: 401, code: "UNAUTHORIZED", req: reqBreaks},
+		{name: "status: unknown session", method: "GET", path: api(unknown, "status"), key: keyA, want: 404, code: "SESSION_NOT_FOUND", req: reqConforms},
+		{name: "status: another principal's", method: "GET", path: api(pending, "status"), key: keyB, want: 404, code: "SESSION_NOT_FOUND", req: reqConforms},
+
+		// POST /api/feedback/{id}/submit
+		submit("options and text", toAnswer, map[string]any{"selectedOptions": []string{"a", "b"}, "freeText": "both", "metadata": map[string]any{"ua": "x"}}, 200, "", reqConforms),
+		submit("neither options nor text", pending, map[string]any{}, 400, invalid, reqBreaks),
+		submit("blank text", pending, map[string]any{"freeText": "   "}, 400, invalid, reqUnchecked),
+		submit("unknown option", pending, map[string]any{"selectedOptions": []string{"green"}}, 400, invalid, reqUnchecked),
+		submit("option twice", pending, map[string]any{"selectedOptions": []string{"red", "red"}}, 400, invalid, reqBreaks),
+		submit("1001-character text", pending, map[string]any{"freeText": strings.Repeat("字", 1001)}, 400, invalid, reqBreaks),
+		submit("text of the wrong type", pending, map[string]any{"freeText": 7}, 400, invalid, reqBreaks),
+		{name: "submit: not JSON", method: "POST", path: api(pending, "submit"), ctype: "text/plain", body: `{"freeText":"x"}`, want: 400, code: invalid},
+		submit("not a UUID", "5e16ed4d_e404_4882_876e_af768f85ae7c", map[string]any{"freeText": "x"}, 400, invalid, reqBreaks),
+		submit("unknown session", unknown, map[string]any{"freeText": "x"}, 404, "SESSION_NOT_FOUND", reqConforms),
+		submit("answered already", answered, map[string]any{"freeText": "again"}, 409, "ALREADY_SUBMITTED", reqConforms),
+		submit("cancelled", cancelled, map[string]any{"freeText": "late"}, 410, "SESSION_CANCELLED", reqConforms),
+		submit("expired", expired, map[string]any{"freeText": "late"}, 410, "SESSION_EXPIRED", reqConforms),
+		{name: "submit: body over 64 KiB", method: "POST", path: api(pending, "submit"), ctype: ctJSON, body: big, want: 413, code: "PAYLOAD_TOO_LARGE"},
+
+		// GET /api/feedback/{id}/result
+		{name: "result: answered with metadata", method: "GET", path: api(answered, "result"), key: keyA, want: 200, req: reqConforms},
+		{name: "result: waiting for an answer already there", method: "GET", path: api(answered, "result") + "?wait=30", key: keyA, want: 200, req: reqConforms},
+		{name: "result: wait over 60", method: "GET", path: api(answered, "result") + "?wait=61", key: keyA, want: 400, code: invalid, req: reqBreaks},
+		{name: "result: wait not a number", method: "GET", path: api(answered, "result") + "?wait=soon", key: keyA, want: 400, code: invalid, req: reqBreaks},
+		{name: "result: not a UUID", method: "GET", path: api("123", "result"), key: keyA, want: 400, code: invalid, req: reqBreaks},
+		{name: "result: no credentials", method: "GET", path: api(answered, "result"), want: 401, code: "UNAUTHORIZED", req: reqBreaks},
+		{name: "result: unknown session", method: "GET", path: api(unknown, "result"), key: keyA, want: 404, code: "SESSION_NOT_FOUND", req: reqConforms},
+		{name: "result: another principal's", method: "GET", path: api(answered, "result"), key: keyB, want: 404, code: "SESSION_NOT_FOUND", req: reqConforms},
+		{name: "result: pending", method: "GET", path: api(pending, "result"), key: keyA, want: 404, code: "NO_FEEDBACK_AVAILABLE", req: reqConforms},
+		{name: "result: pending after a wait", method: "GET", path: api(pending, "result") + "?wait=1", key: keyA, want: 404, code: "NO_FEEDBACK_AVAILABLE", req: reqConforms},
+		{name: "result: expired", method: "GET", path: api(expired, "result"), key: keyA, want: 410, code: "SESSION_EXPIRED", req: reqConforms},
+		{name: "result: cancelled", method: "GET", path: api(cancelled, "result"), key: keyA, want: 410, code: "SESSION_CANCELLED", req: reqConforms},
+
+		// POST /api/feedback/{id}/cancel
+		{name: "cancel: pending", method: "POST", path: api(toCancel, "cancel"), key: keyA, want: 200, req: reqConforms},
+		{name: "cancel: not a UUID", method: "POST", path: api("x", "cancel"), key: keyA, want: 400, code: invalid, req: reqBreaks},
+		{name: "cancel: no credentials", method: "POST", path: api(pending, "cancel"), want: 401, code: "UNAUTHORIZED", req: reqBreaks},
+		{name: "cancel: unknown session", method: "POST", path: api(unknown, "cancel"), key: keyA, want: 404, code: "SESSION_NOT_FOUND", req: reqConforms},
+		{name: "cancel: another principal's", method: "POST", path: api(pending, "cancel"), key: keyB, want: 404, code: "SESSION_NOT_FOUND", req: reqConforms},
+		{name: "cancel: answered", method: "POST", path: api(answered, "cancel"), key: keyA, want: 409, code: "ALREADY_SUBMITTED", req: reqConforms},
+		{name: "cancel: cancelled", method: "POST", path: api(cancelled, "cancel"), key: keyA, want: 410, code: "SESSION_CANCELLED", req: reqConforms},
+		{name: "cancel: expired", method: "POST", path: api(expired, "cancel"), key: keyA, want: 410, code: "SESSION_EXPIRED", req: reqConforms},
+
+		// GET /feedback/{id}/state
+		{name: "state", method: "GET", path: "/feedback/" + pending + "/state", want: 200, req: reqConforms},
+		{name: "state: not a UUID", method: "GET", path: "/feedback/nope/state", want: 400, code: invalid, req: reqBreaks},
+		{name: "state: unknown session", method: "GET", path: "/feedback/" + unknown + "/state", want: 404, code: "SESSION_NOT_FOUND", req: reqConforms},
+
+		// GET and POST /feedback/{id}
+		{name: "page: pending", method: "GET", path: "/feedback/" + pending + "?lang=zh&theme=dark", want: 200, req: reqConforms},
+		{name: "page: answered", method: "GET", path: "/feedback/" + answered, want: 200, req: reqConforms},
+		{name: "page: unknown session", method: "GET", path: "/feedback/" + unknown, want: 404, req: reqConforms},
+		{name: "page: not a UUID", method: "GET", path: "/feedback/nope", want: 404, req: reqBreaks},
+		{name: "form: answer", method: "POST", path: "/feedback/" + toAnswerByForm + "?lang=en", ctype: form, body: "selectedOptions=a&selectedOptions=b&freeText=by+form", want: 303, req: reqConforms},
+		{name: "form: unknown option", method: "POST", path: "/feedback/" + pending, ctype: form, body: "selectedOptions=green", want: 400, req: reqConforms},
+		{name: "form: JSON", method: "POST", path: "/feedback/" + pending, ctype: ctJSON, body: `{"freeText":"x"}`, want: 400},
+		{name: "form: unknown session", method: "POST", path: "/feedback/" + unknown, ctype: form, body: "freeText=x", want: 404, req: reqConforms},
+		{name: "form: answered already", method: "POST", path: "/feedback/" + answered, ctype: form, body: "freeText=x", want: 409, req: reqConforms},
+		{name: "form: expired", method: "POST", path: "/feedback/" + expired, ctype: form, body: "freeText=x", want: 410, req: reqConforms},
+		{name: "form: body over 64 KiB", method: "POST", path: "/feedback/" + pending, ctype: form, body: "freeText=" + strings.Repeat("a", 70*1024), want: 413, code: "PAYLOAD_TOO_LARGE"},
+
+		// Operations and discovery.
+		{name: "health", method: "GET", path: "/health", want: 200, req: reqConforms},
+		{name: "ready", method: "GET", path: "/ready", want: 200, req: reqConforms},
+		{name: "metrics", method: "GET", path: "/metrics", want: 200, req: reqConforms},
+		{name: "openapi.json", method: "GET", path: "/openapi.json", want: 200, req: reqConforms},
+		{name: "resource metadata", method: "GET", path: "/.well-known/oauth-protected-resource", want: 200, req: reqConforms},
+		{name: "resource metadata of /mcp", method: "GET", path: "/.well-known/oauth-protected-resource/mcp", want: 200, req: reqConforms},
+		{name: "resource metadata of /sse", method: "GET", path: "/.well-known/oauth-protected-resource/sse", want: 200, req: reqConforms},
+
+		// Paths nothing is routed to.
+		{name: "unknown API route", method: "GET", path: "/api/nothing-here", key: keyA, want: 404, code: "NOT_FOUND"},
+		{name: "unknown route", method: "GET", path: "/nothing-here", want: 404, code: "NOT_FOUND"},
+	}
+	for _, c := range cases {
+		k.run(t, e.URL, c)
+	}
+
+	// What the cases above changed happened exactly as documented.
+	if r := do(t, "GET", e.URL+api(toAnswerByForm, "result"), keyA, "", nil); !strings.Contains(string(r.Raw), `"combinedFeedback":"a\nb\n\nby form"`) {
+		t.Errorf("the form's answer: %s", r.Raw)
+	}
+
+	// The list's cursor is what the document says it is.
+	h, body := k.run(t, e.URL, apiCase{name: "list: first page", method: "GET", path: "/api/feedback?limit=2", key: keyA, want: 200, req: reqConforms})
+	var page struct {
+		Data struct{ NextCursor string } `json:"data"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil || page.Data.NextCursor == "" {
+		t.Fatalf("list of more than two sessions gave no cursor: %s", body)
+	}
+	k.run(t, e.URL, apiCase{name: "list: next page", method: "GET", path: "/api/feedback?limit=2&cursor=" + url.QueryEscape(page.Data.NextCursor), key: keyA, want: 200, req: reqConforms})
+
+	// The document is cacheable and revalidated by its ETag.
+	h, _ = k.run(t, e.URL, apiCase{name: "openapi.json again", method: "GET", path: "/openapi.json", want: 200})
+	k.run(t, e.URL, apiCase{name: "openapi.json: not modified", method: "GET", path: "/openapi.json", header: map[string]string{"If-None-Match": h.Get("ETag")}, want: 304})
+
+	// Rate limits, /metrics and the resource metadata off: a second edge on
+	// its own NATS, configured so.
+	ns2 := natstest.Start(t)
+	once := edge.RateLimit{Requests: 1, Per: time.Hour, Burst: 1}
+	limited := startContractEdge(t, ns2.JS, edge.Config{CreateLimit: once, SubmitLimit: once, PageLimit: once, DisableMetrics: true})
+	lp := limited.create(t, keyA, map[string]any{"message": "q"})
+	for _, c := range []apiCase{
+		{name: "limited: create over the limit", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: `{"message":"again"}`, want: 429, code: "RATE_LIMITED", req: reqConforms},
+		{name: "limited: first answer", method: "POST", path: api(lp, "submit"), ctype: ctJSON, body: `{"freeText":"x"}`, want: 200, req: reqConforms},
+		{name: "limited: second answer", method: "POST", path: api(lp, "submit"), ctype: ctJSON, body: `{"freeText":"x"}`, want: 429, code: "RATE_LIMITED", req: reqConforms},
+		{name: "limited: state", method: "GET", path: "/feedback/" + lp + "/state", want: 200, req: reqConforms},
+		{name: "limited: state over the limit", method: "GET", path: "/feedback/" + lp + "/state", want: 429, code: "RATE_LIMITED", req: reqConforms},
+		{name: "limited: page over the limit", method: "GET", path: "/feedback/" + lp, want: 429, req: reqConforms},
+		{name: "limited: form over the limit", method: "POST", path: "/feedback/" + lp, ctype: form, body: "freeText=x", want: 429, req: reqConforms},
+		{name: "limited: metrics elsewhere", method: "GET", path: "/metrics", want: 404, code: "NOT_FOUND", req: reqConforms},
+		{name: "limited: no resource metadata", method: "GET", path: "/.well-known/oauth-protected-resource", want: 404, code: "NOT_FOUND", req: reqConforms},
+		{name: "limited: no resource metadata of /mcp", method: "GET", path: "/.well-known/oauth-protected-resource/mcp", want: 404, code: "NOT_FOUND", req: reqConforms},
+		{name: "limited: no resource metadata of /sse", method: "GET", path: "/.well-known/oauth-protected-resource/sse", want: 404, code: "NOT_FOUND", req: reqConforms},
+	} {
+		h, _ := k.run(t, limited.URL, c)
+		if c.want == 429 && (h.Get("Retry-After") == "" || h.Get("X-RateLimit-Limit") != "1") {
+			t.Errorf("%s: Retry-After %q, X-RateLimit-Limit %q", c.name, h.Get("Retry-After"), h.Get("X-RateLimit-Limit"))
+		}
+	}
+
+	// NATS gone: every route that reads sessions says so with 503.
+	ns.Stop()
+	for _, c := range []apiCase{
+		{name: "down: create", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: `{"message":"q"}`, want: 503, code: "SERVICE_UNAVAILABLE"},
+		{name: "down: list", method: "GET", path: "/api/feedback", key: keyA, want: 503, code: "SERVICE_UNAVAILABLE"},
+		{name: "down: status", method: "GET", path: api(pending, "status"), key: keyA, want: 503, code: "SERVICE_UNAVAILABLE"},
+		{name: "down: submit", method: "POST", path: api(pending, "submit"), ctype: ctJSON, body: `{"freeText":"x"}`, want: 503, code: "SERVICE_UNAVAILABLE"},
+		{name: "down: result", method: "GET", path: api(pending, "result"), key: keyA, want: 503, code: "SERVICE_UNAVAILABLE"},
+		{name: "down: cancel", method: "POST", path: api(pending, "cancel"), key: keyA, want: 503, code: "SERVICE_UNAVAILABLE"},
+		{name: "down: state", method: "GET", path: "/feedback/" + pending + "/state", want: 503, code: "SERVICE_UNAVAILABLE"},
+		{name: "down: page", method: "GET", path: "/feedback/" + pending, want: 503},
+		{name: "down: form", method: "POST", path: "/feedback/" + pending, ctype: form, body: "freeText=x", want: 503},
+		{name: "down: health", method: "GET", path: "/health", want: 503},
+		{name: "down: ready", method: "GET", path: "/ready", want: 503},
+	} {
+		k.run(t, e.URL, c)
+	}
+
+	if missing := k.unseen(func(string, string, string) bool { return false }); len(missing) > 0 {
+		t.Errorf("documented responses no request produced (produce them above, or drop them from web/openapi.json):\n%s", strings.Join(missing, "\n"))
+	}
+	if !k.seen["#RouteNotFound"] {
+		t.Error("the general RouteNotFound response was never produced")
+	}
+}
+
+// TestOpenAPIDocumentListsEveryRoute walks the routes registered on the
+// edge: each is documented or excluded with a reason, each documented path
+// is registered, and every method a path does not document is answered 405
+// with the documented methods in Allow.
+func TestOpenAPIDocumentListsEveryRoute(t *testing.T) {
+	k := loadContract(t)
+	ns := natstest.Start(t)
+	e := startContractEdge(t, ns.JS, edge.Config{AuthorizationServers: []string{"https://login.example.com"}})
+
+	registered := map[string]bool{}
+	for _, r := range e.srv.App().GetRoutes(true) {
+		registered[docPath(r.Path)] = true
+	}
+	for path := range registered {
+		if k.doc.Paths.Value(path) == nil && notInOpenAPI[path] == "" {
+			t.Errorf("route %s is registered on the edge but not in web/openapi.json: document it (and in docs/api.md), or add it to notInOpenAPI with the reason", path)
+		}
+	}
+	for path := range notInOpenAPI {
+		if !registered[path] {
+			t.Errorf("notInOpenAPI lists %s, which the edge does not register: remove it", path)
+		}
+	}
+	for path := range k.doc.Paths.Map() {
+		if !registered[path] {
+			t.Errorf("web/openapi.json documents %s, which the edge does not register", path)
+		}
+	}
+
+	id := sessions.NewID()
+	var paths []string
+	for path := range registered {
+		if notInOpenAPI[path] == "" {
+			paths = append(paths, path)
+		}
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		item := k.doc.Paths.Value(path)
+		if item == nil {
+			continue
+		}
+		var allow []string
+		for method := range item.Operations() {
+			allow = append(allow, method)
+			if method == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+		slices.Sort(allow)
+		for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+			if item.GetOperation(method) != nil {
+				continue
+			}
+			h, _ := k.run(t, e.URL, apiCase{
+				name: "method not documented", method: method, path: strings.ReplaceAll(path, "{id}", id),
+				want: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
+			})
+			got := strings.Split(h.Get("Allow"), ", ")
+			slices.Sort(got)
+			if !slices.Equal(got, allow) {
+				t.Errorf("%s %s: Allow %q, but the document lists %v", method, path, h.Get("Allow"), allow)
+			}
+		}
+	}
+	if !k.seen["#MethodNotAllowed"] {
+		t.Error("the general MethodNotAllowed response was never produced")
+	}
+}
+
+// TestOpenAPIDocumentIsServed checks that /openapi.json is the embedded
+// document, byte for byte, and readable from any origin.
+func TestOpenAPIDocumentIsServed(t *testing.T) {
+	ns := natstest.Start(t)
+	e := startContractEdge(t, ns.JS, edge.Config{})
+	req, err := http.NewRequest("GET", e.URL+"/openapi.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", "https://tools.example.org")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !bytes.Equal(body, web.OpenAPI()) {
+		t.Fatalf("GET /openapi.json: %d, %d bytes; want the %d bytes of web/openapi.json", res.StatusCode, len(body), len(web.OpenAPI()))
+	}
+	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("Access-Control-Allow-Origin %q, want * (the document is public)", got)
+	}
+	if got := res.Header.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type %q", got)
+	}
+}
+
+// TestOpenAPIChecksHaveTeeth makes sure the checks above can fail: a body
+// with an undocumented field, a wrong error code or a missing required
+// header is refused.
+func TestOpenAPIChecksHaveTeeth(t *testing.T) {
+	k := loadContract(t)
+	validate := func(method, path string, status int, header http.Header, body string) error {
+		req, _ := http.NewRequest(method, "http://edge.test"+path, nil)
+		route, params, _, err := k.route(req, status)
+		if err != nil {
+			return err
+		}
+		in := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+			Status:                 status, Header: header,
+			Options: validationOptions(),
+		}
+		in.SetBodyBytes([]byte(body))
+		return openapi3filter.ValidateResponse(context.Background(), in)
+	}
+	h := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"abc"}, "Cache-Control": {"no-store"}}
+	id := sessions.NewID()
+	good := `{"success":true,"data":{"sessionId":"` + id + `","status":"cancelled"},"error":null,"timestamp":"2026-11-22T04:39:57.040Z"}`
+	if err := validate("POST", "/api/feedback/"+id+"/cancel", 200, h, good); err != nil {
+		t.Fatalf("a correct answer is refused: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		status int
+		header http.Header
+		body   string
+	}{
+		"undocumented field":  {200, h, strings.Replace(good, `"status"`, `"extra":1,"status"`, 1)},
+		"wrong time format":   {200, h, strings.Replace(good, `04:39:57.040Z`, `04:39:57Z`, 1)},
+		"no request id":       {200, http.Header{"Content-Type": {"application/json"}, "Cache-Control": {"no-store"}}, good},
+		"cacheable":           {200, http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"abc"}, "Cache-Control": {"max-age=60"}}, good},
+		"undocumented code":   {404, h, `{"success":false,"data":null,"error":{"code":"NO_FEEDBACK_AVAILABLE","message":"m"},"timestamp":"2026-11-22T04:39:57.040Z"}`},
+		"undocumented status": {418, h, `{}`},
+	} {
+		if err := validate("POST", "/api/feedback/"+id+"/cancel", tc.status, tc.header, tc.body); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if err := validate("PUT", "/health", 405, h, `{"success":false,"data":null,"error":{"code":"METHOD_NOT_ALLOWED","message":"m"},"timestamp":"2026-11-22T04:39:57.040Z"}`); err == nil {
+		t.Error("a 405 without Allow is accepted")
+	}
+}

@@ -27,6 +27,7 @@ type Error struct {
 	RetryAfter time.Duration
 }
 
+// Error says which method failed and what Telegram answered.
 func (e *Error) Error() string {
 	return fmt.Sprintf("telegram %s: %d %s", e.Method, e.Code, e.Description)
 }

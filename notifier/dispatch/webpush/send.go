@@ -57,6 +57,7 @@ const (
 	Rejected
 )
 
+// String names the outcome, for logs and metrics labels.
 func (o Outcome) String() string {
 	switch o {
 	case Delivered:

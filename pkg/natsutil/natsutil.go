@@ -1,5 +1,8 @@
 // Package natsutil starts the embedded NATS server and opens client
-// connections to it or to an external cluster. It knows nothing of sessions.
+// connections to it or to an external cluster; it also keeps what replicas
+// must agree on without talking to each other: shared secrets (SharedSecret)
+// and locks that one process holds at a time (Lock). It knows nothing of
+// sessions.
 package natsutil
 
 import (

@@ -21,6 +21,14 @@ type Limits struct {
 	MinTimeout     time.Duration
 	DefaultTimeout time.Duration
 	MaxTimeout     time.Duration
+
+	// Richer questions; zero means the Default… constant of each.
+	MaxTitle      int   // characters
+	MaxAction     int   // characters
+	MaxDetails    int   // bytes of compact JSON
+	MaxReason     int   // characters
+	MaxImages     int   // per side (question, answer)
+	MaxImageBytes int64 // decoded bytes per image
 }
 
 // DefaultLimits returns the limits of SPEC §4 with the given timeouts.
@@ -34,16 +42,36 @@ func DefaultLimits(defaultTimeout, maxTimeout time.Duration) Limits {
 		MinTimeout:     30 * time.Second,
 		DefaultTimeout: defaultTimeout,
 		MaxTimeout:     maxTimeout,
+		MaxTitle:       DefaultMaxTitle,
+		MaxAction:      DefaultMaxAction,
+		MaxDetails:     DefaultMaxDetails,
+		MaxReason:      DefaultMaxReason,
+		MaxImages:      DefaultMaxImages,
+		MaxImageBytes:  DefaultMaxImageBytes,
 	}
 }
 
 // CreateRequest is what a caller asks for when it creates a session. Timeout
-// is in seconds; nil means the default.
+// is in seconds; nil means the default. The package documentation says
+// which fields go together.
 type CreateRequest struct {
 	Message           string          `json:"message"`
 	PredefinedOptions []string        `json:"predefinedOptions,omitempty"`
 	Timeout           *json.Number    `json:"timeout,omitempty"`
 	Metadata          json.RawMessage `json:"metadata,omitempty"`
+
+	Title string `json:"title,omitempty"`
+	// MultiSelect false makes predefinedOptions a single choice; nil or true
+	// lets the person pick several.
+	MultiSelect *bool `json:"multiSelect,omitempty"`
+	// Fields is a form: an MCP elicitation requestedSchema (ParseFormSchema).
+	Fields json.RawMessage `json:"fields,omitempty"`
+	// Kind is "question" (the default) or "approval".
+	Kind Kind `json:"kind,omitempty"`
+	// Action and Details describe what an approval is about.
+	Action  string          `json:"action,omitempty"`
+	Details json.RawMessage `json:"details,omitempty"`
+	Images  []ImageInput    `json:"images,omitempty"`
 }
 
 // SubmitRequest is a person's answer.
@@ -51,30 +79,42 @@ type SubmitRequest struct {
 	SelectedOptions []string        `json:"selectedOptions,omitempty"`
 	FreeText        *string         `json:"freeText,omitempty"`
 	Metadata        json.RawMessage `json:"metadata,omitempty"`
+
+	// Values answers a form: a JSON object keyed by field name.
+	Values json.RawMessage `json:"values,omitempty"`
+	// Decision and Reason answer an approval.
+	Decision Decision     `json:"decision,omitempty"`
+	Reason   *string      `json:"reason,omitempty"`
+	Images   []ImageInput `json:"images,omitempty"`
 }
 
 // ValidateCreate checks r against the limits and returns the timeout to use.
 func (l Limits) ValidateCreate(r *CreateRequest) (time.Duration, error) {
-	if err := checkText("message", r.Message, 1, l.MaxMessage); err != nil {
+	p, err := l.validateCreate(r)
+	if err != nil {
 		return 0, err
 	}
-	if strings.TrimSpace(r.Message) == "" {
-		return 0, Invalid("message", "must not be blank")
+	return p.timeout, nil
+}
+
+func (l Limits) validateCreate(r *CreateRequest) (*createPlan, error) {
+	if err := l.checkMessage(r); err != nil {
+		return nil, err
 	}
 	if len(r.PredefinedOptions) > l.MaxOptions {
-		return 0, Invalid("predefinedOptions", fmt.Sprintf("at most %d options are allowed, got %d", l.MaxOptions, len(r.PredefinedOptions)))
+		return nil, Invalid("predefinedOptions", fmt.Sprintf("at most %d options are allowed, got %d", l.MaxOptions, len(r.PredefinedOptions)))
 	}
 	seen := make(map[string]bool, len(r.PredefinedOptions))
 	for i, o := range r.PredefinedOptions {
 		field := fmt.Sprintf("predefinedOptions[%d]", i)
 		if err := checkText(field, o, 1, l.MaxOption); err != nil {
-			return 0, err
+			return nil, err
 		}
 		if strings.TrimSpace(o) == "" {
-			return 0, Invalid(field, "must not be blank")
+			return nil, Invalid(field, "must not be blank")
 		}
 		if seen[o] {
-			return 0, Invalid(field, "duplicate option")
+			return nil, Invalid(field, "duplicate option")
 		}
 		seen[o] = true
 	}
@@ -82,30 +122,36 @@ func (l Limits) ValidateCreate(r *CreateRequest) (time.Duration, error) {
 	if r.Timeout != nil {
 		secs, err := r.Timeout.Int64()
 		if err != nil {
-			return 0, Invalid("timeout", "must be a whole number of seconds")
+			return nil, Invalid("timeout", "must be a whole number of seconds")
 		}
 		minS, maxS := int64(l.MinTimeout/time.Second), int64(l.MaxTimeout/time.Second)
 		if secs < minS || secs > maxS {
-			return 0, Invalid("timeout", fmt.Sprintf("must be between %d and %d seconds", minS, maxS))
+			return nil, Invalid("timeout", fmt.Sprintf("must be between %d and %d seconds", minS, maxS))
 		}
 		timeout = time.Duration(secs) * time.Second
 	}
 	if err := l.checkMetadata("metadata", r.Metadata); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return timeout, nil
+	return l.planCreate(r, timeout)
 }
 
 // ValidateSubmit checks an answer against the session it answers.
 func (l Limits) ValidateSubmit(r *SubmitRequest, s *Session) error {
-	hasText := r.FreeText != nil && strings.TrimSpace(*r.FreeText) != ""
-	if len(r.SelectedOptions) == 0 && !hasText {
-		return Invalid("selectedOptions", "give selectedOptions, freeText, or both")
+	imgs, err := l.decodeImages("images", r.Images)
+	if err != nil {
+		return err
 	}
-	if r.FreeText != nil {
-		if err := checkText("freeText", *r.FreeText, 0, l.MaxFreeText); err != nil {
-			return err
-		}
+	_, err = l.validateSubmit(r, s, len(imgs))
+	return err
+}
+
+// validateSubmit checks an answer whose images, if any, are already
+// decoded, and returns the Feedback it makes, without combinedFeedback.
+func (l Limits) validateSubmit(r *SubmitRequest, s *Session, images int) (*Feedback, error) {
+	fb, err := l.checkAnswer(r, s, images)
+	if err != nil {
+		return nil, err
 	}
 	allowed := make(map[string]bool, len(s.PredefinedOptions))
 	for _, o := range s.PredefinedOptions {
@@ -115,17 +161,20 @@ func (l Limits) ValidateSubmit(r *SubmitRequest, s *Session) error {
 	for i, o := range r.SelectedOptions {
 		field := fmt.Sprintf("selectedOptions[%d]", i)
 		if !utf8.ValidString(o) {
-			return Invalid(field, "must be valid UTF-8")
+			return nil, Invalid(field, "must be valid UTF-8")
 		}
 		if !allowed[o] {
-			return Invalid(field, "is not one of the session's options")
+			return nil, Invalid(field, "is not one of the session's options")
 		}
 		if seen[o] {
-			return Invalid(field, "selected twice")
+			return nil, Invalid(field, "selected twice")
 		}
 		seen[o] = true
 	}
-	return l.checkMetadata("metadata", r.Metadata)
+	if err := l.checkMetadata("metadata", r.Metadata); err != nil {
+		return nil, err
+	}
+	return fb, nil
 }
 
 func (l Limits) checkMetadata(field string, m json.RawMessage) error {

@@ -20,6 +20,7 @@ type Service struct {
 	// may pass, such as a NATS leader election after a node died.
 	retryFor time.Duration
 	observe  Observer
+	images   ImageStore
 }
 
 // Option configures a Service.
@@ -71,10 +72,14 @@ func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Milliseco
 
 // Create validates req and stores a new pending session owned by owner.
 func (s *Service) Create(ctx context.Context, owner string, req *CreateRequest) (*Session, error) {
-	timeout, err := s.limits.ValidateCreate(req)
+	plan, err := s.limits.validateCreate(req)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.acceptsImages(len(plan.images)); err != nil {
+		return nil, err
+	}
+	timeout := plan.timeout
 	// Full precision: the owner index sorts by creation time, and sessions
 	// created within one millisecond must still list newest first.
 	now := s.now().UTC()
@@ -88,6 +93,11 @@ func (s *Service) Create(ctx context.Context, owner string, req *CreateRequest) 
 		Status:            StatusPending,
 		CreatedAt:         now,
 		ExpiresAt:         now.Add(timeout),
+	}
+	plan.apply(sess, req)
+	// Images first, the record last: a record never points at missing bytes.
+	if sess.Images, err = s.putImages(ctx, sess.ID, plan.images); err != nil {
+		return nil, err
 	}
 	var rev uint64
 	attempts := 0
@@ -109,6 +119,7 @@ func (s *Service) Create(ctx context.Context, owner string, req *CreateRequest) 
 		return err
 	})
 	if err != nil {
+		s.deleteImages(ctx, sess.ID, sess.Images)
 		return nil, storeErr("create session", err)
 	}
 	sess.Revision = rev
@@ -154,25 +165,38 @@ func (s *Service) Submit(ctx context.Context, id string, req *SubmitRequest) (*S
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
-	return s.transition(ctx, id, func(sess *Session, now time.Time) error {
-		if err := s.limits.ValidateSubmit(req, sess); err != nil {
+	imgs, err := s.limits.decodeImages("images", req.Images)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.acceptsImages(len(imgs)); err != nil {
+		return nil, err
+	}
+	var stored []Image
+	sess, err := s.transition(ctx, id, func(sess *Session, now time.Time) error {
+		fb, err := s.limits.validateSubmit(req, sess, len(imgs))
+		if err != nil {
 			return err
 		}
-		text := ""
-		if req.FreeText != nil {
-			text = *req.FreeText
+		// Stored once, after the answer is known to be valid and before
+		// the swap that may lose; a lost swap deletes them below.
+		if len(imgs) > 0 && stored == nil {
+			if stored, err = s.putImages(ctx, id, imgs); err != nil {
+				return err
+			}
 		}
+		fb.Images = stored
+		fb.CombinedFeedback = RenderFeedback(sess, fb, len(stored))
 		sess.Status = StatusCompleted
 		sess.SubmittedAt = &now
 		sess.FinishedAt = &now
-		sess.Feedback = &Feedback{
-			SelectedOptions:  req.SelectedOptions,
-			FreeText:         text,
-			CombinedFeedback: CombineFeedback(req.SelectedOptions, text),
-			Metadata:         normalizeJSON(req.Metadata),
-		}
+		sess.Feedback = fb
 		return nil
 	})
+	if err != nil && stored != nil {
+		s.discardAnswerImages(ctx, id, stored, err)
+	}
+	return sess, err
 }
 
 // Cancel ends the owner's pending session.
@@ -384,7 +408,8 @@ func sameTransition(stored, next *Session) bool {
 		!stored.FinishedAt.Equal(*next.FinishedAt) || (stored.Feedback == nil) != (next.Feedback == nil) {
 		return false
 	}
-	return stored.Feedback == nil || stored.Feedback.CombinedFeedback == next.Feedback.CombinedFeedback
+	return stored.Feedback == nil || (stored.Feedback.CombinedFeedback == next.Feedback.CombinedFeedback &&
+		sameImages(stored.Feedback.Images, next.Feedback.Images))
 }
 
 // retrying runs op until it succeeds, fails in a way a retry cannot mend

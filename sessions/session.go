@@ -51,6 +51,18 @@ type Session struct {
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 	Feedback   *Feedback  `json:"feedback,omitempty"`
 
+	// Title is a short heading for the page, lists and notifications.
+	Title string `json:"title,omitempty"`
+	// SingleSelect is stored rather than multiSelect so that records
+	// written before it existed keep their meaning; see MultiSelect.
+	SingleSelect bool `json:"singleSelect,omitempty"`
+	// Fields is the form to fill in, nil if none.
+	Fields *FormSchema `json:"fields,omitempty"`
+	// Approval is set when the session asks to approve or deny an action.
+	Approval *Approval `json:"approval,omitempty"`
+	// Images are the agent's images shown with the question.
+	Images []Image `json:"images,omitempty"`
+
 	// Revision is the store's revision of this record, the token of every
 	// compare-and-swap. It is not part of the stored value.
 	Revision uint64 `json:"-"`
@@ -62,6 +74,25 @@ type Feedback struct {
 	FreeText         string          `json:"freeText,omitempty"`
 	CombinedFeedback string          `json:"combinedFeedback"`
 	Metadata         json.RawMessage `json:"metadata,omitempty"`
+
+	// Values answers the session's form.
+	Values Values `json:"values,omitempty"`
+	// Decision and Reason answer an approval.
+	Decision Decision `json:"decision,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	// Images are the person's images attached to the answer.
+	Images []Image `json:"images,omitempty"`
+}
+
+// MultiSelect reports whether the person may pick several options.
+func (s *Session) MultiSelect() bool { return !s.SingleSelect }
+
+// Kind reports what the session asks for.
+func (s *Session) Kind() Kind {
+	if s.Approval != nil {
+		return KindApproval
+	}
+	return KindQuestion
 }
 
 // Due reports whether a pending session has passed its deadline at now.
@@ -96,7 +127,21 @@ func (s *Session) Clone() *Session {
 		f := *s.Feedback
 		f.SelectedOptions = append([]string(nil), s.Feedback.SelectedOptions...)
 		f.Metadata = append(json.RawMessage(nil), s.Feedback.Metadata...)
+		f.Images = append([]Image(nil), s.Feedback.Images...)
+		if s.Feedback.Values != nil {
+			f.Values = make(Values, len(s.Feedback.Values))
+			for k, v := range s.Feedback.Values {
+				f.Values[k] = append(json.RawMessage(nil), v...)
+			}
+		}
 		c.Feedback = &f
+	}
+	// Fields is never modified after parsing, so it is shared.
+	c.Images = append([]Image(nil), s.Images...)
+	if s.Approval != nil {
+		a := *s.Approval
+		a.Details = append(json.RawMessage(nil), s.Approval.Details...)
+		c.Approval = &a
 	}
 	return &c
 }

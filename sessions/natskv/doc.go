@@ -18,4 +18,12 @@
 // removes it, leaving a short-lived delete marker. kv.Update cannot carry a
 // TTL, so transitions publish to the key's subject with an expected
 // last-subject-sequence and a message TTL instead.
+//
+// Images (Images, a sessions.ImageStore) live in the object store
+// "feedback_images" — object "<sessionId>/<imageId>", chunked, so no message
+// nears max_payload and session records stay small — with the KV bucket
+// "feedback_images_index" (key "<sessionId>.<imageId>") listing each
+// session's images for DeleteSession. Both are replicated like the sessions
+// bucket and expire entries after MaxAge, which must cover the longest a
+// session can live (ImageMaxAge: the longest timeout plus retention).
 package natskv

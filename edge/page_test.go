@@ -17,9 +17,9 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/edge"
 	"github.com/feedbackd/feedbackd/pkg/auth"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -221,18 +221,14 @@ func assertNoLeaks(t testing.TB, label string, p *htmlPage) {
 
 // shortEdge serves sessions that may be as short as one second (and as long
 // as four hours).
-func shortEdge(t testing.TB, cfg edge.Config) *restEdge {
-	l := sessions.DefaultLimits(300*time.Second, 4*time.Hour)
-	l.MinTimeout = time.Second
-	ns := natstest.Start(t)
-	if cfg.Version == "" {
-		cfg.Version = "test"
-	}
-	return startEdge(t, ns.JS, edgeSetup{Edge: cfg, Sessions: []sessions.Option{sessions.WithLimits(l)}})
+func shortEdge(t testing.TB, opts ...programtest.Option) *restEdge {
+	e, _ := newREST(t, append([]programtest.Option{programtest.ShortTimeouts()}, opts...)...)
+	return e
 }
 
 func TestPageShowsEveryState(t *testing.T) {
-	e := shortEdge(t, edge.Config{})
+	clk := newClock()
+	e := shortEdge(t, programtest.Sessions(sessions.WithClock(clk.Now)))
 	ask := map[string]any{"message": "Ship **v2** today?", "predefinedOptions": []string{"Yes", "No"}}
 	pending := e.create(t, keyA, ask)
 	completed := e.create(t, keyA, ask)
@@ -244,7 +240,7 @@ func TestPageShowsEveryState(t *testing.T) {
 		t.Fatalf("cancel: %d %s", r.Status, r.Raw)
 	}
 	expired := e.create(t, keyA, map[string]any{"message": "Quick", "timeout": 1})
-	time.Sleep(1100 * time.Millisecond) // no expirer runs: the page itself must see the deadline
+	clk.Add(2 * time.Second) // no expirer runs: the page itself must see the deadline
 
 	cases := []struct {
 		name, path, state string
@@ -651,7 +647,8 @@ func TestPageFormPostRefusedKeepsDraft(t *testing.T) {
 }
 
 func TestPageFormPostOnFinishedSessionShowsHowItEnded(t *testing.T) {
-	e := shortEdge(t, edge.Config{})
+	clk := newClock()
+	e := shortEdge(t, programtest.Sessions(sessions.WithClock(clk.Now)))
 	done := e.create(t, keyA, map[string]any{"message": "q"})
 	if r := e.submit(t, done, map[string]any{"freeText": "first"}); r.Status != 200 {
 		t.Fatal(r.Status)
@@ -661,7 +658,7 @@ func TestPageFormPostOnFinishedSessionShowsHowItEnded(t *testing.T) {
 		t.Fatal(r.Status)
 	}
 	expired := e.create(t, keyA, map[string]any{"message": "q", "timeout": 1})
-	time.Sleep(1100 * time.Millisecond)
+	clk.Add(2 * time.Second)
 	for _, tc := range []struct {
 		id     string
 		status int
@@ -786,10 +783,10 @@ func TestPageGetsASocketCredentialForItsOwnSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := natstest.Start(t)
-	withWS := startEdge(t, ns.JS, edgeSetup{Edge: edge.Config{Version: "test", PageTokens: tokens}})
-	custom := startEdge(t, ns.JS, edgeSetup{Edge: edge.Config{Version: "test", PageTokens: tokens, WSPath: "https://live.example.com/ws/"}})
-	polling := startEdge(t, ns.JS, edgeSetup{Edge: edge.Config{Version: "test"}})
+	ns := programtest.StartNATS(t)
+	withWS := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.PageTokens = tokens }))
+	custom := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.PageTokens, c.WSPath = tokens, "https://live.example.com/ws/" }))
+	polling := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.PageTokens = nil }))
 
 	id := withWS.create(t, keyA, map[string]any{"message": "q", "timeout": 60})
 	data := getPage(t, withWS.URL+"/feedback/"+id).scriptData(t)
@@ -819,7 +816,7 @@ func TestPageGetsASocketCredentialForItsOwnSession(t *testing.T) {
 
 func TestPageTokenLivesUntilJustAfterTheDeadline(t *testing.T) {
 	tokens, _ := auth.NewPageTokens([]byte(strings.Repeat("k", 32)))
-	e := shortEdge(t, edge.Config{PageTokens: tokens})
+	e := shortEdge(t, withEdge(func(c *edge.Config) { c.PageTokens = tokens }))
 	for _, tc := range []struct {
 		timeout int
 		want    time.Duration // token life beyond now

@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/sessions"
-	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
 
 // lossyStore is the real KV store whose next write lands but whose answer
@@ -43,11 +41,7 @@ func (l *lossyStore) Update(ctx context.Context, s *sessions.Session, ttl time.D
 
 func newLossy(t *testing.T, opts ...sessions.Option) (*sessions.Service, *lossyStore) {
 	t.Helper()
-	ns := natstest.Start(t)
-	store, err := natskv.Open(context.Background(), ns.JS, natskv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, store := newService(t)
 	l := &lossyStore{Store: store}
 	return sessions.NewService(l, sessions.NewHub(), opts...), l
 }

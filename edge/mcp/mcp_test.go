@@ -1,4 +1,4 @@
-package edge_test
+package mcp_test
 
 import (
 	"bufio"
@@ -15,8 +15,9 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.uber.org/goleak"
 
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/edge"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/edge/mcp"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -26,7 +27,7 @@ func TestMCPHandshakeListsExactlyTheThreeToolsWithSchemas(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := connect(t, tc, e.url, newKeyTransport(keyA))
 			info := c.InitializeResult().ServerInfo
-			if info.Name != edge.MCPServerName || info.Version != "test-1.2.3" {
+			if info.Name != mcp.ServerName || info.Version != "test" {
 				t.Errorf("server info = %+v", info)
 			}
 			res, err := c.ListTools(context.Background(), nil)
@@ -117,7 +118,7 @@ func TestMCPWaitingCallReturnsTheAnswerSubmittedOverREST(t *testing.T) {
 				done <- outcome{res, err}
 			}()
 			id := pendingSession(t, e, keyA)
-			waitFor(t, 5*time.Second, "the call to wait", func() bool { return e.hub.Subscribers() == 1 })
+			programtest.WaitFor(t, 5*time.Second, programtest.Until("the call to wait", func() bool { return e.hub.Subscribers() == 1 }))
 			submit(t, e.url, id, map[string]any{"selectedOptions": []string{"Blue"}, "freeText": "navy if possible"})
 			var o outcome
 			select {
@@ -136,7 +137,7 @@ func TestMCPWaitingCallReturnsTheAnswerSubmittedOverREST(t *testing.T) {
 			if time.Since(start) > 10*time.Second {
 				t.Errorf("took %s", time.Since(start))
 			}
-			waitFor(t, 2*time.Second, "the wait to unsubscribe", func() bool { return e.hub.Subscribers() == 0 })
+			programtest.WaitFor(t, 2*time.Second, programtest.Until("the wait to unsubscribe", func() bool { return e.hub.Subscribers() == 0 }))
 		})
 	}
 }
@@ -245,9 +246,7 @@ func TestMCPSSEStreamsThroughFiber(t *testing.T) {
 }
 
 func TestMCPEndpointEventUsesPublicURL(t *testing.T) {
-	cfg := fastConfig()
-	cfg.PublicURL = "https://feedback.example.com/base/"
-	e := startMCPEdge(t, natstest.Start(t), cfg)
+	e := newEdge(t, programtest.Env("PUBLIC_URL", "https://feedback.example.com/base/"))
 	req, _ := http.NewRequest(http.MethodGet, e.url+"/sse", nil)
 	req.Header.Set("X-API-Key", keyA)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -282,14 +281,14 @@ func TestMCPClientThatLeavesMidWaitLeavesNothingBehind(t *testing.T) {
 					defer close(returned)
 					_, _ = c.CallTool(ctx, &sdk.CallToolParams{Name: "interactive_feedback", Arguments: map[string]any{"message": "Anyone?", "waitSeconds": 600}})
 				}()
-				waitFor(t, 5*time.Second, "the call to wait", func() bool { return e.hub.Subscribers() == 1 })
+				programtest.WaitFor(t, 5*time.Second, programtest.Until("the call to wait", func() bool { return e.hub.Subscribers() == 1 }))
 				switch how {
 				case "cancel": // the SDK sends notifications/cancelled
 					cancel()
 				case "cut": // the network goes away without a word
 					kt.cut()
 				}
-				waitFor(t, 5*time.Second, "the server to end the wait", func() bool { return e.hub.Subscribers() == 0 })
+				programtest.WaitFor(t, 5*time.Second, programtest.Until("the server to end the wait", func() bool { return e.hub.Subscribers() == 0 }))
 				_ = c.Close()
 				<-returned
 				kt.base.CloseIdleConnections()
@@ -308,7 +307,7 @@ func TestMCPCancelledNotificationIsScopedToItsPrincipal(t *testing.T) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}()
-	waitFor(t, 5*time.Second, "the call to wait", func() bool { return e.hub.Subscribers() == 1 })
+	programtest.WaitFor(t, 5*time.Second, programtest.Until("the call to wait", func() bool { return e.hub.Subscribers() == 1 }))
 
 	cancel := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}`
 	resp := rawMCP(t, e.url, keyB, sb, cancel)
@@ -321,13 +320,16 @@ func TestMCPCancelledNotificationIsScopedToItsPrincipal(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("B presenting A's session: %d, want 404", resp.StatusCode)
 	}
+	// Nothing may happen now: the sleep is the behaviour under test (B's
+	// cancel was handled before its 202; a wrongly ended wait would let go
+	// of its subscription within this time).
 	time.Sleep(200 * time.Millisecond)
 	if n := e.hub.Subscribers(); n != 1 {
 		t.Fatalf("another principal's cancel ended A's wait (%d waiting)", n)
 	}
 	resp = rawMCP(t, e.url, keyA, sa, cancel)
 	resp.Body.Close()
-	waitFor(t, 2*time.Second, "A's cancel to end the wait", func() bool { return e.hub.Subscribers() == 0 })
+	programtest.WaitFor(t, 2*time.Second, programtest.Until("A's cancel to end the wait", func() bool { return e.hub.Subscribers() == 0 }))
 }
 
 func TestMCPSessionIDsAreBoundToTheirPrincipal(t *testing.T) {
@@ -443,11 +445,10 @@ func TestMCPBadArgumentsAndForeignSessionsAreToolErrors(t *testing.T) {
 }
 
 func TestMCPReportsCancelledAndExpiredSessionsPlainly(t *testing.T) {
-	ns := natstest.Start(t)
-	e := startMCPEdge(t, ns, fastConfig(), sessions.WithLimits(sessions.Limits{
+	e := newEdge(t, programtest.Sessions(sessions.WithLimits(sessions.Limits{
 		MaxMessage: 1000, MaxOptions: 10, MaxOption: 100, MaxFreeText: 1000, MaxMetadata: 4096,
 		MinTimeout: time.Second, DefaultTimeout: time.Minute, MaxTimeout: time.Hour,
-	}))
+	})))
 	ctx := context.Background()
 	c := connect(t, transports[0], e.url, newKeyTransport(keyA))
 
@@ -471,8 +472,8 @@ func TestMCPReportsCancelledAndExpiredSessionsPlainly(t *testing.T) {
 }
 
 func TestMCPStreamableSessionSpreadOverTwoEdges(t *testing.T) {
-	ns := natstest.Start(t)
-	a, b := startMCPEdge(t, ns, fastConfig()), startMCPEdge(t, ns, fastConfig())
+	ns := programtest.StartNATS(t)
+	a, b := startEdge(t, ns.URL), startEdge(t, ns.URL)
 	for _, tc := range transports[:2] {
 		t.Run(tc.name, func(t *testing.T) {
 			kt := newKeyTransport(keyA, hostOf(a.url), hostOf(b.url))
@@ -489,7 +490,7 @@ func TestMCPStreamableSessionSpreadOverTwoEdges(t *testing.T) {
 			go func() {
 				done <- c.call(t, ctx, "interactive_feedback", map[string]any{"message": "Answer me on the other edge", "predefinedOptions": []string{"A", "B"}, "waitSeconds": 30})
 			}()
-			waitFor(t, 5*time.Second, "the call to wait on one replica", func() bool { return a.hub.Subscribers()+b.hub.Subscribers() == 1 })
+			programtest.WaitFor(t, 5*time.Second, programtest.Until("the call to wait on one replica", func() bool { return a.hub.Subscribers()+b.hub.Subscribers() == 1 }))
 			waiting, other := a, b
 			if b.hub.Subscribers() == 1 {
 				waiting, other = b, a
@@ -513,8 +514,7 @@ func TestMCPStreamableSessionSpreadOverTwoEdges(t *testing.T) {
 }
 
 func TestMCPShutdownEndsStreamsAndWaitsPromptly(t *testing.T) {
-	ns := natstest.Start(t)
-	e := startMCPEdge(t, ns, fastConfig())
+	e := newEdge(t)
 	sse := connect(t, transports[2], e.url, newKeyTransport(keyA))
 	st := connect(t, transports[0], e.url, newKeyTransport(keyA))
 	for _, c := range []*client{sse, st} {
@@ -522,23 +522,20 @@ func TestMCPShutdownEndsStreamsAndWaitsPromptly(t *testing.T) {
 			_, _ = c.CallTool(context.Background(), &sdk.CallToolParams{Name: "interactive_feedback", Arguments: map[string]any{"message": "Shutting down?", "waitSeconds": 600}})
 		}()
 	}
-	waitFor(t, 5*time.Second, "both calls to wait", func() bool { return e.hub.Subscribers() == 2 })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	programtest.WaitFor(t, 5*time.Second, programtest.Until("both calls to wait", func() bool { return e.hub.Subscribers() == 2 }))
 	start := time.Now()
-	if err := e.srv.Shutdown(ctx); err != nil {
+	if err := e.m.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("shutdown took %s", d)
 	}
-	waitFor(t, 2*time.Second, "the waits to end", func() bool { return e.hub.Subscribers() == 0 })
+	programtest.WaitFor(t, 2*time.Second, programtest.Until("the waits to end", func() bool { return e.hub.Subscribers() == 0 }))
 }
 
 func TestMCPStreamsAnswerAtOnceWhenQuiet(t *testing.T) {
-	cfg := fastConfig()
-	cfg.MCPKeepAlive = time.Minute // nothing but the handshake of the stream itself
-	e := startMCPEdge(t, natstest.Start(t), cfg)
+	// Nothing but the handshake of the stream itself: no keep-alive comes.
+	e := newEdge(t, programtest.Edge(func(c *edge.Config) { fast(c); c.MCP.KeepAlive = time.Minute }))
 	for _, path := range []string{"/mcp", "/sse"} {
 		req, _ := http.NewRequest(http.MethodGet, e.url+path, nil)
 		req.Header.Set("X-API-Key", keyA)

@@ -1,4 +1,4 @@
-package edge
+package mcp
 
 import (
 	"bytes"
@@ -24,9 +24,10 @@ import (
 //     replica checks an id by recomputing the tag, so the requests of one
 //     session may land on any replica, and one principal can never present
 //     (and so never listen on, or cancel within) another's session.
-//   - The older SSE transport is bound to the replica holding its stream:
+//   - The older SSE transport's stream lives on the replica holding it:
 //     sseStreams maps the stream's session id to the stream's context, so a
-//     tool call posted to /sse/message ends when the stream does.
+//     tool call posted to /sse/message ends when the stream does, and a
+//     message posted to another replica is relayed here (relay.go).
 //   - inflightCalls cancels a Streamable HTTP request on the client's
 //     notifications/cancelled, scoped to the principal and session, which
 //     mcp-go's own bookkeeping is not for sessionless (2026-07-28) requests.
@@ -113,7 +114,7 @@ type sseStreams struct {
 // session with the context of its GET stream.
 func (s *sseStreams) register(ctx context.Context, cs server.ClientSession) {
 	info, ok := ctx.Value(infoKey{}).(requestInfo)
-	if !ok || info.transport != transportSSE {
+	if !ok || info.transport != SSE {
 		return
 	}
 	st := sseStream{ctx: ctx, principal: info.principal, release: func() {}}

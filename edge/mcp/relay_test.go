@@ -1,4 +1,4 @@
-package edge_test
+package mcp_test
 
 import (
 	"context"
@@ -7,22 +7,12 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/feedbackd/feedbackd/edge"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
-	"github.com/feedbackd/feedbackd/pkg/relay"
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 )
 
-// relayedConfig is fastConfig with SSE messages relayed over ns.
-func relayedConfig(t testing.TB, ns *natstest.Server) edge.Config {
-	cfg := fastConfig()
-	nc, _ := ns.Connect(t)
-	cfg.Relay = relay.NewNATS(nc, edge.RelaySubjectPrefix, quietLog)
-	return cfg
-}
-
 func TestMCPSSEMessagesReachTheStreamThroughAnyEdge(t *testing.T) {
-	ns := natstest.Start(t)
-	a, b := startMCPEdge(t, ns, relayedConfig(t, ns)), startMCPEdge(t, ns, relayedConfig(t, ns))
+	ns := programtest.StartNATS(t)
+	a, b := startEdge(t, ns.URL), startEdge(t, ns.URL)
 	// The stream opens on a; the requests after it alternate b, a, b, ...
 	kt := newKeyTransport(keyA, hostOf(a.url), hostOf(b.url))
 	c := connect(t, transports[2], a.url, kt)
@@ -38,7 +28,7 @@ func TestMCPSSEMessagesReachTheStreamThroughAnyEdge(t *testing.T) {
 	go func() {
 		done <- c.call(t, ctx, "interactive_feedback", map[string]any{"message": "Answer me", "predefinedOptions": []string{"A", "B"}, "waitSeconds": 30})
 	}()
-	waitFor(t, 5*time.Second, "the relayed call to wait", func() bool { return a.hub.Subscribers()+b.hub.Subscribers() == 1 })
+	programtest.WaitFor(t, 5*time.Second, programtest.Until("the relayed call to wait", func() bool { return a.hub.Subscribers()+b.hub.Subscribers() == 1 }))
 	id := pendingSession(t, b, keyA)
 	submit(t, b.url, id, map[string]any{"selectedOptions": []string{"A"}})
 	select {
@@ -55,8 +45,7 @@ func TestMCPSSEMessagesReachTheStreamThroughAnyEdge(t *testing.T) {
 }
 
 func TestMCPSSEMessageForAStreamNoEdgeHoldsIsRefused(t *testing.T) {
-	ns := natstest.Start(t)
-	e := startMCPEdge(t, ns, relayedConfig(t, ns))
+	e := newEdge(t)
 	code, body := rest(t, "POST", e.url+"/sse/message?sessionId=00000000-0000-4000-8000-000000000000", keyA,
 		map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
 	if code != 400 || body["error"] == nil {

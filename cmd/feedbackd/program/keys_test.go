@@ -1,4 +1,4 @@
-package main
+package program
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -143,19 +144,33 @@ func TestTokenWarnsAboutAShortSecretWithoutPrintingIt(t *testing.T) {
 	parseClaims(t, strings.TrimSpace(out), "short-one")
 }
 
-func TestTokenHelp(t *testing.T) {
-	out, errOut, err := mint(t, fakeEnv(), "-h")
-	if !errors.Is(err, flag.ErrHelp) || out != "" || !strings.Contains(errOut, "--sub") {
-		t.Fatalf("-h: err %v, stdout %q, stderr %q", err, out, errOut)
+func TestTokenHelpGoesToStdout(t *testing.T) {
+	for _, arg := range []string{"-h", "--help"} {
+		out, errOut, err := mint(t, fakeEnv(), arg)
+		if !errors.Is(err, flag.ErrHelp) || errOut != "" || !strings.Contains(out, "--sub") {
+			t.Fatalf("%s: err %v, stdout %q, stderr %q", arg, err, out, errOut)
+		}
+	}
+	// A wrong flag is an error on stderr, with the usage.
+	out, errOut, err := mint(t, fakeEnv(), "--nope")
+	if err == nil || errors.Is(err, flag.ErrHelp) || out != "" || !strings.Contains(errOut, "nope") || !strings.Contains(errOut, "-sub") {
+		t.Fatalf("--nope: err %v, stdout %q, stderr %q", err, out, errOut)
+	}
+}
+
+func TestAPIKeyHelpGoesToStdout(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := runAPIKey([]string{"--help"}, &out, &errOut); !errors.Is(err, flag.ErrHelp) || errOut.Len() != 0 || !strings.Contains(out.String(), "usage: feedbackd apikey") {
+		t.Fatalf("--help: err %v, stdout %q, stderr %q", err, out.String(), errOut.String())
 	}
 }
 
 func TestAPIKeyPrintsAFreshKey(t *testing.T) {
 	var a, b bytes.Buffer
-	if err := runAPIKey(nil, &a); err != nil {
+	if err := runAPIKey(nil, &a, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if err := runAPIKey([]string{}, &b); err != nil {
+	if err := runAPIKey([]string{}, &b, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	k, ok := strings.CutSuffix(a.String(), "\n")
@@ -169,7 +184,7 @@ func TestAPIKeyPrintsAFreshKey(t *testing.T) {
 		t.Fatalf("the printed key is not a valid API_KEYS entry: %v", err)
 	}
 	var c bytes.Buffer
-	if err := runAPIKey([]string{"extra"}, &c); err == nil {
+	if err := runAPIKey([]string{"extra"}, &c, io.Discard); err == nil {
 		t.Fatalf("extra argument accepted, printed %q", c.String())
 	}
 }

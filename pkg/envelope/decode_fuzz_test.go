@@ -1,11 +1,11 @@
-package edge_test
+package envelope_test
 
 import (
 	"errors"
 	"testing"
 	"time"
 
-	"github.com/feedbackd/feedbackd/edge"
+	"github.com/feedbackd/feedbackd/pkg/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -27,7 +27,7 @@ func FuzzDecodeCreate(f *testing.F) {
 	limits := sessions.DefaultLimits(300*time.Second, 3600*time.Second)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req sessions.CreateRequest
-		err := edge.DecodeBody(body, &req)
+		err := envelope.Decode(body, &req)
 		if err == nil {
 			_, err = limits.ValidateCreate(&req)
 		}
@@ -52,7 +52,7 @@ func FuzzDecodeSubmit(f *testing.F) {
 	sess := &sessions.Session{PredefinedOptions: []string{"yes", "no"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req sessions.SubmitRequest
-		err := edge.DecodeBody(body, &req)
+		err := envelope.Decode(body, &req)
 		if err == nil {
 			err = limits.ValidateSubmit(&req, sess)
 			if err == nil {

@@ -1,4 +1,4 @@
-package edge
+package mcp
 
 import (
 	"encoding/json"

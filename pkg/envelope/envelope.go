@@ -1,6 +1,3 @@
-// Package envelope is the JSON shape of every /api/ response (SPEC §4) and
-// the one mapping from domain error codes to HTTP statuses. The edge and the
-// notifier (for refused WebSocket upgrades) both answer with it.
 package envelope
 
 import (
@@ -13,7 +10,8 @@ import (
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-// Body is an envelope: data on success, error otherwise.
+// Body is an envelope: data on success, error otherwise. See docs/api.md,
+// "REST API".
 type Body struct {
 	Success   bool   `json:"success"`
 	Data      any    `json:"data"`
@@ -49,19 +47,19 @@ func Status(code sessions.Code) int {
 	switch code {
 	case sessions.CodeInvalidRequest:
 		return http.StatusBadRequest
-	case sessions.CodeUnauthorized:
+	case CodeUnauthorized:
 		return http.StatusUnauthorized
-	case sessions.CodeNotFound, sessions.CodeNoFeedback, sessions.CodeRouteNotFound:
+	case sessions.CodeNotFound, sessions.CodeNoFeedback, CodeRouteNotFound:
 		return http.StatusNotFound
-	case sessions.CodeMethodNotAllowed:
+	case CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	case sessions.CodeAlreadySubmitted:
 		return http.StatusConflict
 	case sessions.CodeExpired, sessions.CodeCancelled:
 		return http.StatusGone
-	case sessions.CodePayloadTooLarge:
+	case CodePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case sessions.CodeRateLimited:
+	case CodeRateLimited:
 		return http.StatusTooManyRequests
 	case sessions.CodeServiceUnavailable:
 		return http.StatusServiceUnavailable

@@ -1,4 +1,4 @@
-package main
+package program
 
 import (
 	"errors"
@@ -16,7 +16,6 @@ import (
 // set, so the token passes the server's checks, unless a --claim sets them.
 func runToken(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	sub := fs.String("sub", "", "subject: the principal the token acts for (or give --claim userId=...)")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime, as a Go duration: 30m, 24h")
 	secret := fs.String("secret", "", "HS256 secret, overriding JWT_SECRET (others may see it in the process list: prefer the variable)")
@@ -33,7 +32,7 @@ func runToken(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		fmt.Fprintln(fs.Output(), "usage: feedbackd token --sub NAME [--ttl 1h] [--claim k=v]... [--secret S]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseCommandFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -69,13 +68,12 @@ func runToken(args []string, stdout, stderr io.Writer, getenv func(string) strin
 
 // runAPIKey is `feedbackd apikey`: it prints one new random API key, and
 // nothing else, on stdout. Add it to API_KEYS (comma separated) to use it.
-func runAPIKey(args []string, stdout io.Writer) error {
+func runAPIKey(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("apikey", flag.ContinueOnError)
-	fs.SetOutput(stdout)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: feedbackd apikey\n\nPrints a new random API key (%d base62 characters) for API_KEYS.\n", auth.APIKeyLen)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseCommandFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -83,6 +81,27 @@ func runAPIKey(args []string, stdout io.Writer) error {
 	}
 	if _, err := fmt.Fprintln(stdout, auth.NewAPIKey()); err != nil {
 		return fmt.Errorf("apikey: write: %w", err)
+	}
+	return nil
+}
+
+// parseCommandFlags parses a command's flags. Asked for help (-h, --help), it
+// prints the usage on stdout and returns flag.ErrHelp, which the program
+// answers with exit status 0; a wrong flag is reported on stderr with the
+// usage.
+func parseCommandFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return flag.ErrHelp
+	case err != nil:
+		fs.SetOutput(stderr)
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return err
 	}
 	return nil
 }

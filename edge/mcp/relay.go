@@ -1,4 +1,4 @@
-package edge
+package mcp
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/relay"
@@ -27,7 +27,7 @@ type Relay interface {
 
 // RelaySubjectPrefix starts the NATS subjects SSE messages are relayed on:
 // RelaySubjectPrefix + "." + the stream's session id.
-const RelaySubjectPrefix = "feedbackd.mcp.sse"
+const RelaySubjectPrefix = "feedbackd.mcpgo.sse"
 
 // relayTimeout bounds one forwarded message. The holder only queues the
 // message (the answer travels on the stream), so this is generous.
@@ -52,7 +52,7 @@ type relayedReply struct {
 
 // holdStream makes the edge reachable for the messages of a stream it has
 // just opened; the returned stop is called when the stream ends.
-func (m *mcpTransport) holdStream(sessionID string) func() {
+func (m *Server) holdStream(sessionID string) func() {
 	if m.relay == nil {
 		return func() {}
 	}
@@ -68,26 +68,23 @@ func (m *mcpTransport) holdStream(sessionID string) func() {
 
 // serveRelayed runs a forwarded message through the local SSE message
 // handler, as if it had been posted here.
-func (m *mcpTransport) serveRelayed(sessionID string, req []byte) []byte {
+func (m *Server) serveRelayed(sessionID string, req []byte) []byte {
 	var msg relayedMessage
 	rec := &replyRecorder{header: http.Header{}}
 	st, ok := m.streams.get(sessionID)
 	switch {
 	case json.Unmarshal(req, &msg) != nil:
-		writeJSONRPCError(rec, http.StatusBadRequest, mcp.PARSE_ERROR, "malformed relayed message")
+		writeJSONRPCError(rec, http.StatusBadRequest, mcpgo.PARSE_ERROR, "malformed relayed message")
 	case !ok || st.principal.ID != msg.Principal.ID:
 		// A stream's messages come from its owner only.
-		writeJSONRPCError(rec, http.StatusBadRequest, mcp.INVALID_PARAMS, "Invalid session ID")
+		writeJSONRPCError(rec, http.StatusBadRequest, mcpgo.INVALID_PARAMS, "Invalid session ID")
 	default:
-		info := requestInfo{principal: msg.Principal, baseURL: msg.BaseURL, transport: transportSSEMessage, createKey: msg.CreateKey}
-		if m.allowCreate != nil {
-			key := msg.CreateKey
-			info.allowCreate = func() error { return m.allowCreate(key) }
-		}
-		ctx := context.WithValue(m.ctx, infoKey{}, info)
+		info := requestInfo{principal: msg.Principal, baseURL: msg.BaseURL, transport: SSEMessage, createKey: msg.CreateKey,
+			allowCreate: m.budget(msg.CreateKey)}
+		ctx := context.WithValue(m.bridge.Context(), infoKey{}, info)
 		r, err := http.NewRequestWithContext(ctx, http.MethodPost, "/sse/message?"+msg.Query, bytes.NewReader(msg.Body))
 		if err != nil {
-			writeJSONRPCError(rec, http.StatusBadRequest, mcp.INVALID_REQUEST, "malformed relayed message")
+			writeJSONRPCError(rec, http.StatusBadRequest, mcpgo.INVALID_REQUEST, "malformed relayed message")
 			break
 		}
 		r.Header.Set("Content-Type", "application/json")
@@ -99,7 +96,7 @@ func (m *mcpTransport) serveRelayed(sessionID string, req []byte) []byte {
 
 // forward sends a message for a stream this edge does not hold to the edge
 // that does, and writes that edge's answer.
-func (m *mcpTransport) forward(w http.ResponseWriter, r *http.Request, body []byte, info requestInfo, sessionID string) {
+func (m *Server) forward(w http.ResponseWriter, r *http.Request, body []byte, info requestInfo, sessionID string) {
 	req, _ := json.Marshal(relayedMessage{
 		Principal: info.principal, BaseURL: info.baseURL, CreateKey: info.createKey,
 		Query: r.URL.RawQuery, Body: body,
@@ -108,7 +105,7 @@ func (m *mcpTransport) forward(w http.ResponseWriter, r *http.Request, body []by
 	defer cancel()
 	out, err := m.relay.Send(ctx, sessionID, req)
 	if errors.Is(err, relay.ErrNoHolder) {
-		writeJSONRPCError(w, http.StatusBadRequest, mcp.INVALID_PARAMS, "Invalid session ID")
+		writeJSONRPCError(w, http.StatusBadRequest, mcpgo.INVALID_PARAMS, "Invalid session ID")
 		return
 	}
 	var reply relayedReply
@@ -117,7 +114,7 @@ func (m *mcpTransport) forward(w http.ResponseWriter, r *http.Request, body []by
 	}
 	if err != nil {
 		m.log.Warn("forwarding an SSE message failed", "err", err)
-		writeJSONRPCError(w, http.StatusServiceUnavailable, mcp.INTERNAL_ERROR, "the edge holding this stream did not answer; retry")
+		writeJSONRPCError(w, http.StatusServiceUnavailable, mcpgo.INTERNAL_ERROR, "the edge holding this stream did not answer; retry")
 		return
 	}
 	if reply.ContentType != "" {

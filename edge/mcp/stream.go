@@ -1,4 +1,4 @@
-package edge
+package mcp
 
 import (
 	"bytes"
@@ -11,12 +11,10 @@ import (
 )
 
 // streamWriter is the http.ResponseWriter mcp-go writes to, in front of the
-// one fiber's net/http adaptor provides. The adaptor streams once flushed,
-// but it never tells a handler that the client has gone: the request context
-// lives as long as the server. streamWriter makes a departure visible:
+// one pkg/httpbridge provides. The bridge ends the request's context when a
+// write fails, which ends the MCP stream, its session and every wait started
+// through it; but a write must happen for that. So:
 //
-//   - the first write that fails cancels the request's context, which ends
-//     the MCP stream, its session and every wait started through it;
 //   - on the response to a Streamable HTTP POST it writes SSE comments while
 //     the handler is silent (a tool waiting for a person), so that a write
 //     happens, and fails, even when nothing else is sent. mcp-go answers a
@@ -29,7 +27,6 @@ type streamWriter struct {
 	mu     sync.Mutex
 	w      http.ResponseWriter
 	flush  func()
-	cancel context.CancelFunc
 	header http.Header // what mcp-go sees; copied to w when headers are sent
 
 	wroteHeader bool // mcp-go chose its status
@@ -47,8 +44,8 @@ type streamWriter struct {
 	stopped     chan struct{}
 }
 
-func newStreamWriter(w http.ResponseWriter, cancel context.CancelFunc) *streamWriter {
-	sw := &streamWriter{w: w, cancel: cancel, header: make(http.Header), flush: func() {}, quiet: true}
+func newStreamWriter(w http.ResponseWriter) *streamWriter {
+	sw := &streamWriter{w: w, header: make(http.Header), flush: func() {}, quiet: true}
 	if f, ok := w.(http.Flusher); ok {
 		sw.flush = f.Flush
 	}
@@ -151,8 +148,7 @@ func (sw *streamWriter) write(p []byte) error {
 	}
 	sw.quiet, sw.bodyStarted = false, true
 	if _, err := sw.w.Write(p); err != nil {
-		sw.failed = true
-		sw.cancel()
+		sw.failed = true // the bridge has ended the request's context
 		return err
 	}
 	return nil

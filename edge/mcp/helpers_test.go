@@ -1,4 +1,4 @@
-package edge_test
+package mcp_test
 
 import (
 	"bytes"
@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,14 +18,17 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"go.uber.org/goleak"
 
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program"
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/edge"
-	"github.com/feedbackd/feedbackd/pkg/auth"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/sessions"
-	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
 
-// The API keys of principals A and B (keyA, keyB) are those of rest_test.go.
+// The API keys of principals A and B.
+const (
+	keyA = programtest.KeyA
+	keyB = programtest.KeyB
+)
 
 // Protocol eras: the Go SDK speaks the sessionless 2026-07-28 protocol by
 // default; legacy is the last version with initialize and Mcp-Session-Id,
@@ -37,83 +38,49 @@ const (
 	protoLegacy = "2025-11-25"
 )
 
-// testEdge is one edge replica on a real listener.
+// testEdge is one edge replica, the real program's edge role.
 type testEdge struct {
-	srv *edge.Server
+	m   *program.Main
 	svc *sessions.Service
 	hub *sessions.Hub
 	url string
 }
 
-var quietLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-
-// fastConfig makes keep-alives and progress quick enough for tests.
-func fastConfig() edge.Config {
-	return edge.Config{
-		Version:             "test-1.2.3",
-		MCPWait:             2 * time.Second,
-		MCPKeepAlive:        50 * time.Millisecond,
-		MCPProgressInterval: 50 * time.Millisecond,
-	}
+// fast makes keep-alives and progress quick enough for tests, and the
+// default wait short.
+func fast(c *edge.Config) {
+	c.MCP.Wait = 2 * time.Second
+	c.MCP.KeepAlive = 50 * time.Millisecond
+	c.MCP.ProgressInterval = 50 * time.Millisecond
 }
 
-// startMCPEdge starts an edge replica over ns with its own NATS connection,
-// change feed and hub, as a separate process would have.
-func startMCPEdge(t testing.TB, ns *natstest.Server, cfg edge.Config, opts ...sessions.Option) *testEdge {
+// startEdge runs an edge replica against the NATS at natsURL, as a
+// separate process would: its own connection, change feed and hub.
+func startEdge(t testing.TB, natsURL string, opts ...programtest.Option) *testEdge {
 	t.Helper()
-	ctx := context.Background()
-	_, js := ns.Connect(t)
-	store, err := natskv.Open(ctx, js, natskv.Options{Memory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := sessions.NewHub()
-	fctx, stopFeed := context.WithCancel(ctx)
-	fed, err := natskv.NewFeed(store, hub, quietLog).Start(fctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := sessions.NewService(store, hub, opts...)
-	authn, err := auth.New(auth.Config{APIKeys: []string{keyA, keyB}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := edge.New(cfg, svc, authn, func(context.Context) error { return nil }, quietLog)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		stopFeed()
-		<-fed
-	})
-	te := &testEdge{srv: srv, svc: svc, hub: hub, url: "http://" + ln.Addr().String()}
-	// Serving starts fasthttp's own long-lived goroutines; let them start
-	// before a test counts goroutines.
-	waitFor(t, 5*time.Second, "the edge to serve", func() bool {
-		resp, err := http.Get(te.url + "/health")
+	opts = append([]programtest.Option{programtest.Role("edge"), programtest.NATS(natsURL), programtest.Edge(fast)}, opts...)
+	m := programtest.MustRunMain(t, opts...)
+	be := m.Backend()
+	// Let fasthttp's own long-lived goroutines start before a test counts
+	// goroutines.
+	programtest.WaitFor(t, 5*time.Second, func() error {
+		resp, err := http.Get(m.URL() + "/health")
 		if err != nil {
-			return false
+			return err
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/health: %d", resp.StatusCode)
+		}
+		return nil
 	})
 	http.DefaultClient.CloseIdleConnections()
-	return te
+	return &testEdge{m: m, svc: be.Service(), hub: be.Hub(), url: m.URL()}
 }
 
-func newEdge(t testing.TB) *testEdge {
-	return startMCPEdge(t, natstest.Start(t), fastConfig())
+// newEdge is one edge on a NATS of its own.
+func newEdge(t testing.TB, opts ...programtest.Option) *testEdge {
+	return startEdge(t, programtest.StartNATS(t).URL, opts...)
 }
 
 // keyTransport adds an API key to every request and can route each request
@@ -334,23 +301,11 @@ func submit(t testing.TB, baseURL, id string, answer map[string]any) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // pendingSession returns the id of the principal's only pending session.
 func pendingSession(t testing.TB, e *testEdge, key string) string {
 	t.Helper()
 	var id string
-	waitFor(t, 5*time.Second, "a pending session", func() bool {
+	programtest.WaitFor(t, 5*time.Second, programtest.Until("a pending session", func() bool {
 		code, env := rest(t, http.MethodGet, e.url+"/api/feedback?status=pending", key, nil)
 		if code != http.StatusOK {
 			t.Fatalf("list: %d %v", code, env)
@@ -361,7 +316,7 @@ func pendingSession(t testing.TB, e *testEdge, key string) string {
 		}
 		id, _ = items[0].(map[string]any)["sessionId"].(string)
 		return true
-	})
+	}))
 	return id
 }
 
@@ -382,15 +337,12 @@ func noLeaks(t testing.TB, before goleak.Option) {
 		// fasthttp's process-wide clock for Date headers, started by the first request.
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 	}
-	var err error
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if err = goleak.Find(opts...); err == nil {
-			return
+	programtest.WaitFor(t, 5*time.Second, func() error {
+		if err := goleak.Find(opts...); err != nil {
+			return fmt.Errorf("goroutines left behind: %w", err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("goroutines left behind: %v", err)
+		return nil
+	})
 }
 
 // rawMCP posts one JSON-RPC message to /mcp the way a legacy (2025-11-25)

@@ -1,4 +1,4 @@
-// Command expirebench measures the expirer under load: it writes N pending
+// Command feedbackd-expirebench measures the expirer under load: it writes N pending
 // sessions whose deadlines are spread over a window, runs one and then three
 // expirer replicas, and reports how late the expiries were written and what
 // the expirers cost in CPU and memory.
@@ -7,7 +7,7 @@
 // watches the change feed; every expirer replica is a child process (this
 // binary with -child), so its CPU time and peak memory are its own.
 //
-//	go run ./expirer/cmd/expirebench -n 100000 -spread 1m -replicas 1,3
+//	go run ./cmd/feedbackd-expirebench -n 100000 -spread 1m -replicas 1,3
 //
 // Lateness is the stream timestamp of the "expired" record minus the
 // session's deadline: when the expiry was written, as every reader sees it.
@@ -39,8 +39,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program"
 	"github.com/feedbackd/feedbackd/expirer"
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
+	"github.com/feedbackd/feedbackd/pkg/stats"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
@@ -99,17 +101,16 @@ func runChild(url string, workers int) error {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("open JetStream: %w", err)
-	}
-	store, err := natskv.Open(ctx, js, natskv.Options{})
+	counter := &expiryCounter{}
+	log := slog.New(counter)
+	// The backend a feedbackd expirer replica opens, as it opens it.
+	cfg := program.DefaultConfig()
+	cfg.ResultRetention = time.Hour
+	be, err := program.OpenBackend(ctx, cfg, nc, log)
 	if err != nil {
 		return err
 	}
-	svc := sessions.NewService(store, sessions.NewHub(), sessions.WithRetention(time.Hour))
-	counter := &expiryCounter{}
-	log := slog.New(counter)
+	defer be.Close()
 
 	var peak atomic.Uint64
 	sampled := make(chan struct{})
@@ -131,7 +132,7 @@ func runChild(url string, workers int) error {
 	}()
 
 	fmt.Println("ready")
-	err = expirer.Run(ctx, expirer.Config{JetStream: js, Store: store, Service: svc, Log: log, Workers: workers})
+	err = expirer.Run(ctx, expirer.Config{JetStream: be.JetStream(), Store: be.Store(), Service: be.Service(), Log: log, Workers: workers})
 	cancelSample()
 	<-sampled
 	var ms runtime.MemStats
@@ -506,11 +507,8 @@ func quantiles(ds []time.Duration) string {
 	if len(ds) == 0 {
 		return "none"
 	}
-	ds = slices.Clone(ds)
-	slices.Sort(ds)
-	q := func(p float64) time.Duration {
-		return ds[min(len(ds)-1, int(p*float64(len(ds))))].Round(time.Millisecond)
-	}
+	ds = stats.Sorted(ds)
+	q := func(p float64) time.Duration { return stats.Percentile(ds, p).Round(time.Millisecond) }
 	return fmt.Sprintf("min %s  p50 %s  p90 %s  p99 %s  max %s", q(0), q(0.5), q(0.9), q(0.99), q(1))
 }
 

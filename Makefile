@@ -33,10 +33,10 @@ e2e:
 	bash e2e/run.sh
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./edge/ ./sessions/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./edge/... ./sessions/...
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s ./edge/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s ./pkg/envelope/
 	$(GO) test -run '^$$' -fuzz FuzzAuthorizationHeader -fuzztime 30s ./edge/
 
 clean:

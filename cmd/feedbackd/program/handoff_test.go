@@ -2,6 +2,7 @@ package program
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/feedbackd/feedbackd/pkg/poll"
 )
 
 // While one server hands the address over to the next, clients keep
@@ -54,16 +57,15 @@ func TestHandoffAnswersEveryConnectionAcrossTheSwitch(t *testing.T) {
 	}
 	waitAnswered := func(name string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			if v, ok := answers.Load(name); ok && v.(*atomic.Int64).Load() > 0 {
-				return
+		poll.Until(t, 5*time.Second, func() error {
+			if failed.Load() > 0 {
+				t.Fatal("a request failed")
 			}
-			if time.Now().After(deadline) || failed.Load() > 0 {
-				t.Fatalf("%s never answered", name)
+			if v, ok := answers.Load(name); !ok || v.(*atomic.Int64).Load() == 0 {
+				return fmt.Errorf("%s has not answered", name)
 			}
-			time.Sleep(5 * time.Millisecond) // polling a counter the clients move
-		}
+			return nil
+		})
 	}
 	waitAnswered("first")
 	if err := first.stop(); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/feedbackd/feedbackd/notifier"
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -211,28 +212,9 @@ func (s *Server) Stop() { s.cur.Stop() }
 // timeout. It is how tests wait: on the condition, never for a fixed time.
 func WaitFor(tb testing.TB, timeout time.Duration, check func() error) {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	interval := 5 * time.Millisecond
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("not so after %s: %v", timeout, err)
-		}
-		time.Sleep(interval)
-		interval = min(2*interval, 50*time.Millisecond)
-	}
+	poll.Until(tb, timeout, check)
 }
 
 // Until is a WaitFor condition over a yes-or-no question: it fails with
 // "not yet: what" until cond holds.
-func Until(what string, cond func() bool) func() error {
-	return func() error {
-		if cond() {
-			return nil
-		}
-		return fmt.Errorf("not yet: %s", what)
-	}
-}
+func Until(what string, cond func() bool) func() error { return poll.True(what, cond) }

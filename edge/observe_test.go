@@ -388,7 +388,7 @@ func TestRequestIDAppearsInAccessAndHandlerLogs(t *testing.T) {
 		t.Fatalf("create: %d %s", r.Status, r.Raw)
 	}
 	// Storage unreachable: the handler logs the cause, at error, with the id.
-	ns.Stop()
+	outage(t, ns, e.m)
 	r = sendMap(t, "POST", e.URL+"/api/feedback/create",
 		map[string]string{"X-Request-ID": "rid-failed", "X-API-Key": keyA, "Content-Type": ctJSON}, []byte(`{"message":"log me"}`))
 	if r.Status != 503 {
@@ -454,7 +454,7 @@ func TestLogsNeverContainCredentials(t *testing.T) {
 	}
 	run()
 	// And again while storage is down, when handlers log errors.
-	ns.Stop()
+	outage(t, ns, e.m)
 	run()
 
 	logs := e.Logs.String()

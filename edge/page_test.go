@@ -869,7 +869,7 @@ func TestPageRoutesAndMethods(t *testing.T) {
 func TestPageWithStorageDownIsAFriendly503(t *testing.T) {
 	e, ns := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
-	ns.Stop()
+	outage(t, ns, e.m)
 	for _, lang := range []string{"en", "zh"} {
 		p := getPage(t, e.URL+"/feedback/"+id+"?lang="+lang)
 		if p.Status != 503 || p.Doc == nil {

@@ -49,6 +49,16 @@ func newREST(t testing.TB, opts ...programtest.Option) (*restEdge, *programtest.
 	return runEdge(t, ns.URL, opts...), ns
 }
 
+// outage stops ns and waits until m's connection has noticed: what a
+// request meets from then on is an outage, not a race with it.
+func outage(t testing.TB, ns *programtest.Server, m *program.Main) {
+	t.Helper()
+	ns.Stop()
+	programtest.WaitFor(t, 10*time.Second, programtest.Until("the edge to notice that NATS is gone", func() bool {
+		return !m.Backend().Conn().IsConnected()
+	}))
+}
+
 // waitingOn waits until n requests wait on e's hub (a long poll, an MCP
 // call): whatever happens next is sure to be seen by them.
 func waitingOn(t testing.TB, e *restEdge, n int) {
@@ -640,7 +650,7 @@ func TestHealth(t *testing.T) {
 	if strings.Contains(string(r.Raw), `"success"`) {
 		t.Fatalf("health must be flat: %s", r.Raw)
 	}
-	ns.Stop()
+	outage(t, ns, e.m)
 	r = do(t, "GET", e.URL+"/health", "", "", nil)
 	if r.Status != 503 || !strings.Contains(string(r.Raw), `"degraded"`) {
 		t.Fatalf("health without NATS: %d %s", r.Status, r.Raw)

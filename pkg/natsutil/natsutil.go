@@ -149,6 +149,10 @@ func Connect(cfg ClientConfig) (*nats.Conn, error) {
 		// An authorization error would otherwise close the connection for
 		// good after two attempts.
 		nats.IgnoreAuthErrorAbort(),
+		// While disconnected, a publish fails at once instead of waiting in
+		// a buffer: the caller's retry budget decides how long to try, and
+		// a write a caller gave up on is not sent later behind its back.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("NATS disconnected", "err", err)

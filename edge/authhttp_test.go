@@ -173,6 +173,7 @@ func withAuth(c auth.Config) programtest.Option {
 func withEdge(f func(c *edge.Config)) programtest.Option { return programtest.Edge(f) }
 
 func TestAuthEveryCredentialFormThroughTheHTTPStack(t *testing.T) {
+	t.Parallel()
 	jwks := newJWKSServer(t, "k1", &rsaKey1().PublicKey)
 	ns := programtest.StartNATS(t)
 	e := runEdge(t, ns.URL, jwtAuth(jwks.URL))
@@ -279,6 +280,7 @@ func TestAuthEveryCredentialFormThroughTheHTTPStack(t *testing.T) {
 
 // A JWT's subject owns what it creates, whichever signer vouched for it.
 func TestAuthHS256AndRS256ShareTheSubjectsSessions(t *testing.T) {
+	t.Parallel()
 	jwks := newJWKSServer(t, "k1", &rsaKey1().PublicKey)
 	j, _ := newREST(t, jwtAuth(jwks.URL))
 	hs := "Bearer " + signToken(t, jwt.SigningMethodHS256, []byte(testSecret), "", tokenClaims("carol"))
@@ -301,6 +303,7 @@ func TestAuthHS256AndRS256ShareTheSubjectsSessions(t *testing.T) {
 // the edge has refetched the set (an unknown kid triggers that), tokens by
 // the retired key stop working, and a kid nobody published is refused.
 func TestAuthJWKSKeyRotationThroughTheHTTPStack(t *testing.T) {
+	t.Parallel()
 	jwks := newJWKSServer(t, "k1", &rsaKey1().PublicKey)
 	e, _ := newREST(t, withAuth(auth.Config{JWKSURL: jwks.URL, JWKSRefreshInterval: time.Hour}))
 	list := func(tok string) int {
@@ -329,6 +332,7 @@ func TestAuthJWKSKeyRotationThroughTheHTTPStack(t *testing.T) {
 }
 
 func TestAuthMCPUnauthorizedCarriesABearerChallenge(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	cases := []struct {
 		name, method, path string
@@ -361,6 +365,7 @@ func TestAuthMCPUnauthorizedCarriesABearerChallenge(t *testing.T) {
 }
 
 func TestWellKnownResourceMetadataWithAnExternalIssuer(t *testing.T) {
+	t.Parallel()
 	jwks := newJWKSServer(t, "k1", &rsaKey1().PublicKey)
 	e, _ := newREST(t, withAuth(auth.Config{JWKSURL: jwks.URL, JWTIssuer: testIssuer, JWKSRefreshInterval: time.Hour}),
 		withEdge(func(c *edge.Config) { c.AuthorizationServers, c.Scopes = []string{testIssuer}, []string{"feedback"} }))
@@ -400,6 +405,7 @@ func TestWellKnownResourceMetadataWithAnExternalIssuer(t *testing.T) {
 }
 
 func TestCORSAllowsOnlyConfiguredOrigins(t *testing.T) {
+	t.Parallel()
 	const app = "https://app.example.com"
 	ns := programtest.StartNATS(t)
 	e := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.AllowedOrigins = []string{"https://App.example.com/"} }))
@@ -538,6 +544,7 @@ func limited(t *testing.T, r *reply, retryAfter string) {
 }
 
 func TestRateLimitsTripAndRecover(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	limit := edge.RateLimit{Requests: 2, Per: time.Minute, Burst: 2} // one every 30 s
 	e, _ := newREST(t, withEdge(func(c *edge.Config) {
@@ -623,6 +630,7 @@ func TestRateLimitsTripAndRecover(t *testing.T) {
 }
 
 func TestRateLimitClientAddressBehindTrustedProxies(t *testing.T) {
+	t.Parallel()
 	limit := edge.RateLimit{Requests: 1, Per: time.Hour, Burst: 1}
 	ns := programtest.StartNATS(t)
 	proxied := runEdge(t, ns.URL, withEdge(func(c *edge.Config) {
@@ -665,6 +673,7 @@ func TestRateLimitClientAddressBehindTrustedProxies(t *testing.T) {
 }
 
 func TestRateLimitParsing(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]edge.RateLimit{
 		"60/min,burst=20":  {Requests: 60, Per: time.Minute, Burst: 20},
 		"60/1m,burst=20":   {Requests: 60, Per: time.Minute, Burst: 20},
@@ -693,6 +702,7 @@ func TestRateLimitParsing(t *testing.T) {
 }
 
 func TestSecurityHeadersOnPagesAndAPI(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	cases := []struct {
@@ -737,6 +747,7 @@ func TestSecurityHeadersOnPagesAndAPI(t *testing.T) {
 // Links built from the request (PUBLIC_URL unset) follow X-Forwarded-Host
 // and -Proto only when a trusted proxy sent them.
 func TestSecurityForwardedHostOnlyFromTrustedProxies(t *testing.T) {
+	t.Parallel()
 	ns := programtest.StartNATS(t)
 	direct := runEdge(t, ns.URL)
 	proxied := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} }))
@@ -758,6 +769,7 @@ func TestSecurityForwardedHostOnlyFromTrustedProxies(t *testing.T) {
 // With auth disabled every caller is the same Anonymous principal, so
 // creations are counted per client address instead of for everyone at once.
 func TestRateLimitCreateWithAuthDisabledCountsPerAddress(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t, programtest.Env("AUTH_DISABLED", "true"), programtest.Env("API_KEYS", ""), withEdge(func(c *edge.Config) {
 		c.CreateLimit, c.Clock = edge.RateLimit{Requests: 1, Per: time.Hour}, newClock().Now
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}

@@ -245,6 +245,7 @@ func TestMetricsWaitInFlightIsCountedWhileALongPollWaits(t *testing.T) {
 }
 
 func TestMetricsEndpointHasNoCORSAndCanBeTurnedOff(t *testing.T) {
+	t.Parallel()
 	e, ns := newObserved(t)
 	r := sendMap(t, "GET", e.URL+"/metrics", map[string]string{"Origin": "https://evil.example"}, nil)
 	if r.Status != 200 || r.Header.Get("Access-Control-Allow-Origin") != "" {
@@ -336,6 +337,7 @@ func TestReadyFollowsNATSAwayAndBack(t *testing.T) {
 }
 
 func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
+	t.Parallel()
 	e, _ := newObserved(t)
 	cases := []struct {
 		name, offered string
@@ -381,6 +383,7 @@ func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
 }
 
 func TestRequestIDAppearsInAccessAndHandlerLogs(t *testing.T) {
+	t.Parallel()
 	e, ns := newObserved(t)
 	r := sendMap(t, "POST", e.URL+"/api/feedback/create",
 		map[string]string{"X-Request-ID": "rid-created", "X-API-Key": keyA, "Content-Type": ctJSON}, []byte(`{"message":"log me"}`))
@@ -417,6 +420,7 @@ func TestRequestIDAppearsInAccessAndHandlerLogs(t *testing.T) {
 }
 
 func TestLogsNeverContainCredentials(t *testing.T) {
+	t.Parallel()
 	e, ns := newObserved(t)
 	rest := &restEdge{URL: e.URL}
 	const (
@@ -472,6 +476,7 @@ func TestLogsNeverContainCredentials(t *testing.T) {
 }
 
 func TestRequestIDReachesNetHTTPHandlersMountedThroughTheBridge(t *testing.T) {
+	t.Parallel()
 	seen := make(chan string, 1)
 	mountedLogs := &logBuffer{}
 	bridge := httpbridge.New()

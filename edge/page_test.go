@@ -227,6 +227,7 @@ func shortEdge(t testing.TB, opts ...programtest.Option) *restEdge {
 }
 
 func TestPageShowsEveryState(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	e := shortEdge(t, programtest.Sessions(sessions.WithClock(clk.Now)))
 	ask := map[string]any{"message": "Ship **v2** today?", "predefinedOptions": []string{"Yes", "No"}}
@@ -299,6 +300,7 @@ func sep(path string) string {
 }
 
 func TestPageUnknownAndMalformedIDsAreFriendly404s(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	paths := []string{
 		"/feedback/" + sessions.NewID(),
@@ -345,6 +347,7 @@ func TestPageUnknownAndMalformedIDsAreFriendly404s(t *testing.T) {
 }
 
 func TestPageLanguageAndTheme(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "Which?", "predefinedOptions": []string{"A", "B"}})
 	cases := []struct {
@@ -484,6 +487,7 @@ func assertNoExecutableMarkup(t *testing.T, label string, p *htmlPage) {
 }
 
 func TestPageNeverRunsHostileInput(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	for i, payload := range hostilePayloads {
 		opts := []string{payload, fmt.Sprintf("ok %d", i)}
@@ -529,6 +533,7 @@ func TestPageNeverRunsHostileInput(t *testing.T) {
 }
 
 func TestPageFormPostSubmitsAndRedirects(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "Pick", "predefinedOptions": []string{"red", "blue", "green"}})
 	// 300 lines of "ab": 1200 characters as the browser sends them (CRLF),
@@ -579,6 +584,7 @@ func TestPageFormPostSubmitsAndRedirects(t *testing.T) {
 }
 
 func TestPageFormPostRefusedKeepsDraft(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "Pick", "predefinedOptions": []string{"red", "blue"}})
 	long := strings.Repeat("字", 1001)
@@ -647,6 +653,7 @@ func TestPageFormPostRefusedKeepsDraft(t *testing.T) {
 }
 
 func TestPageFormPostOnFinishedSessionShowsHowItEnded(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	e := shortEdge(t, programtest.Sessions(sessions.WithClock(clk.Now)))
 	done := e.create(t, keyA, map[string]any{"message": "q"})
@@ -680,6 +687,7 @@ func TestPageFormPostOnFinishedSessionShowsHowItEnded(t *testing.T) {
 }
 
 func TestPageStateJSON(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	get := func(id string) (int, http.Header, map[string]any) {
@@ -721,6 +729,7 @@ func TestPageStateJSON(t *testing.T) {
 }
 
 func TestPageStaticFilesAreCachedForever(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	p := getPage(t, e.URL+"/feedback/"+id)
@@ -779,6 +788,7 @@ func TestPageStaticFilesAreCachedForever(t *testing.T) {
 }
 
 func TestPageGetsASocketCredentialForItsOwnSession(t *testing.T) {
+	t.Parallel()
 	tokens, err := auth.NewPageTokens([]byte(strings.Repeat("s", 32)))
 	if err != nil {
 		t.Fatal(err)
@@ -815,6 +825,7 @@ func TestPageGetsASocketCredentialForItsOwnSession(t *testing.T) {
 }
 
 func TestPageTokenLivesUntilJustAfterTheDeadline(t *testing.T) {
+	t.Parallel()
 	tokens, _ := auth.NewPageTokens([]byte(strings.Repeat("k", 32)))
 	e := shortEdge(t, withEdge(func(c *edge.Config) { c.PageTokens = tokens }))
 	for _, tc := range []struct {
@@ -846,6 +857,7 @@ func tokenExpiry(t testing.TB, token string) time.Time {
 }
 
 func TestPageRoutesAndMethods(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	r := do(t, "DELETE", e.URL+"/feedback/"+id, "", "", nil)
@@ -867,6 +879,7 @@ func TestPageRoutesAndMethods(t *testing.T) {
 }
 
 func TestPageWithStorageDownIsAFriendly503(t *testing.T) {
+	t.Parallel()
 	e, ns := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	outage(t, ns, e.m)

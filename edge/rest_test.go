@@ -155,6 +155,7 @@ func (e *restEdge) submit(t testing.TB, id string, body any) *reply {
 }
 
 func TestCreateReturnsLinksAndEnvelope(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	r := do(t, "POST", e.URL+"/api/feedback/create", keyA, ctJSON, []byte(`{"message":"Deploy?","predefinedOptions":["yes","no"],"timeout":120,"metadata":{"source":"ci"}}`))
 	if r.Status != 201 || !r.Body.Success || r.Body.Error != nil {
@@ -178,6 +179,7 @@ func TestCreateReturnsLinksAndEnvelope(t *testing.T) {
 }
 
 func TestCreateValidation(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	opts := func(n int) []string {
 		o := make([]string, n)
@@ -258,6 +260,9 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
+// Not parallel: fasthttp answers 413 and closes while the client may still be
+// sending the body, and on a loaded machine the client can see the reset
+// before the answer.
 func TestOversizedBodyIs413(t *testing.T) {
 	e, _ := newREST(t)
 	big := fmt.Sprintf(`{"message":%q}`, strings.Repeat("a", 70*1024))
@@ -268,6 +273,7 @@ func TestOversizedBodyIs413(t *testing.T) {
 }
 
 func TestStatusSubmitResultCancelFlow(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "Pick", "predefinedOptions": []string{"red", "blue"}})
 	base := e.URL + "/api/feedback/" + id
@@ -343,6 +349,7 @@ func TestStatusSubmitResultCancelFlow(t *testing.T) {
 }
 
 func TestExpiredSessionStaysVisibleAndRefusesAnswers(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	e, _ := newREST(t, programtest.Sessions(sessions.WithClock(clk.Now)))
 	id := e.create(t, keyA, map[string]any{"message": "Quick", "timeout": 30})
@@ -363,6 +370,7 @@ func TestExpiredSessionStaysVisibleAndRefusesAnswers(t *testing.T) {
 }
 
 func TestIDsAndRoutes(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	for _, id := range []string{"nope", "123", "5E16ED4D-E404-4882-876E-AF768F85AE7C", "5e16ed4d-e404-4882-876e-af768f85ae7", "5e16ed4d_e404_4882_876e_af768f85ae7c", "%3Cscript%3E"} {
 		if r := do(t, "GET", e.URL+"/api/feedback/"+id+"/status", keyA, "", nil); r.Status != 400 || r.code() != "INVALID_REQUEST" {
@@ -406,6 +414,7 @@ func TestIDsAndRoutes(t *testing.T) {
 }
 
 func TestUnauthorized(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	for name, h := range map[string]map[string]string{
@@ -455,6 +464,7 @@ func TestUnauthorized(t *testing.T) {
 }
 
 func TestTenancy(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	a := e.create(t, keyA, map[string]any{"message": "A's question"})
 	b := e.create(t, keyB, map[string]any{"message": "B's question"})
@@ -479,6 +489,7 @@ func TestTenancy(t *testing.T) {
 }
 
 func TestListPaginationAndStatusFilter(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	var ids []string
 	for i := range 5 {
@@ -525,6 +536,7 @@ func TestListPaginationAndStatusFilter(t *testing.T) {
 }
 
 func TestResultWaitQueryValidation(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	for _, w := range []string{"-1", "61", "abc", "1.5", "1e3", "99999999999999999999"} {
@@ -539,6 +551,7 @@ func TestResultWaitQueryValidation(t *testing.T) {
 }
 
 func TestLongPollIsAnsweredBySubmitFromAnotherGoroutine(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	got := make(chan *reply, 1)
@@ -558,6 +571,7 @@ func TestLongPollIsAnsweredBySubmitFromAnotherGoroutine(t *testing.T) {
 }
 
 func TestFiftyConcurrentSubmitsExactlyOneWins(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q", "predefinedOptions": []string{"a", "b"}})
 	var wg sync.WaitGroup
@@ -578,6 +592,7 @@ func TestFiftyConcurrentSubmitsExactlyOneWins(t *testing.T) {
 }
 
 func TestSubmitRacingCancelHasOneWinner(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	for range 10 {
 		id := e.create(t, keyA, map[string]any{"message": "q"})
@@ -596,6 +611,7 @@ func TestSubmitRacingCancelHasOneWinner(t *testing.T) {
 }
 
 func TestTwoEdgesOnOneNATS(t *testing.T) {
+	t.Parallel()
 	ns := programtest.StartNATS(t)
 	e1, e2 := runEdge(t, ns.URL), runEdge(t, ns.URL)
 	id := e1.create(t, keyA, map[string]any{"message": "across replicas"})
@@ -618,6 +634,7 @@ func TestTwoEdgesOnOneNATS(t *testing.T) {
 // feedbackd serve stopped and started again on its data directory, as on a
 // laptop: nothing answered or asked is lost.
 func TestPersistenceAcrossRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	m := programtest.MustRunMain(t, programtest.DataDir(dir))
 	e := &restEdge{URL: m.URL()}
@@ -641,6 +658,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	e, ns := newREST(t)
 	r := do(t, "GET", e.URL+"/health", "", "", nil)
 	var h struct{ Status, Timestamp, Service, Version string }

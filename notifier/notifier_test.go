@@ -23,6 +23,7 @@ import (
 func apiKey(key string) string { return "apiKey=" + key }
 
 func TestSubmitSendsStatusChangedThenFeedbackSubmitted(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
 	sess := create(t, s.svc, keyAlice, 0)
 	c := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice), "clientType=app"), nil)
@@ -60,6 +61,7 @@ func TestSubmitSendsStatusChangedThenFeedbackSubmitted(t *testing.T) {
 }
 
 func TestExpirySendsStatusChangedThenSessionExpired(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
 	sess := create(t, s.svc, keyAlice, 1)
 	c := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
@@ -81,6 +83,7 @@ func TestExpirySendsStatusChangedThenSessionExpired(t *testing.T) {
 }
 
 func TestCancelSendsStatusChangedOnly(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
 	sess := create(t, s.svc, keyAlice, 0)
 	c := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
@@ -96,6 +99,7 @@ func TestCancelSendsStatusChangedOnly(t *testing.T) {
 }
 
 func TestAllSessionsStreamShowsOnlyTheCallersSessions(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
 	alice := dial(t, s.wsURL("/ws", apiKey(keyAlice)), nil)
 	bob := dial(t, s.wsURL("/ws"), http.Header{"X-Api-Key": {keyBob}})
@@ -147,6 +151,7 @@ func TestAllSessionsStreamShowsOnlyTheCallersSessions(t *testing.T) {
 }
 
 func TestTwoNotifierProcessesBothDeliver(t *testing.T) {
+	t.Parallel()
 	ns := newNATS(t)
 	one := newStack(t, ns, notifier.Config{})
 	two := newStack(t, ns, notifier.Config{})
@@ -165,6 +170,7 @@ func TestTwoNotifierProcessesBothDeliver(t *testing.T) {
 }
 
 func TestReconnectWithRevisionMissesNothing(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
 
 	t.Run("one session", func(t *testing.T) {
@@ -228,6 +234,7 @@ func TestReconnectWithRevisionMissesNothing(t *testing.T) {
 // answered status on connect or the transition after it: never both, never
 // neither.
 func TestConnectDuringSubmitHasNoGapAndNoDuplicate(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
 	for i := range 20 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -261,6 +268,7 @@ func TestConnectDuringSubmitHasNoGapAndNoDuplicate(t *testing.T) {
 }
 
 func TestRefusedUpgradesAreHTTPErrors(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{AllowedOrigins: []string{"https://app.example.com"}})
 	sess := create(t, s.svc, keyAlice, 0)
 	other := create(t, s.svc, keyAlice, 0)
@@ -328,6 +336,7 @@ func TestRefusedUpgradesAreHTTPErrors(t *testing.T) {
 }
 
 func TestBadClientJSONGetsErrorAndTheConnectionStays(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
 	sess := create(t, s.svc, keyAlice, 0)
 	c := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
@@ -353,6 +362,7 @@ func TestBadClientJSONGetsErrorAndTheConnectionStays(t *testing.T) {
 }
 
 func TestOversizedClientMessageClosesWith1009(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{ReadLimit: 4096})
 	c := dial(t, s.wsURL("/ws", apiKey(keyAlice)), nil)
 	c.expect(notifier.TypeConnectionEstablished)
@@ -468,6 +478,7 @@ func metricValue(t *testing.T, name string) float64 {
 }
 
 func TestShutdownTellsClientsToReconnect(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
 	sess := create(t, s.svc, keyAlice, 0)
 	one := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
@@ -486,6 +497,7 @@ func TestShutdownTellsClientsToReconnect(t *testing.T) {
 }
 
 func TestConnectionLimitsRefuseBeforeUpgrade(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{MaxConnections: 2, MaxPerSession: 1})
 	sess := create(t, s.svc, keyAlice, 0)
 	first := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
@@ -533,6 +545,7 @@ func TestConnectionsLeaveNoGoroutinesBehind(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
 	resp, err := http.Get("http://" + s.addr + "/health")
 	if err != nil {
@@ -547,6 +560,7 @@ func TestHealth(t *testing.T) {
 // The notifier run on its own answers the probes and the scrape its
 // Deployment points at: the one operations API every role mounts.
 func TestOwnAppServesHealthReadyAndMetrics(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
 	for path, want := range map[string]string{"/health": `"service":"feedbackd-notifier"`, "/ready": `"status":"ready"`, "/metrics": "feedbackd_websocket_connections"} {
 		res, err := http.Get("http://" + s.addr + path)

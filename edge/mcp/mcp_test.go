@@ -22,6 +22,7 @@ import (
 )
 
 func TestMCPHandshakeListsExactlyTheThreeToolsWithSchemas(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	for _, tc := range transports {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +56,7 @@ func TestMCPHandshakeListsExactlyTheThreeToolsWithSchemas(t *testing.T) {
 }
 
 func TestMCPEachToolOverEachTransport(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	ctx := context.Background()
 	for _, tc := range transports {
@@ -101,6 +103,7 @@ func TestMCPEachToolOverEachTransport(t *testing.T) {
 }
 
 func TestMCPWaitingCallReturnsTheAnswerSubmittedOverREST(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	for _, tc := range transports {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,6 +146,7 @@ func TestMCPWaitingCallReturnsTheAnswerSubmittedOverREST(t *testing.T) {
 }
 
 func TestMCPProgressNotificationsWhileWaiting(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	for _, tc := range transports {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,6 +174,7 @@ func TestMCPProgressNotificationsWhileWaiting(t *testing.T) {
 }
 
 func TestMCPNoProgressWithoutToken(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	c := connect(t, transports[0], e.url, newKeyTransport(keyA))
 	structured(t, c.call(t, context.Background(), "interactive_feedback", map[string]any{"message": "Quiet?", "waitSeconds": 1}))
@@ -179,6 +184,7 @@ func TestMCPNoProgressWithoutToken(t *testing.T) {
 }
 
 func TestMCPEndpointsRefuseMissingOrWrongCredentials(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	cases := []struct{ method, path, body string }{
 		{http.MethodPost, "/mcp", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`},
@@ -218,6 +224,7 @@ func TestMCPEndpointsRefuseMissingOrWrongCredentials(t *testing.T) {
 }
 
 func TestMCPSSEStreamsThroughFiber(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	req, _ := http.NewRequest(http.MethodGet, e.url+"/sse", nil)
 	req.Header.Set("X-API-Key", keyA)
@@ -246,6 +253,7 @@ func TestMCPSSEStreamsThroughFiber(t *testing.T) {
 }
 
 func TestMCPEndpointEventUsesPublicURL(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t, programtest.Env("PUBLIC_URL", "https://feedback.example.com/base/"))
 	req, _ := http.NewRequest(http.MethodGet, e.url+"/sse", nil)
 	req.Header.Set("X-API-Key", keyA)
@@ -300,6 +308,7 @@ func TestMCPClientThatLeavesMidWaitLeavesNothingBehind(t *testing.T) {
 }
 
 func TestMCPCancelledNotificationIsScopedToItsPrincipal(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	sa, sb := rawInitialize(t, e.url, keyA), rawInitialize(t, e.url, keyB)
 	go func() {
@@ -333,6 +342,7 @@ func TestMCPCancelledNotificationIsScopedToItsPrincipal(t *testing.T) {
 }
 
 func TestMCPSessionIDsAreBoundToTheirPrincipal(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	sa := rawInitialize(t, e.url, keyA)
 	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
@@ -365,6 +375,7 @@ func TestMCPSessionIDsAreBoundToTheirPrincipal(t *testing.T) {
 }
 
 func TestMCPQuietPostBecomesAnEventStreamWithKeepAlives(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	sa := rawInitialize(t, e.url, keyA)
 	resp := rawMCP(t, e.url, keyA, sa, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"interactive_feedback","arguments":{"message":"Quiet for a second","waitSeconds":1}}}`)
@@ -395,6 +406,7 @@ func TestMCPQuietPostBecomesAnEventStreamWithKeepAlives(t *testing.T) {
 }
 
 func TestMCPBadArgumentsAndForeignSessionsAreToolErrors(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	ctx := context.Background()
 	other := connect(t, transports[0], e.url, newKeyTransport(keyB))
@@ -445,6 +457,7 @@ func TestMCPBadArgumentsAndForeignSessionsAreToolErrors(t *testing.T) {
 }
 
 func TestMCPReportsCancelledAndExpiredSessionsPlainly(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t, programtest.Sessions(sessions.WithLimits(sessions.Limits{
 		MaxMessage: 1000, MaxOptions: 10, MaxOption: 100, MaxFreeText: 1000, MaxMetadata: 4096,
 		MinTimeout: time.Second, DefaultTimeout: time.Minute, MaxTimeout: time.Hour,
@@ -472,6 +485,7 @@ func TestMCPReportsCancelledAndExpiredSessionsPlainly(t *testing.T) {
 }
 
 func TestMCPStreamableSessionSpreadOverTwoEdges(t *testing.T) {
+	t.Parallel()
 	ns := programtest.StartNATS(t)
 	a, b := startEdge(t, ns.URL), startEdge(t, ns.URL)
 	for _, tc := range transports[:2] {
@@ -514,6 +528,7 @@ func TestMCPStreamableSessionSpreadOverTwoEdges(t *testing.T) {
 }
 
 func TestMCPShutdownEndsStreamsAndWaitsPromptly(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	sse := connect(t, transports[2], e.url, newKeyTransport(keyA))
 	st := connect(t, transports[0], e.url, newKeyTransport(keyA))
@@ -534,6 +549,7 @@ func TestMCPShutdownEndsStreamsAndWaitsPromptly(t *testing.T) {
 }
 
 func TestMCPStreamsAnswerAtOnceWhenQuiet(t *testing.T) {
+	t.Parallel()
 	// Nothing but the handshake of the stream itself: no keep-alive comes.
 	e := newEdge(t, programtest.Edge(func(c *edge.Config) { fast(c); c.MCP.KeepAlive = time.Minute }))
 	for _, path := range []string{"/mcp", "/sse"} {

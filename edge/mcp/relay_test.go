@@ -11,6 +11,7 @@ import (
 )
 
 func TestMCPSSEMessagesReachTheStreamThroughAnyEdge(t *testing.T) {
+	t.Parallel()
 	ns := programtest.StartNATS(t)
 	a, b := startEdge(t, ns.URL), startEdge(t, ns.URL)
 	// The stream opens on a; the requests after it alternate b, a, b, ...
@@ -45,6 +46,7 @@ func TestMCPSSEMessagesReachTheStreamThroughAnyEdge(t *testing.T) {
 }
 
 func TestMCPSSEMessageForAStreamNoEdgeHoldsIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newEdge(t)
 	code, body := rest(t, "POST", e.url+"/sse/message?sessionId=00000000-0000-4000-8000-000000000000", keyA,
 		map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/list"})

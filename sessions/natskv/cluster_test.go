@@ -36,6 +36,7 @@ func openReplicated(t *testing.T, js jetstream.JetStream) *natskv.Store {
 // replicas rarely lag enough to show it, so this pins the replicated read
 // path and its results rather than reproducing the race.
 func TestReplicatedBucketReadsTheLatestWriteFromAnyMember(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}

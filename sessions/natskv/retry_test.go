@@ -47,6 +47,7 @@ func newLossy(t *testing.T, opts ...sessions.Option) (*sessions.Service, *lossyS
 }
 
 func TestAWriteWhoseAnswerWasLostIsNotReportedAsAConflict(t *testing.T) {
+	t.Parallel()
 	svc, l := newLossy(t)
 	ctx := context.Background()
 
@@ -71,6 +72,7 @@ func TestAWriteWhoseAnswerWasLostIsNotReportedAsAConflict(t *testing.T) {
 }
 
 func TestStorageThatStaysDownIsServiceUnavailableAfterTheRetryBudget(t *testing.T) {
+	t.Parallel()
 	svc, l := newLossy(t, sessions.WithStorageRetry(400*time.Millisecond))
 	l.down.Store(true)
 	start := time.Now()

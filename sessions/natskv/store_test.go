@@ -40,6 +40,7 @@ func create(t *testing.T, svc *sessions.Service, owner string, opts ...string) *
 }
 
 func TestCreateGetSubmitRoundTrip(t *testing.T) {
+	t.Parallel()
 	svc, _ := newService(t)
 	ctx := context.Background()
 	s := create(t, svc, "alice", "yes", "no")
@@ -61,6 +62,7 @@ func TestCreateGetSubmitRoundTrip(t *testing.T) {
 }
 
 func TestConcurrentSubmitsExactlyOneWins(t *testing.T) {
+	t.Parallel()
 	svc, _ := newService(t)
 	s := create(t, svc, "alice", "a", "b")
 	var wins, conflicts atomic.Int32
@@ -88,6 +90,7 @@ func TestConcurrentSubmitsExactlyOneWins(t *testing.T) {
 }
 
 func TestUpdateKeepsTTLAndRecordIsPurgedAfterRetention(t *testing.T) {
+	t.Parallel()
 	svc, store := newService(t, sessions.WithRetention(time.Second))
 	ctx := context.Background()
 	s := create(t, svc, "alice")
@@ -104,6 +107,7 @@ func TestUpdateKeepsTTLAndRecordIsPurgedAfterRetention(t *testing.T) {
 }
 
 func TestStaleRevisionLoses(t *testing.T) {
+	t.Parallel()
 	svc, store := newService(t)
 	ctx := context.Background()
 	s := create(t, svc, "alice")
@@ -119,6 +123,7 @@ func TestStaleRevisionLoses(t *testing.T) {
 }
 
 func TestListNewestFirstWithCursorAndOwnerScope(t *testing.T) {
+	t.Parallel()
 	svc, _ := newService(t)
 	ctx := context.Background()
 	var ids []string
@@ -159,6 +164,7 @@ func TestListNewestFirstWithCursorAndOwnerScope(t *testing.T) {
 }
 
 func TestWaitIsWokenByTheFeed(t *testing.T) {
+	t.Parallel()
 	svc, _ := newService(t)
 	ctx := context.Background()
 	s := create(t, svc, "alice")
@@ -179,6 +185,7 @@ func TestWaitIsWokenByTheFeed(t *testing.T) {
 }
 
 func TestRecordIsPlainJSON(t *testing.T) {
+	t.Parallel()
 	svc, store := newService(t)
 	s := create(t, svc, "alice")
 	e, err := store.KV().Get(context.Background(), natskv.SessionKey(s.ID))
@@ -194,6 +201,7 @@ func TestRecordIsPlainJSON(t *testing.T) {
 // Replicated buckets read from the stream leader; this runs that path on one
 // server: every state is read back as written, and a purged record is gone.
 func TestLeaderReadsSeeEveryStateAndThePurge(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	store, err := natskv.Open(ctx, runEdge(t).Backend().JetStream(), natskv.Options{Bucket: "leader_reads", LeaderReads: true})
 	if err != nil {

@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      ?= ./...
 BENCHTIME ?= 2s
 
-.PHONY: all build run test test-deps vet unit e2e bench fuzz clean
+.PHONY: all build run test test-deps vet fmt unit e2e bench fuzz clean
 
 all: build
 
@@ -14,29 +14,40 @@ build:
 run:
 	$(GO) run ./cmd/feedbackd
 
-# Everything: vet, the Go suite with -race (headless Chromium included), the
-# end-to-end MCP suite with real npm clients, and a short chaos run against a
-# local cluster. `make unit` is the quick loop while developing.
-test: test-deps vet unit e2e chaos
+# Everything: gofmt, vet, the Go suite with -race (headless Chromium
+# included), the end-to-end MCP suite with real npm clients, and a short chaos
+# run against a local cluster. `make unit` is the quick loop while
+# developing.
+#
+# Compiling for -race is most of the time on a fresh clone, so it is done
+# once: go vet (every analyzer) runs inside `go test` over the same -race
+# build, and the binaries e2e and chaos run are built with -race too (only
+# linked then), which also puts the race detector on the real processes: a
+# race reported in their logs fails the suite.
+test: export GOFLAGS := $(GOFLAGS) -race
+test: test-deps fmt unit e2e chaos
 
 test-deps:
 	bash .ci/deps.sh
 
-vet:
+vet: fmt
 	$(GO) vet $(PKGS)
+
+fmt:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 
+# -vet=all: every go vet analyzer, over the build the tests use.
 unit:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -vet=all -count=1 -timeout 20m $(PKGS)
 
 e2e:
 	bash e2e/run.sh
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./edge/ ./sessions/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./edge/... ./sessions/...
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s ./edge/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s ./pkg/envelope/
 	$(GO) test -run '^$$' -fuzz FuzzAuthorizationHeader -fuzztime 30s ./edge/
 
 clean:

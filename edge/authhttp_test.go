@@ -18,13 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/edge"
 	"github.com/feedbackd/feedbackd/pkg/auth"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
-	"github.com/feedbackd/feedbackd/sessions"
 )
 
 const (
@@ -151,23 +149,37 @@ func h(kv ...string) http.Header {
 
 // jwtAuth accepts keyA and keyB, HS256 with testSecret and RS256 from jwksURL,
 // with the test issuer and audience.
-func jwtAuth(jwksURL string, keys ...string) *auth.Config {
+func jwtAuth(jwksURL string, keys ...string) programtest.Option {
 	if keys == nil {
 		keys = []string{keyA, keyB}
 	}
-	return &auth.Config{
+	return withAuth(auth.Config{
 		APIKeys: keys, JWTSecret: testSecret, JWTIssuer: testIssuer, JWTAudience: testAudience,
 		JWKSURL: jwksURL, JWKSRefreshInterval: time.Hour,
-	}
+	})
 }
 
+// withAuth replaces the authenticator's configuration with c (keeping the
+// program's logger).
+func withAuth(c auth.Config) programtest.Option {
+	return programtest.Auth(func(ac *auth.Config) {
+		log := ac.Logger
+		*ac = c
+		ac.Logger = log
+	})
+}
+
+// withEdge adjusts the edge's configuration.
+func withEdge(f func(c *edge.Config)) programtest.Option { return programtest.Edge(f) }
+
 func TestAuthEveryCredentialFormThroughTheHTTPStack(t *testing.T) {
+	t.Parallel()
 	jwks := newJWKSServer(t, "k1", &rsaKey1().PublicKey)
-	ns := natstest.Start(t)
-	e := startEdge(t, ns.JS, edgeSetup{Auth: jwtAuth(jwks.URL)})
+	ns := programtest.StartNATS(t)
+	e := runEdge(t, ns.URL, jwtAuth(jwks.URL))
 	// The same cluster after API_KEYS was changed to drop keyA and the edge
 	// restarted.
-	revoked := startEdge(t, ns.JS, edgeSetup{Auth: jwtAuth(jwks.URL, keyB)})
+	revoked := runEdge(t, ns.URL, jwtAuth(jwks.URL, keyB))
 
 	good := tokenClaims("alice")
 	hs := signToken(t, jwt.SigningMethodHS256, []byte(testSecret), "", good)
@@ -268,9 +280,9 @@ func TestAuthEveryCredentialFormThroughTheHTTPStack(t *testing.T) {
 
 // A JWT's subject owns what it creates, whichever signer vouched for it.
 func TestAuthHS256AndRS256ShareTheSubjectsSessions(t *testing.T) {
+	t.Parallel()
 	jwks := newJWKSServer(t, "k1", &rsaKey1().PublicKey)
-	ns := natstest.Start(t)
-	j := startEdge(t, ns.JS, edgeSetup{Auth: jwtAuth(jwks.URL)})
+	j, _ := newREST(t, jwtAuth(jwks.URL))
 	hs := "Bearer " + signToken(t, jwt.SigningMethodHS256, []byte(testSecret), "", tokenClaims("carol"))
 	rs := "Bearer " + signToken(t, jwt.SigningMethodRS256, rsaKey1(), "k1", tokenClaims("carol"))
 	r := send(t, "POST", j.URL+"/api/feedback/create", h("Authorization", hs, "Content-Type", ctJSON), `{"message":"q"}`)
@@ -291,9 +303,9 @@ func TestAuthHS256AndRS256ShareTheSubjectsSessions(t *testing.T) {
 // the edge has refetched the set (an unknown kid triggers that), tokens by
 // the retired key stop working, and a kid nobody published is refused.
 func TestAuthJWKSKeyRotationThroughTheHTTPStack(t *testing.T) {
+	t.Parallel()
 	jwks := newJWKSServer(t, "k1", &rsaKey1().PublicKey)
-	ns := natstest.Start(t)
-	e := startEdge(t, ns.JS, edgeSetup{Auth: &auth.Config{JWKSURL: jwks.URL, JWKSRefreshInterval: time.Hour}})
+	e, _ := newREST(t, withAuth(auth.Config{JWKSURL: jwks.URL, JWKSRefreshInterval: time.Hour}))
 	list := func(tok string) int {
 		return send(t, "GET", e.URL+"/api/feedback", h("Authorization", "Bearer "+tok), "").Status
 	}
@@ -320,8 +332,8 @@ func TestAuthJWKSKeyRotationThroughTheHTTPStack(t *testing.T) {
 }
 
 func TestAuthMCPUnauthorizedCarriesABearerChallenge(t *testing.T) {
-	ns := natstest.Start(t)
-	e := startEdge(t, ns.JS, edgeSetup{})
+	t.Parallel()
+	e, _ := newREST(t)
 	cases := []struct {
 		name, method, path string
 		hdr                http.Header
@@ -353,12 +365,10 @@ func TestAuthMCPUnauthorizedCarriesABearerChallenge(t *testing.T) {
 }
 
 func TestWellKnownResourceMetadataWithAnExternalIssuer(t *testing.T) {
+	t.Parallel()
 	jwks := newJWKSServer(t, "k1", &rsaKey1().PublicKey)
-	ns := natstest.Start(t)
-	e := startEdge(t, ns.JS, edgeSetup{
-		Auth: &auth.Config{JWKSURL: jwks.URL, JWTIssuer: testIssuer, JWKSRefreshInterval: time.Hour},
-		Edge: edge.Config{AuthorizationServers: []string{testIssuer}, Scopes: []string{"feedback"}},
-	})
+	e, _ := newREST(t, withAuth(auth.Config{JWKSURL: jwks.URL, JWTIssuer: testIssuer, JWKSRefreshInterval: time.Hour}),
+		withEdge(func(c *edge.Config) { c.AuthorizationServers, c.Scopes = []string{testIssuer}, []string{"feedback"} }))
 	for path, resource := range map[string]string{
 		"/.well-known/oauth-protected-resource":     e.URL,
 		"/.well-known/oauth-protected-resource/mcp": e.URL + "/mcp",
@@ -395,12 +405,11 @@ func TestWellKnownResourceMetadataWithAnExternalIssuer(t *testing.T) {
 }
 
 func TestCORSAllowsOnlyConfiguredOrigins(t *testing.T) {
+	t.Parallel()
 	const app = "https://app.example.com"
-	ns := natstest.Start(t)
-	e := startEdge(t, ns.JS, edgeSetup{
-		Edge: edge.Config{AllowedOrigins: []string{"https://App.example.com/"}},
-	})
-	same := startEdge(t, ns.JS, edgeSetup{})
+	ns := programtest.StartNATS(t)
+	e := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.AllowedOrigins = []string{"https://App.example.com/"} }))
+	same := runEdge(t, ns.URL)
 
 	t.Run("allowed origin reads the response", func(t *testing.T) {
 		r := send(t, "GET", e.URL+"/api/feedback", h("Origin", app, "X-API-Key", keyA), "")
@@ -535,12 +544,12 @@ func limited(t *testing.T, r *reply, retryAfter string) {
 }
 
 func TestRateLimitsTripAndRecover(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	limit := edge.RateLimit{Requests: 2, Per: time.Minute, Burst: 2} // one every 30 s
-	ns := natstest.Start(t)
-	e := startEdge(t, ns.JS, edgeSetup{
-		Edge: edge.Config{CreateLimit: limit, SubmitLimit: limit, PageLimit: limit, Clock: clk.Now},
-	})
+	e, _ := newREST(t, withEdge(func(c *edge.Config) {
+		c.CreateLimit, c.SubmitLimit, c.PageLimit, c.Clock = limit, limit, limit, clk.Now
+	}))
 	create := func(key string) *reply {
 		return send(t, "POST", e.URL+"/api/feedback/create", h("X-API-Key", key, "Content-Type", ctJSON), `{"message":"q"}`)
 	}
@@ -621,11 +630,14 @@ func TestRateLimitsTripAndRecover(t *testing.T) {
 }
 
 func TestRateLimitClientAddressBehindTrustedProxies(t *testing.T) {
+	t.Parallel()
 	limit := edge.RateLimit{Requests: 1, Per: time.Hour, Burst: 1}
-	ns := natstest.Start(t)
-	proxied := startEdge(t, ns.JS, edgeSetup{Edge: edge.Config{SubmitLimit: limit, Clock: newClock().Now,
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}}})
-	direct := startEdge(t, ns.JS, edgeSetup{Edge: edge.Config{SubmitLimit: limit, Clock: newClock().Now}})
+	ns := programtest.StartNATS(t)
+	proxied := runEdge(t, ns.URL, withEdge(func(c *edge.Config) {
+		c.SubmitLimit, c.Clock = limit, newClock().Now
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
+	}))
+	direct := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.SubmitLimit, c.Clock = limit, newClock().Now }))
 	submit := func(e *restEdge, xff ...string) int {
 		hdr := h("Content-Type", ctJSON)
 		for _, v := range xff {
@@ -661,6 +673,7 @@ func TestRateLimitClientAddressBehindTrustedProxies(t *testing.T) {
 }
 
 func TestRateLimitParsing(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]edge.RateLimit{
 		"60/min,burst=20":  {Requests: 60, Per: time.Minute, Burst: 20},
 		"60/1m,burst=20":   {Requests: 60, Per: time.Minute, Burst: 20},
@@ -689,13 +702,8 @@ func TestRateLimitParsing(t *testing.T) {
 }
 
 func TestSecurityHeadersOnPagesAndAPI(t *testing.T) {
-	ns := natstest.Start(t)
-	e := startEdge(t, ns.JS, edgeSetup{Mount: func(srv *edge.Server, _ *sessions.Service) {
-		srv.App().Get("/feedback/:id", func(c *fiber.Ctx) error {
-			return c.Type("html").SendString("<!doctype html><title>page</title>")
-		})
-		srv.App().Get("/metrics", func(c *fiber.Ctx) error { return c.SendString("up 1\n") })
-	}})
+	t.Parallel()
+	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	cases := []struct {
 		name, method, path string
@@ -739,9 +747,10 @@ func TestSecurityHeadersOnPagesAndAPI(t *testing.T) {
 // Links built from the request (PUBLIC_URL unset) follow X-Forwarded-Host
 // and -Proto only when a trusted proxy sent them.
 func TestSecurityForwardedHostOnlyFromTrustedProxies(t *testing.T) {
-	ns := natstest.Start(t)
-	direct := startEdge(t, ns.JS, edgeSetup{})
-	proxied := startEdge(t, ns.JS, edgeSetup{Edge: edge.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}})
+	t.Parallel()
+	ns := programtest.StartNATS(t)
+	direct := runEdge(t, ns.URL)
+	proxied := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} }))
 	link := func(e *restEdge) string {
 		r := send(t, "POST", e.URL+"/api/feedback/create", h("X-API-Key", keyA, "Content-Type", ctJSON,
 			"X-Forwarded-Host", "public.example", "X-Forwarded-Proto", "https"), `{"message":"q"}`)
@@ -760,12 +769,11 @@ func TestSecurityForwardedHostOnlyFromTrustedProxies(t *testing.T) {
 // With auth disabled every caller is the same Anonymous principal, so
 // creations are counted per client address instead of for everyone at once.
 func TestRateLimitCreateWithAuthDisabledCountsPerAddress(t *testing.T) {
-	ns := natstest.Start(t)
-	e := startEdge(t, ns.JS, edgeSetup{
-		Auth: &auth.Config{Disabled: true},
-		Edge: edge.Config{CreateLimit: edge.RateLimit{Requests: 1, Per: time.Hour}, Clock: newClock().Now,
-			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
-	})
+	t.Parallel()
+	e, _ := newREST(t, programtest.Env("AUTH_DISABLED", "true"), programtest.Env("API_KEYS", ""), withEdge(func(c *edge.Config) {
+		c.CreateLimit, c.Clock = edge.RateLimit{Requests: 1, Per: time.Hour}, newClock().Now
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	}))
 	create := func(client string) int {
 		return send(t, "POST", e.URL+"/api/feedback/create", h("Content-Type", ctJSON, "X-Forwarded-For", client), `{"message":"q"}`).Status
 	}

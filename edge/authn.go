@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -83,7 +84,7 @@ func (s *Server) unauthorized(c *fiber.Ctx, err error) error {
 	case errors.Is(err, errDuplicateCredentials):
 		msg = "send exactly one Authorization or X-API-Key header"
 	}
-	return s.fail(c, sessions.Errorf(sessions.CodeUnauthorized, "%s", msg))
+	return s.fail(c, sessions.Errorf(envelope.CodeUnauthorized, "%s", msg))
 }
 
 // principal returns the principal requireAuth established.

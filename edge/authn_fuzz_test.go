@@ -32,7 +32,7 @@ func FuzzAuthorizationHeader(f *testing.F) {
 	}
 	// No request reaches storage: the service only lends its limits.
 	svc := sessions.NewService(nil, sessions.NewHub())
-	srv := edge.New(edge.Config{}, svc, authn, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := edge.New(edge.Config{}, svc, authn, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	// A route under /sse gets the MCP challenge without the real transport.
 	srv.App().Post("/sse/fuzz", srv.RequireAuth, func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
 	f.Fuzz(func(t *testing.T, value string) {

@@ -1,85 +1,21 @@
 package edge
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"mime"
-	"reflect"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/feedbackd/feedbackd/pkg/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-// decodeJSON reads a JSON request body into v: the right content type, one
-// valid UTF-8 JSON value, nothing after it. Every failure is INVALID_REQUEST
-// with the field at fault.
+// decodeJSON reads a JSON request body into v: the right content type, then
+// the rules of envelope.Decode. Every failure is INVALID_REQUEST with the
+// field at fault.
 func decodeJSON(c *fiber.Ctx, v any) error {
 	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	if err != nil || mt != fiber.MIMEApplicationJSON {
 		return sessions.Invalid("Content-Type", "must be application/json")
 	}
-	return DecodeBody(c.Body(), v)
-}
-
-// DecodeBody decodes one JSON value from body into v with the rules of
-// decodeJSON (minus the content type). It is exported for fuzzing.
-func DecodeBody(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return sessions.Invalid("body", "must not be empty")
-	}
-	if !utf8.Valid(body) {
-		return sessions.Invalid("body", "must be valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return jsonErr(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return sessions.Invalid("body", "must hold exactly one JSON value")
-	}
-	return nil
-}
-
-func jsonErr(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "body"
-		}
-		kind := typeErr.Type.Kind().String()
-		if typeErr.Type == reflect.TypeFor[json.Number]() {
-			kind = "int"
-		}
-		return sessions.Invalid(field, fmt.Sprintf("must be %s", jsonKind(kind)))
-	case errors.As(err, &syntaxErr):
-		return sessions.Invalid("body", fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return sessions.Invalid("body", "truncated JSON")
-	}
-	return sessions.Invalid("body", "malformed JSON")
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "a string"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "a JSON object"
-	case "int", "int64", "float64":
-		return "a number"
-	case "bool":
-		return "true or false"
-	}
-	return "of another type"
+	return envelope.Decode(c.Body(), v)
 }

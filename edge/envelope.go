@@ -6,14 +6,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/feedbackd/feedbackd/edge/envelope"
+	"github.com/feedbackd/feedbackd/pkg/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-// The /api/ envelope and the code → HTTP status mapping live in package
-// envelope, shared with the notifier.
-
-func timestamp() string { return envelope.Now() }
+// The /api/ envelope and the code → HTTP status mapping live in
+// pkg/envelope, shared with the notifier and MCP.
 
 func ok(c *fiber.Ctx, status int, data any) error { return envelope.OK(c, status, data) }
 
@@ -37,11 +35,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		msg := fe.Message
 		switch fe.Code {
 		case http.StatusRequestEntityTooLarge:
-			code, msg = sessions.CodePayloadTooLarge, "request body is larger than 64 KiB"
+			code, msg = envelope.CodePayloadTooLarge, "request body is larger than 64 KiB"
 		case http.StatusNotFound:
-			code, msg = sessions.CodeRouteNotFound, "no such route"
+			code, msg = envelope.CodeRouteNotFound, "no such route"
 		case http.StatusMethodNotAllowed:
-			code = sessions.CodeMethodNotAllowed
+			code = envelope.CodeMethodNotAllowed
 		case http.StatusBadRequest:
 			code = sessions.CodeInvalidRequest
 		case http.StatusRequestTimeout, http.StatusRequestHeaderFieldsTooLarge:

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
@@ -169,35 +168,26 @@ func secretParam(name string) bool {
 	return false
 }
 
-// opsRoutes registers /ready and /metrics ahead of every other route and
-// middleware, so that nothing registered later (CORS in particular) ever
-// runs for them.
+// opsRoutes mounts the operations API (pkg/opsapi: /health, /ready and,
+// unless METRICS_ADDR serves it elsewhere, /metrics). /ready and /metrics
+// are for orchestrators and scrapers, never for browsers on other origins:
+// whatever the CORS middleware added is taken off again.
 func (s *Server) opsRoutes() {
-	s.app.Get("/ready", s.handleReady)
-	s.app.All("/ready", methodNotAllowed("GET, HEAD"))
-	if s.cfg.DisableMetrics {
+	if s.cfg.Ops == nil {
 		return
 	}
-	serve := adaptor.HTTPHandler(metrics.Handler())
-	s.app.Get("/metrics", func(c *fiber.Ctx) error {
-		err := serve(c)
-		// Not for browsers on other origins, whatever CORS policy is added
-		// around the app later.
-		c.Response().Header.Del(fiber.HeaderAccessControlAllowOrigin)
-		c.Response().Header.Del(fiber.HeaderAccessControlAllowCredentials)
-		return err
-	})
-	s.app.All("/metrics", methodNotAllowed("GET, HEAD"))
-}
-
-// handleReady answers whether this edge can serve: NATS connected and the
-// sessions bucket readable. /health stays the liveness answer of SPEC §4.
-func (s *Server) handleReady(c *fiber.Ctx) error {
-	status, body := opsapi.Readiness(c.UserContext(), opsapi.Check(s.health), 2*time.Second)
-	if status != fiber.StatusOK {
-		s.log.DebugContext(c.UserContext(), "not ready", "reason", body.Reason)
+	serve := s.bridge.Handler(s.cfg.Ops, nil)
+	for _, path := range s.cfg.Ops.Paths() {
+		h := serve
+		if path != opsapi.HealthPath {
+			h = func(c *fiber.Ctx) error {
+				err := serve(c)
+				c.Response().Header.Del(fiber.HeaderAccessControlAllowOrigin)
+				c.Response().Header.Del(fiber.HeaderAccessControlAllowCredentials)
+				return err
+			}
+		}
+		s.app.Get(path, h)
+		s.app.All(path, methodNotAllowed("GET, HEAD"))
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Response().Header.Del(fiber.HeaderAccessControlAllowOrigin)
-	return c.Status(status).JSON(body)
 }

@@ -2,9 +2,7 @@ package edge_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,21 +14,14 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/feedbackd/feedbackd/edge"
-	"github.com/feedbackd/feedbackd/pkg/auth"
-	"github.com/feedbackd/feedbackd/pkg/metrics"
-	"github.com/feedbackd/feedbackd/pkg/natsutil"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program"
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
+	"github.com/feedbackd/feedbackd/pkg/httpbridge"
 	"github.com/feedbackd/feedbackd/pkg/requestid"
-	"github.com/feedbackd/feedbackd/sessions"
-	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
 
 // logBuffer collects every log line of an edge, safely across goroutines.
@@ -68,73 +59,26 @@ func (l *logBuffer) lines(t testing.TB) []map[string]any {
 	return out
 }
 
-// observedEdge is an edge wired as cmd/feedbackd wires it for observability:
-// metrics observer on the service, readiness over the connection and the
-// bucket, JSON logs at debug level captured in Logs.
+// observedEdge is an edge with its JSON log at debug level captured in
+// Logs.
 type observedEdge struct {
 	URL  string
 	Logs *logBuffer
+	m    *program.Main
 }
 
-type observedOptions struct {
-	disableMetrics bool
-	// mount adds routes to the app before it serves, as serve does for
-	// roles mounted on the edge's address.
-	mount func(*fiber.App)
-}
-
-func startObservedEdge(t testing.TB, nc *nats.Conn, js jetstream.JetStream, o observedOptions) *observedEdge {
+// runObserved runs an edge against natsURL whose log the test reads.
+func runObserved(t testing.TB, natsURL string, opts ...programtest.Option) *observedEdge {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	store, err := natskv.Open(ctx, js, natskv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	hub := sessions.NewHub()
-	feedDone, err := natskv.NewFeed(store, hub, log).Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := sessions.NewService(store, hub, sessions.WithObserver(metrics.Sessions{}), sessions.WithStorageRetry(300*time.Millisecond))
-	authn, err := auth.New(auth.Config{APIKeys: []string{keyA, keyB}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The same check as cmd/feedbackd's backend.healthCheck.
-	health := func(ctx context.Context) error {
-		if !nc.IsConnected() {
-			return errors.New("NATS is not connected")
-		}
-		_, err := store.KV().Status(ctx)
-		return err
-	}
-	srv := edge.New(edge.Config{Version: "test", DisableMetrics: o.disableMetrics}, svc, authn, health, log)
-	if o.mount != nil {
-		o.mount(srv.App())
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { defer close(served); _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		http.DefaultClient.CloseIdleConnections()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.Shutdown(sctx)
-		<-served
-		cancel()
-		<-feedDone
-	})
-	return &observedEdge{URL: "http://" + ln.Addr().String(), Logs: logs}
+	opts = append([]programtest.Option{programtest.Logs(logs), programtest.Env("LOG_FORMAT", "json"), programtest.Env("LOG_LEVEL", "debug")}, opts...)
+	e := runEdge(t, natsURL, opts...)
+	return &observedEdge{URL: e.URL, Logs: logs, m: e.m}
 }
 
-func newObserved(t testing.TB) (*observedEdge, *natstest.Server) {
-	ns := natstest.Start(t)
-	return startObservedEdge(t, ns.NC, ns.JS, observedOptions{}), ns
+func newObserved(t testing.TB) (*observedEdge, *programtest.Server) {
+	ns := programtest.StartNATS(t)
+	return runObserved(t, ns.URL), ns
 }
 
 // send sends a request with the given headers.
@@ -286,13 +230,9 @@ func TestMetricsWaitInFlightIsCountedWhileALongPollWaits(t *testing.T) {
 	base := sample(scrape(t, e.URL), "feedbackd_sessions_waits_in_flight", nil)
 	done := make(chan *reply, 1)
 	go func() { done <- do(t, "GET", e.URL+"/api/feedback/"+id+"/result?wait=20", keyA, "", nil) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for sample(scrape(t, e.URL), "feedbackd_sessions_waits_in_flight", nil) != base+1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the long poll never showed as a wait in flight")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	programtest.WaitFor(t, 10*time.Second, programtest.Until("the long poll to show as a wait in flight", func() bool {
+		return sample(scrape(t, e.URL), "feedbackd_sessions_waits_in_flight", nil) == base+1
+	}))
 	if r := rest.submit(t, id, map[string]any{"freeText": "here"}); r.Status != 200 {
 		t.Fatalf("submit: %d %s", r.Status, r.Raw)
 	}
@@ -305,6 +245,7 @@ func TestMetricsWaitInFlightIsCountedWhileALongPollWaits(t *testing.T) {
 }
 
 func TestMetricsEndpointHasNoCORSAndCanBeTurnedOff(t *testing.T) {
+	t.Parallel()
 	e, ns := newObserved(t)
 	r := sendMap(t, "GET", e.URL+"/metrics", map[string]string{"Origin": "https://evil.example"}, nil)
 	if r.Status != 200 || r.Header.Get("Access-Control-Allow-Origin") != "" {
@@ -316,9 +257,14 @@ func TestMetricsEndpointHasNoCORSAndCanBeTurnedOff(t *testing.T) {
 	if r := do(t, "POST", e.URL+"/metrics", "", ctJSON, nil); r.Status != 405 {
 		t.Fatalf("POST /metrics: %d", r.Status)
 	}
-	off := startObservedEdge(t, ns.NC, ns.JS, observedOptions{disableMetrics: true})
+	// With METRICS_ADDR, /metrics is served there and not on the public
+	// listener.
+	off := runObserved(t, ns.URL, programtest.Env("METRICS_ADDR", "127.0.0.1:0"))
 	if r := do(t, "GET", off.URL+"/metrics", "", "", nil); r.Status != 404 {
-		t.Fatalf("/metrics with DisableMetrics: %d", r.Status)
+		t.Fatalf("/metrics on the public listener with METRICS_ADDR: %d", r.Status)
+	}
+	if r := do(t, "GET", off.m.OpsURL()+"/metrics", "", "", nil); r.Status != 200 || !bytes.Contains(r.Raw, []byte("feedbackd_http_requests_total")) {
+		t.Fatalf("/metrics on METRICS_ADDR: %d", r.Status)
 	}
 }
 
@@ -334,21 +280,8 @@ func freePort(t testing.TB) int {
 }
 
 func TestReadyFollowsNATSAwayAndBack(t *testing.T) {
-	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	ns := natstest.StartIn(t, dir, addr)
-	nc, err := natsutil.Connect(natsutil.ClientConfig{URL: "nats://" + addr, Name: "edge"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	untrack := metrics.TrackNATS(nc)
-	defer untrack()
-	e := startObservedEdge(t, nc, js, observedOptions{})
+	ns := programtest.StartNATS(t)
+	e := runObserved(t, ns.URL)
 
 	ready := func() (int, map[string]string) {
 		r := do(t, "GET", e.URL+"/ready", "", "", nil)
@@ -360,17 +293,15 @@ func TestReadyFollowsNATSAwayAndBack(t *testing.T) {
 	}
 	waitReady := func(want int) map[string]string {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			status, body := ready()
-			if status == want {
-				return body
+		var body map[string]string
+		programtest.WaitFor(t, 20*time.Second, func() error {
+			var status int
+			if status, body = ready(); status != want {
+				return fmt.Errorf("/ready is %d %v, want %d", status, body, want)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/ready stayed %d %v, want %d", status, body, want)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
+		return body
 	}
 
 	if body := waitReady(200); body["status"] != "ready" {
@@ -388,12 +319,13 @@ func TestReadyFollowsNATSAwayAndBack(t *testing.T) {
 	if got := sample(scrape(t, e.URL), "feedbackd_nats_connected", nil); got != 0 {
 		t.Fatalf("nats_connected %v while NATS is down", got)
 	}
-	// Liveness stays what SPEC §4 says: degraded, not a different contract.
+	// Liveness stays what docs/api.md, "Health and operations", says:
+	// degraded, not a different contract.
 	if r := do(t, "GET", e.URL+"/health", "", "", nil); r.Status != 503 {
 		t.Fatalf("/health while NATS is down: %d", r.Status)
 	}
 
-	natstest.StartIn(t, dir, addr)
+	ns.Start()
 	if body := waitReady(200); body["status"] != "ready" || body["reason"] != "" {
 		t.Fatalf("ready again: %v", body)
 	}
@@ -405,6 +337,7 @@ func TestReadyFollowsNATSAwayAndBack(t *testing.T) {
 }
 
 func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
+	t.Parallel()
 	e, _ := newObserved(t)
 	cases := []struct {
 		name, offered string
@@ -450,6 +383,7 @@ func TestRequestIDIsEchoedOrGenerated(t *testing.T) {
 }
 
 func TestRequestIDAppearsInAccessAndHandlerLogs(t *testing.T) {
+	t.Parallel()
 	e, ns := newObserved(t)
 	r := sendMap(t, "POST", e.URL+"/api/feedback/create",
 		map[string]string{"X-Request-ID": "rid-created", "X-API-Key": keyA, "Content-Type": ctJSON}, []byte(`{"message":"log me"}`))
@@ -457,7 +391,7 @@ func TestRequestIDAppearsInAccessAndHandlerLogs(t *testing.T) {
 		t.Fatalf("create: %d %s", r.Status, r.Raw)
 	}
 	// Storage unreachable: the handler logs the cause, at error, with the id.
-	ns.Stop()
+	outage(t, ns, e.m)
 	r = sendMap(t, "POST", e.URL+"/api/feedback/create",
 		map[string]string{"X-Request-ID": "rid-failed", "X-API-Key": keyA, "Content-Type": ctJSON}, []byte(`{"message":"log me"}`))
 	if r.Status != 503 {
@@ -486,6 +420,7 @@ func TestRequestIDAppearsInAccessAndHandlerLogs(t *testing.T) {
 }
 
 func TestLogsNeverContainCredentials(t *testing.T) {
+	t.Parallel()
 	e, ns := newObserved(t)
 	rest := &restEdge{URL: e.URL}
 	const (
@@ -523,7 +458,7 @@ func TestLogsNeverContainCredentials(t *testing.T) {
 	}
 	run()
 	// And again while storage is down, when handlers log errors.
-	ns.Stop()
+	outage(t, ns, e.m)
 	run()
 
 	logs := e.Logs.String()
@@ -540,17 +475,19 @@ func TestLogsNeverContainCredentials(t *testing.T) {
 	}
 }
 
-func TestRequestIDReachesNetHTTPHandlersMountedThroughTheAdaptor(t *testing.T) {
-	ns := natstest.Start(t)
+func TestRequestIDReachesNetHTTPHandlersMountedThroughTheBridge(t *testing.T) {
+	t.Parallel()
 	seen := make(chan string, 1)
 	mountedLogs := &logBuffer{}
-	e := startObservedEdge(t, ns.NC, ns.JS, observedOptions{mount: func(app *fiber.App) {
-		app.Get("/mounted", adaptor.HTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	bridge := httpbridge.New()
+	t.Cleanup(bridge.Close)
+	e := runObserved(t, programtest.StartNATS(t).URL, programtest.EdgeApp(func(app *fiber.App) {
+		app.Get("/mounted", bridge.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			seen <- requestid.FromContext(r.Context())
 			slog.New(requestid.NewHandler(slog.NewJSONHandler(mountedLogs, nil))).InfoContext(r.Context(), "mounted handler")
 			w.WriteHeader(http.StatusNoContent)
-		})))
-	}})
+		}), nil))
+	}))
 	r := sendMap(t, "GET", e.URL+"/mounted", map[string]string{"X-Request-ID": "rid-mounted"}, nil)
 	if id := <-seen; r.Status != 204 || id != "rid-mounted" {
 		t.Fatalf("status %d, id seen by the net/http handler %q", r.Status, id)

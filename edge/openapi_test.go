@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -24,12 +23,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/edge"
-	"github.com/feedbackd/feedbackd/notifier"
-	"github.com/feedbackd/feedbackd/pkg/auth"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/web"
 )
@@ -55,24 +51,19 @@ var notInOpenAPI = map[string]string{
 	"/feedback/*":  "the not-found page for any other path under /feedback/",
 }
 
-// startContractEdge starts an edge wired as `feedbackd serve` wires it (the
-// notifier's WebSocket routes mounted beside the edge's) with cfg and the
-// session options opts. It is the only place these tests start a server.
-func startContractEdge(t *testing.T, js jetstream.JetStream, cfg edge.Config, opts ...sessions.Option) *restEdge {
+// startContractEdge runs `feedbackd serve` (the edge with the notifier's
+// WebSocket routes mounted beside it, as users run it) against the NATS at
+// natsURL, with the edge configuration adjusted by cfg and the program
+// options opts. It is the only place these tests start a server.
+func startContractEdge(t *testing.T, natsURL string, cfg func(*edge.Config), opts ...programtest.Option) *restEdge {
 	t.Helper()
-	authn, err := auth.New(auth.Config{APIKeys: []string{keyA, keyB}})
-	if err != nil {
-		t.Fatal(err)
+	if cfg == nil {
+		cfg = func(*edge.Config) {}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	e := startEdge(t, js, edgeSetup{Edge: cfg, Sessions: opts, Mount: func(srv *edge.Server, svc *sessions.Service) {
-		n := notifier.New(notifier.Config{}, svc, authn, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		n.Mount(srv.App())
-		go func() { defer close(done); _ = n.Run(ctx) }()
-	}})
-	t.Cleanup(func() { cancel(); <-done; _ = authn.Close() })
-	return e
+	opts = append([]programtest.Option{programtest.NATS(natsURL), programtest.QuickStorageErrors(), programtest.Edge(cfg)}, opts...)
+	m := programtest.MustRunMain(t, opts...)
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
+	return &restEdge{URL: m.URL(), Svc: m.Backend().Service(), m: m}
 }
 
 // offsetClock is the sessions' clock, moved forward by tests that need a
@@ -358,12 +349,12 @@ func (k *contract) unseen(skip func(path, method string, status string) bool) []
 // document.
 func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 	k := loadContract(t)
-	ns := natstest.Start(t)
+	ns := programtest.StartNATS(t)
 	clock := &offsetClock{}
-	e := startContractEdge(t, ns.JS, edge.Config{
-		AuthorizationServers: []string{"https://login.example.com"},
-		Scopes:               []string{"feedback"},
-	}, sessions.WithClock(clock.Now))
+	e := startContractEdge(t, ns.URL, func(c *edge.Config) {
+		c.AuthorizationServers = []string{"https://login.example.com"}
+		c.Scopes = []string{"feedback"}
+	}, programtest.Sessions(sessions.WithClock(clock.Now)))
 
 	// The sessions the cases read: pending, answered (with metadata),
 	// cancelled and expired.
@@ -549,9 +540,11 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 
 	// Rate limits, /metrics and the resource metadata off: a second edge on
 	// its own NATS, configured so.
-	ns2 := natstest.Start(t)
+	ns2 := programtest.StartNATS(t)
 	once := edge.RateLimit{Requests: 1, Per: time.Hour, Burst: 1}
-	limited := startContractEdge(t, ns2.JS, edge.Config{CreateLimit: once, SubmitLimit: once, PageLimit: once, DisableMetrics: true})
+	limited := startContractEdge(t, ns2.URL, func(c *edge.Config) {
+		c.CreateLimit, c.SubmitLimit, c.PageLimit = once, once, once
+	}, programtest.Env("METRICS_ADDR", "127.0.0.1:0"))
 	lp := limited.create(t, keyA, map[string]any{"message": "q"})
 	for _, c := range []apiCase{
 		{name: "limited: create over the limit", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: `{"message":"again"}`, want: 429, code: "RATE_LIMITED", req: reqConforms},
@@ -573,7 +566,7 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 	}
 
 	// NATS gone: every route that reads sessions says so with 503.
-	ns.Stop()
+	outage(t, ns, e.m)
 	for _, c := range []apiCase{
 		{name: "down: create", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: `{"message":"q"}`, want: 503, code: "SERVICE_UNAVAILABLE"},
 		{name: "down: list", method: "GET", path: "/api/feedback", key: keyA, want: 503, code: "SERVICE_UNAVAILABLE"},
@@ -604,11 +597,11 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 // with the documented methods in Allow.
 func TestOpenAPIDocumentListsEveryRoute(t *testing.T) {
 	k := loadContract(t)
-	ns := natstest.Start(t)
-	e := startContractEdge(t, ns.JS, edge.Config{AuthorizationServers: []string{"https://login.example.com"}})
+	ns := programtest.StartNATS(t)
+	e := startContractEdge(t, ns.URL, func(c *edge.Config) { c.AuthorizationServers = []string{"https://login.example.com"} })
 
 	registered := map[string]bool{}
-	for _, r := range e.srv.App().GetRoutes(true) {
+	for _, r := range e.m.Edge().App().GetRoutes(true) {
 		registered[docPath(r.Path)] = true
 	}
 	for path := range registered {
@@ -671,8 +664,8 @@ func TestOpenAPIDocumentListsEveryRoute(t *testing.T) {
 // TestOpenAPIDocumentIsServed checks that /openapi.json is the embedded
 // document, byte for byte, and readable from any origin.
 func TestOpenAPIDocumentIsServed(t *testing.T) {
-	ns := natstest.Start(t)
-	e := startContractEdge(t, ns.JS, edge.Config{})
+	ns := programtest.StartNATS(t)
+	e := startContractEdge(t, ns.URL, nil)
 	req, err := http.NewRequest("GET", e.URL+"/openapi.json", nil)
 	if err != nil {
 		t.Fatal(err)

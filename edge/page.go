@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
+	"github.com/feedbackd/feedbackd/pkg/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/web"
 )
 
-// The feedback page of SPEC §6, served as docs/feedback-page.md describes:
+// The feedback page (docs/api.md, "Feedback page"), served as
+// docs/feedback-page.md describes:
 // the HTML a person answers in, its plain form post for browsers without
 // JavaScript, the state the page polls, and its static files. None of these
 // routes needs credentials: the session id in the link is the capability.
@@ -33,11 +34,6 @@ const maxPageTokenTTL = 2 * time.Hour
 // pageTokenGrace keeps the page's socket credential valid a little past the
 // session's deadline, so the page can still hear that it expired.
 const pageTokenGrace = time.Minute
-
-// pageCSP is the Content-Security-Policy the page is written for: no inline
-// script or style, nothing from other origins.
-const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // pages serves the feedback page's routes.
 type pages struct {
@@ -61,7 +57,7 @@ func (s *Server) pageRoutes() {
 		// says it is broken.
 		s.log.Error("feedback page templates do not load", "err", err)
 	}
-	s.app.All(web.StaticPrefix+"*", adaptor.HTTPHandler(web.Static()))
+	s.app.All(web.StaticPrefix+"*", s.bridge.Handler(web.Static(), nil))
 	s.app.Get("/feedback/:id/state", p.handleState)
 	s.app.All("/feedback/:id/state", methodNotAllowed("GET, HEAD"))
 	s.app.Get("/feedback/:id", p.handleShow)
@@ -146,7 +142,7 @@ func (p *pages) failPage(c *fiber.Ctx, pr prefs, err error) error {
 		return p.html(c, http.StatusNotFound, pr, func(w io.Writer) error {
 			return p.render.NotFound(w, pr.lang, pr.theme)
 		})
-	case sessions.CodeServiceUnavailable, sessions.CodeRateLimited:
+	case sessions.CodeServiceUnavailable, envelope.CodeRateLimited:
 	default:
 		p.s.log.Error("feedback page failed", "method", c.Method(), "path", c.Route().Path, "err", err)
 		code = sessions.CodeInternal
@@ -251,7 +247,7 @@ func (p *pages) handleForm(c *fiber.Ctx) error {
 	switch e.Code {
 	case sessions.CodeAlreadySubmitted, sessions.CodeExpired, sessions.CodeCancelled:
 		// The question closed before this answer: show how it ended.
-	case sessions.CodeInvalidRequest, sessions.CodeRateLimited, sessions.CodePayloadTooLarge, sessions.CodeServiceUnavailable:
+	case sessions.CodeInvalidRequest, envelope.CodeRateLimited, envelope.CodePayloadTooLarge, sessions.CodeServiceUnavailable:
 	default:
 		return p.failPage(c, pr, err)
 	}

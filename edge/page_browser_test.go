@@ -3,8 +3,7 @@ package edge_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,11 +18,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/feedbackd/feedbackd/edge"
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/notifier"
-	"github.com/feedbackd/feedbackd/pkg/auth"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
-	"github.com/feedbackd/feedbackd/sessions"
 )
 
 // The feedback page in a real headless Chromium: what a person sees and does,
@@ -240,16 +236,12 @@ func resultOf(t *testing.T, e *restEdge, id string) (selected []string, freeText
 func TestPageInBrowser(t *testing.T) {
 	start := time.Now()
 	b := startBrowser(t)
-	tokens, err := auth.NewPageTokens([]byte(strings.Repeat("p", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The page gets a socket credential, as in production. This edge has no
 	// notifier behind /ws, so the page must fall back to polling by itself.
-	e := shortEdge(t, edge.Config{PageTokens: tokens})
-	// This one has the real notifier on /ws, as feedbackd serve does: the
-	// page must switch to the socket and take its updates from there.
-	live, n := notifiedEdge(t, tokens)
+	e := shortEdge(t)
+	// This one is feedbackd serve, with the real notifier on /ws: the page
+	// must switch to the socket and take its updates from there.
+	live, n := notifiedEdge(t)
 
 	t.Run("scenarios", func(t *testing.T) {
 		t.Run("Screenshots", func(t *testing.T) { t.Parallel(); browserScreenshots(t, b, e) })
@@ -271,29 +263,12 @@ func TestPageInBrowser(t *testing.T) {
 	t.Logf("browser suite took %s", time.Since(start).Round(100*time.Millisecond))
 }
 
-// notifiedEdge is shortEdge with the notifier mounted on /ws and checking
-// the page's credential from tokens.
-func notifiedEdge(t *testing.T, tokens *auth.PageTokens) (*restEdge, *notifier.Notifier) {
-	l := sessions.DefaultLimits(300*time.Second, 4*time.Hour)
-	l.MinTimeout = time.Second
-	authn, err := auth.New(auth.Config{APIKeys: []string{keyA, keyB}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n *notifier.Notifier
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	e := startEdge(t, natstest.Start(t).JS, edgeSetup{
-		Edge:     edge.Config{Version: "test", PageTokens: tokens},
-		Sessions: []sessions.Option{sessions.WithLimits(l)},
-		Mount: func(srv *edge.Server, svc *sessions.Service) {
-			n = notifier.New(notifier.Config{}, svc, authn, slog.New(slog.NewTextHandler(io.Discard, nil)), notifier.WithPageTokens(tokens))
-			n.Mount(srv.App())
-			go func() { defer close(done); _ = n.Run(ctx) }()
-		},
-	})
-	t.Cleanup(func() { cancel(); <-done })
-	return e, n
+// notifiedEdge is feedbackd serve with short timeouts: the edge with the
+// notifier mounted on /ws, checking the page's credential.
+func notifiedEdge(t *testing.T) (*restEdge, *notifier.Notifier) {
+	m := programtest.MustRunMain(t, programtest.ShortTimeouts())
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
+	return &restEdge{URL: m.URL(), Svc: m.Backend().Service(), m: m}, m.Notifier()
 }
 
 // browserScreenshots opens a pending page in dark/zh and light/en on a phone
@@ -461,10 +436,12 @@ func browserLive(t *testing.T, b *browser, e *restEdge, end string) {
 		}
 	case "expired":
 		first := eval[string](tb, `document.getElementById('countdown-text').textContent`)
-		tb.do("let a second pass", chromedp.Sleep(1100*time.Millisecond))
-		if next := eval[string](tb, `document.getElementById('countdown-text').textContent`); next == first {
-			t.Errorf("the countdown stands still at %q", first)
-		}
+		programtest.WaitFor(t, 5*time.Second, func() error {
+			if next := eval[string](tb, `document.getElementById('countdown-text').textContent`); next == first {
+				return fmt.Errorf("the countdown stands still at %q", first)
+			}
+			return nil
+		})
 	}
 	tb.waitView(end)
 	if !eval[bool](tb, `window.__sameDocument === true`) {

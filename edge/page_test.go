@@ -17,9 +17,9 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/edge"
 	"github.com/feedbackd/feedbackd/pkg/auth"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -221,18 +221,15 @@ func assertNoLeaks(t testing.TB, label string, p *htmlPage) {
 
 // shortEdge serves sessions that may be as short as one second (and as long
 // as four hours).
-func shortEdge(t testing.TB, cfg edge.Config) *restEdge {
-	l := sessions.DefaultLimits(300*time.Second, 4*time.Hour)
-	l.MinTimeout = time.Second
-	ns := natstest.Start(t)
-	if cfg.Version == "" {
-		cfg.Version = "test"
-	}
-	return startEdge(t, ns.JS, edgeSetup{Edge: cfg, Sessions: []sessions.Option{sessions.WithLimits(l)}})
+func shortEdge(t testing.TB, opts ...programtest.Option) *restEdge {
+	e, _ := newREST(t, append([]programtest.Option{programtest.ShortTimeouts()}, opts...)...)
+	return e
 }
 
 func TestPageShowsEveryState(t *testing.T) {
-	e := shortEdge(t, edge.Config{})
+	t.Parallel()
+	clk := newClock()
+	e := shortEdge(t, programtest.Sessions(sessions.WithClock(clk.Now)))
 	ask := map[string]any{"message": "Ship **v2** today?", "predefinedOptions": []string{"Yes", "No"}}
 	pending := e.create(t, keyA, ask)
 	completed := e.create(t, keyA, ask)
@@ -244,7 +241,7 @@ func TestPageShowsEveryState(t *testing.T) {
 		t.Fatalf("cancel: %d %s", r.Status, r.Raw)
 	}
 	expired := e.create(t, keyA, map[string]any{"message": "Quick", "timeout": 1})
-	time.Sleep(1100 * time.Millisecond) // no expirer runs: the page itself must see the deadline
+	clk.Add(2 * time.Second) // no expirer runs: the page itself must see the deadline
 
 	cases := []struct {
 		name, path, state string
@@ -303,6 +300,7 @@ func sep(path string) string {
 }
 
 func TestPageUnknownAndMalformedIDsAreFriendly404s(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	paths := []string{
 		"/feedback/" + sessions.NewID(),
@@ -349,6 +347,7 @@ func TestPageUnknownAndMalformedIDsAreFriendly404s(t *testing.T) {
 }
 
 func TestPageLanguageAndTheme(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "Which?", "predefinedOptions": []string{"A", "B"}})
 	cases := []struct {
@@ -488,6 +487,7 @@ func assertNoExecutableMarkup(t *testing.T, label string, p *htmlPage) {
 }
 
 func TestPageNeverRunsHostileInput(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	for i, payload := range hostilePayloads {
 		opts := []string{payload, fmt.Sprintf("ok %d", i)}
@@ -533,6 +533,7 @@ func TestPageNeverRunsHostileInput(t *testing.T) {
 }
 
 func TestPageFormPostSubmitsAndRedirects(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "Pick", "predefinedOptions": []string{"red", "blue", "green"}})
 	// 300 lines of "ab": 1200 characters as the browser sends them (CRLF),
@@ -583,6 +584,7 @@ func TestPageFormPostSubmitsAndRedirects(t *testing.T) {
 }
 
 func TestPageFormPostRefusedKeepsDraft(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "Pick", "predefinedOptions": []string{"red", "blue"}})
 	long := strings.Repeat("字", 1001)
@@ -651,7 +653,9 @@ func TestPageFormPostRefusedKeepsDraft(t *testing.T) {
 }
 
 func TestPageFormPostOnFinishedSessionShowsHowItEnded(t *testing.T) {
-	e := shortEdge(t, edge.Config{})
+	t.Parallel()
+	clk := newClock()
+	e := shortEdge(t, programtest.Sessions(sessions.WithClock(clk.Now)))
 	done := e.create(t, keyA, map[string]any{"message": "q"})
 	if r := e.submit(t, done, map[string]any{"freeText": "first"}); r.Status != 200 {
 		t.Fatal(r.Status)
@@ -661,7 +665,7 @@ func TestPageFormPostOnFinishedSessionShowsHowItEnded(t *testing.T) {
 		t.Fatal(r.Status)
 	}
 	expired := e.create(t, keyA, map[string]any{"message": "q", "timeout": 1})
-	time.Sleep(1100 * time.Millisecond)
+	clk.Add(2 * time.Second)
 	for _, tc := range []struct {
 		id     string
 		status int
@@ -683,6 +687,7 @@ func TestPageFormPostOnFinishedSessionShowsHowItEnded(t *testing.T) {
 }
 
 func TestPageStateJSON(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	get := func(id string) (int, http.Header, map[string]any) {
@@ -724,6 +729,7 @@ func TestPageStateJSON(t *testing.T) {
 }
 
 func TestPageStaticFilesAreCachedForever(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	p := getPage(t, e.URL+"/feedback/"+id)
@@ -782,14 +788,15 @@ func TestPageStaticFilesAreCachedForever(t *testing.T) {
 }
 
 func TestPageGetsASocketCredentialForItsOwnSession(t *testing.T) {
+	t.Parallel()
 	tokens, err := auth.NewPageTokens([]byte(strings.Repeat("s", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := natstest.Start(t)
-	withWS := startEdge(t, ns.JS, edgeSetup{Edge: edge.Config{Version: "test", PageTokens: tokens}})
-	custom := startEdge(t, ns.JS, edgeSetup{Edge: edge.Config{Version: "test", PageTokens: tokens, WSPath: "https://live.example.com/ws/"}})
-	polling := startEdge(t, ns.JS, edgeSetup{Edge: edge.Config{Version: "test"}})
+	ns := programtest.StartNATS(t)
+	withWS := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.PageTokens = tokens }))
+	custom := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.PageTokens, c.WSPath = tokens, "https://live.example.com/ws/" }))
+	polling := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.PageTokens = nil }))
 
 	id := withWS.create(t, keyA, map[string]any{"message": "q", "timeout": 60})
 	data := getPage(t, withWS.URL+"/feedback/"+id).scriptData(t)
@@ -818,8 +825,9 @@ func TestPageGetsASocketCredentialForItsOwnSession(t *testing.T) {
 }
 
 func TestPageTokenLivesUntilJustAfterTheDeadline(t *testing.T) {
+	t.Parallel()
 	tokens, _ := auth.NewPageTokens([]byte(strings.Repeat("k", 32)))
-	e := shortEdge(t, edge.Config{PageTokens: tokens})
+	e := shortEdge(t, withEdge(func(c *edge.Config) { c.PageTokens = tokens }))
 	for _, tc := range []struct {
 		timeout int
 		want    time.Duration // token life beyond now
@@ -849,6 +857,7 @@ func tokenExpiry(t testing.TB, token string) time.Time {
 }
 
 func TestPageRoutesAndMethods(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	r := do(t, "DELETE", e.URL+"/feedback/"+id, "", "", nil)
@@ -870,9 +879,10 @@ func TestPageRoutesAndMethods(t *testing.T) {
 }
 
 func TestPageWithStorageDownIsAFriendly503(t *testing.T) {
+	t.Parallel()
 	e, ns := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
-	ns.Stop()
+	outage(t, ns, e.m)
 	for _, lang := range []string{"en", "zh"} {
 		p := getPage(t, e.URL+"/feedback/"+id+"?lang="+lang)
 		if p.Status != 503 || p.Doc == nil {

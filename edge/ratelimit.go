@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/envelope"
 	"github.com/feedbackd/feedbackd/pkg/ratelimit"
 	"github.com/feedbackd/feedbackd/sessions"
 )
@@ -168,7 +169,7 @@ func (r rateLimits) close() {
 
 // errRateLimited is what a refused request is told.
 func errRateLimited(what string, d ratelimit.Decision) error {
-	return sessions.Errorf(sessions.CodeRateLimited, "too many %s; try again in %d seconds", what, d.RetryAfterSeconds())
+	return sessions.Errorf(envelope.CodeRateLimited, "too many %s; try again in %d seconds", what, d.RetryAfterSeconds())
 }
 
 // allowCreate charges one session creation to key (see createKey). It

@@ -1,34 +1,25 @@
 package edge
 
 import (
-	"context"
-	"errors"
 	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/feedbackd/feedbackd/edge/envelope"
+	"github.com/feedbackd/feedbackd/pkg/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-// The JSON bodies of SPEC §4. Times are pointers or strings so that absent
-// values are left out rather than sent as zero.
+// The JSON bodies of the REST API (docs/api.md, "REST API") that only REST
+// returns; those that describe a session, which MCP returns too, are in
+// pkg/envelope. Times are strings so that absent values are left out rather
+// than sent as zero.
 
 type createData struct {
 	SessionID   string `json:"sessionId"`
 	FeedbackURL string `json:"feedbackUrl"`
 	StatusURL   string `json:"statusUrl"`
 	ExpiresAt   string `json:"expiresAt"`
-}
-
-// StatusBody is the data of a status response.
-type StatusBody struct {
-	SessionID   string          `json:"sessionId"`
-	Status      sessions.Status `json:"status"`
-	CreatedAt   string          `json:"createdAt"`
-	ExpiresAt   string          `json:"expiresAt"`
-	SubmittedAt string          `json:"submittedAt,omitempty"`
 }
 
 type listItem struct {
@@ -51,20 +42,6 @@ type submitData struct {
 	SubmittedAt string          `json:"submittedAt"`
 }
 
-type resultFeedback struct {
-	SelectedOptions  []string `json:"selectedOptions,omitempty"`
-	FreeText         string   `json:"freeText,omitempty"`
-	CombinedFeedback string   `json:"combinedFeedback"`
-}
-
-// ResultBody is the data of a result response.
-type ResultBody struct {
-	SessionID   string         `json:"sessionId"`
-	Feedback    resultFeedback `json:"feedback"`
-	SubmittedAt string         `json:"submittedAt"`
-	Metadata    any            `json:"metadata,omitempty"`
-}
-
 type cancelData struct {
 	SessionID string          `json:"sessionId"`
 	Status    sessions.Status `json:"status"`
@@ -72,12 +49,7 @@ type cancelData struct {
 
 func formatTime(t time.Time) string { return envelope.Time(t) }
 
-func formatOptTime(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return formatTime(*t)
-}
+func formatOptTime(t *time.Time) string { return envelope.OptTime(t) }
 
 func (s *Server) handleCreate(c *fiber.Ctx) error {
 	var req sessions.CreateRequest
@@ -91,7 +63,7 @@ func (s *Server) handleCreate(c *fiber.Ctx) error {
 	base := s.publicURL(c)
 	return ok(c, fiber.StatusCreated, createData{
 		SessionID:   sess.ID,
-		FeedbackURL: feedbackURL(base, sess.ID),
+		FeedbackURL: envelope.FeedbackURL(base, sess.ID),
 		StatusURL:   base + "/api/feedback/" + sess.ID + "/status",
 		ExpiresAt:   formatTime(sess.ExpiresAt),
 	})
@@ -102,18 +74,7 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	return ok(c, fiber.StatusOK, StatusOf(sess))
-}
-
-// StatusOf is the status body of a session, shared by REST and MCP.
-func StatusOf(sess *sessions.Session) StatusBody {
-	return StatusBody{
-		SessionID:   sess.ID,
-		Status:      sess.Status,
-		CreatedAt:   formatTime(sess.CreatedAt),
-		ExpiresAt:   formatTime(sess.ExpiresAt),
-		SubmittedAt: formatOptTime(sess.SubmittedAt),
-	}
+	return ok(c, fiber.StatusOK, envelope.StatusOf(sess))
 }
 
 func (s *Server) handleSubmit(c *fiber.Ctx) error {
@@ -145,41 +106,11 @@ func (s *Server) handleResult(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	res, err := ResultOf(sess)
+	res, err := envelope.ResultOf(sess)
 	if err != nil {
 		return s.fail(c, err)
 	}
 	return ok(c, fiber.StatusOK, res)
-}
-
-// ResultOf is the result body of a completed session, or the error that says
-// why there is none: NO_FEEDBACK_AVAILABLE while pending, SESSION_EXPIRED or
-// SESSION_CANCELLED once no answer can come.
-func ResultOf(sess *sessions.Session) (ResultBody, error) {
-	switch sess.Status {
-	case sessions.StatusPending:
-		return ResultBody{}, sessions.Errorf(sessions.CodeNoFeedback, "no feedback has been submitted yet")
-	case sessions.StatusExpired:
-		return ResultBody{}, sessions.Errorf(sessions.CodeExpired, "the session expired without an answer")
-	case sessions.StatusCancelled:
-		return ResultBody{}, sessions.Errorf(sessions.CodeCancelled, "the session was cancelled")
-	}
-	if sess.Feedback == nil {
-		return ResultBody{}, errors.New("completed session without feedback")
-	}
-	res := ResultBody{
-		SessionID: sess.ID,
-		Feedback: resultFeedback{
-			SelectedOptions:  sess.Feedback.SelectedOptions,
-			FreeText:         sess.Feedback.FreeText,
-			CombinedFeedback: sess.Feedback.CombinedFeedback,
-		},
-		SubmittedAt: formatOptTime(sess.SubmittedAt),
-	}
-	if len(sess.Feedback.Metadata) > 0 {
-		res.Metadata = sess.Feedback.Metadata
-	}
-	return res, nil
 }
 
 func (s *Server) parseWait(q string) (time.Duration, error) {
@@ -227,24 +158,4 @@ func (s *Server) handleList(c *fiber.Ctx) error {
 		})
 	}
 	return ok(c, fiber.StatusOK, data)
-}
-
-type healthBody struct {
-	Status    string `json:"status"`
-	Timestamp string `json:"timestamp"`
-	Service   string `json:"service"`
-	Version   string `json:"version"`
-}
-
-func (s *Server) handleHealth(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
-	defer cancel()
-	body := healthBody{Status: "ok", Timestamp: timestamp(), Service: s.cfg.Service, Version: s.cfg.Version}
-	status := fiber.StatusOK
-	if err := s.health(ctx); err != nil {
-		s.log.WarnContext(ctx, "health check failed", "err", err)
-		body.Status, status = "degraded", fiber.StatusServiceUnavailable
-	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(status).JSON(body)
 }

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/feedbackd/feedbackd/pkg/stats"
 )
 
 // benchClient keeps enough connections for a parallel run.
@@ -56,9 +57,9 @@ func (l *latencies) report(b *testing.B) {
 	if len(l.d) == 0 {
 		return
 	}
-	slices.Sort(l.d)
-	b.ReportMetric(float64(l.d[len(l.d)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(l.d[len(l.d)*99/100].Microseconds()), "p99-µs")
+	sorted := stats.Sorted(l.d)
+	b.ReportMetric(float64(stats.Percentile(sorted, .50).Microseconds()), "p50-µs")
+	b.ReportMetric(float64(stats.Percentile(sorted, .99).Microseconds()), "p99-µs")
 }
 
 // BenchmarkREST measures create, submit and status through the whole stack:

@@ -2,116 +2,70 @@ package edge_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/feedbackd/feedbackd/edge"
-	"github.com/feedbackd/feedbackd/pkg/auth"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program"
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/sessions"
-	"github.com/feedbackd/feedbackd/sessions/natskv"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 const (
-	keyA = "test-key-A-0123456789abcdef0123456789"
-	keyB = "test-key-B-0123456789abcdef0123456789"
+	keyA = programtest.KeyA
+	keyB = programtest.KeyB
 )
 
-// restEdge is one edge replica serving on a real 127.0.0.1 listener.
+// restEdge is one edge replica: the real program's edge role, serving on
+// 127.0.0.1.
 type restEdge struct {
 	URL string
 	Svc *sessions.Service
-	srv *edge.Server
+	m   *program.Main
 }
 
-// startRESTEdge starts an edge on js with its own hub and change feed, as a
-// separate replica would.
-func startRESTEdge(t testing.TB, js jetstream.JetStream, opts ...sessions.Option) *restEdge {
+// hub is the edge's in-process fan-out of the change feed.
+func (e *restEdge) hub() *sessions.Hub { return e.m.Backend().Hub() }
+
+// runEdge runs an edge against the NATS at natsURL, as a separate process
+// would: its own connection, change feed and hub. Storage errors are 503 at
+// once, for tests that stop NATS.
+func runEdge(t testing.TB, natsURL string, opts ...programtest.Option) *restEdge {
 	t.Helper()
-	return startEdge(t, js, edgeSetup{Sessions: opts})
+	opts = append([]programtest.Option{programtest.Role("edge"), programtest.NATS(natsURL), programtest.QuickStorageErrors()}, opts...)
+	m := programtest.MustRunMain(t, opts...)
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
+	return &restEdge{URL: m.URL(), Svc: m.Backend().Service(), m: m}
 }
 
-// edgeSetup is how a test varies the edge it starts.
-type edgeSetup struct {
-	Auth     *auth.Config // nil: API keys keyA and keyB
-	Edge     edge.Config  // Version defaults to "test"
-	Sessions []sessions.Option
-	Mount    func(srv *edge.Server, svc *sessions.Service) // adds routes before serving, e.g. the notifier's /ws
+// newREST runs an edge on a NATS of its own, which the test may stop.
+func newREST(t testing.TB, opts ...programtest.Option) (*restEdge, *programtest.Server) {
+	ns := programtest.StartNATS(t)
+	return runEdge(t, ns.URL, opts...), ns
 }
 
-// startEdge is startRESTEdge with the authentication and edge configuration
-// of set.
-func startEdge(t testing.TB, js jetstream.JetStream, set edgeSetup) *restEdge {
+// outage stops ns and waits until m's connection has noticed: what a
+// request meets from then on is an outage, not a race with it.
+func outage(t testing.TB, ns *programtest.Server, m *program.Main) {
 	t.Helper()
-	opts := set.Sessions
-	ctx, cancel := context.WithCancel(context.Background())
-	store, err := natskv.Open(ctx, js, natskv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := sessions.NewHub()
-	feedDone, err := natskv.NewFeed(store, hub, slog.Default()).Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Tests that stop NATS want their 503 at once, not after the
-	// production retry budget.
-	svc := sessions.NewService(store, hub, append([]sessions.Option{sessions.WithStorageRetry(300 * time.Millisecond)}, opts...)...)
-	acfg := auth.Config{APIKeys: []string{keyA, keyB}}
-	if set.Auth != nil {
-		acfg = *set.Auth
-	}
-	if acfg.Logger == nil {
-		acfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	authn, err := auth.New(acfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = authn.Close() })
-	health := func(ctx context.Context) error {
-		_, err := store.KV().Status(ctx)
-		return err
-	}
-	ecfg := set.Edge
-	if ecfg.Version == "" {
-		ecfg.Version = "test"
-	}
-	srv := edge.New(ecfg, svc, authn, health, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if set.Mount != nil {
-		set.Mount(srv, svc)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { defer close(served); _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		http.DefaultClient.CloseIdleConnections()
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = srv.Shutdown(sctx)
-		<-served
-		cancel()
-		<-feedDone
-	})
-	return &restEdge{URL: "http://" + ln.Addr().String(), Svc: svc, srv: srv}
+	ns.Stop()
+	programtest.WaitFor(t, 10*time.Second, programtest.Until("the edge to notice that NATS is gone", func() bool {
+		return !m.Backend().Conn().IsConnected()
+	}))
 }
 
-func newREST(t testing.TB, opts ...sessions.Option) (*restEdge, *natstest.Server) {
-	ns := natstest.Start(t)
-	return startRESTEdge(t, ns.JS, opts...), ns
+// waitingOn waits until n requests wait on e's hub (a long poll, an MCP
+// call): whatever happens next is sure to be seen by them.
+func waitingOn(t testing.TB, e *restEdge, n int) {
+	t.Helper()
+	programtest.WaitFor(t, 10*time.Second, programtest.Until(fmt.Sprintf("%d waiting on the hub", n), func() bool {
+		return e.hub().Subscribers() == n
+	}))
 }
 
 type reply struct {
@@ -201,6 +155,7 @@ func (e *restEdge) submit(t testing.TB, id string, body any) *reply {
 }
 
 func TestCreateReturnsLinksAndEnvelope(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	r := do(t, "POST", e.URL+"/api/feedback/create", keyA, ctJSON, []byte(`{"message":"Deploy?","predefinedOptions":["yes","no"],"timeout":120,"metadata":{"source":"ci"}}`))
 	if r.Status != 201 || !r.Body.Success || r.Body.Error != nil {
@@ -224,6 +179,7 @@ func TestCreateReturnsLinksAndEnvelope(t *testing.T) {
 }
 
 func TestCreateValidation(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	opts := func(n int) []string {
 		o := make([]string, n)
@@ -304,6 +260,9 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
+// Not parallel: fasthttp answers 413 and closes while the client may still be
+// sending the body, and on a loaded machine the client can see the reset
+// before the answer.
 func TestOversizedBodyIs413(t *testing.T) {
 	e, _ := newREST(t)
 	big := fmt.Sprintf(`{"message":%q}`, strings.Repeat("a", 70*1024))
@@ -314,6 +273,7 @@ func TestOversizedBodyIs413(t *testing.T) {
 }
 
 func TestStatusSubmitResultCancelFlow(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "Pick", "predefinedOptions": []string{"red", "blue"}})
 	base := e.URL + "/api/feedback/" + id
@@ -389,11 +349,11 @@ func TestStatusSubmitResultCancelFlow(t *testing.T) {
 }
 
 func TestExpiredSessionStaysVisibleAndRefusesAnswers(t *testing.T) {
-	l := sessions.DefaultLimits(300*time.Second, 3600*time.Second)
-	l.MinTimeout = time.Second
-	e, _ := newREST(t, sessions.WithLimits(l))
-	id := e.create(t, keyA, map[string]any{"message": "Quick", "timeout": 1})
-	time.Sleep(1100 * time.Millisecond)
+	t.Parallel()
+	clk := newClock()
+	e, _ := newREST(t, programtest.Sessions(sessions.WithClock(clk.Now)))
+	id := e.create(t, keyA, map[string]any{"message": "Quick", "timeout": 30})
+	clk.Add(31 * time.Second) // no expirer runs: reads must see the deadline
 	if r := e.submit(t, id, map[string]any{"freeText": "too late"}); r.Status != 410 || r.code() != "SESSION_EXPIRED" {
 		t.Fatalf("late submit: %d %s", r.Status, r.Raw)
 	}
@@ -410,6 +370,7 @@ func TestExpiredSessionStaysVisibleAndRefusesAnswers(t *testing.T) {
 }
 
 func TestIDsAndRoutes(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	for _, id := range []string{"nope", "123", "5E16ED4D-E404-4882-876E-AF768F85AE7C", "5e16ed4d-e404-4882-876e-af768f85ae7", "5e16ed4d_e404_4882_876e_af768f85ae7c", "%3Cscript%3E"} {
 		if r := do(t, "GET", e.URL+"/api/feedback/"+id+"/status", keyA, "", nil); r.Status != 400 || r.code() != "INVALID_REQUEST" {
@@ -453,6 +414,7 @@ func TestIDsAndRoutes(t *testing.T) {
 }
 
 func TestUnauthorized(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	for name, h := range map[string]map[string]string{
@@ -502,6 +464,7 @@ func TestUnauthorized(t *testing.T) {
 }
 
 func TestTenancy(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	a := e.create(t, keyA, map[string]any{"message": "A's question"})
 	b := e.create(t, keyB, map[string]any{"message": "B's question"})
@@ -526,6 +489,7 @@ func TestTenancy(t *testing.T) {
 }
 
 func TestListPaginationAndStatusFilter(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	var ids []string
 	for i := range 5 {
@@ -572,6 +536,7 @@ func TestListPaginationAndStatusFilter(t *testing.T) {
 }
 
 func TestResultWaitQueryValidation(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	for _, w := range []string{"-1", "61", "abc", "1.5", "1e3", "99999999999999999999"} {
@@ -586,11 +551,12 @@ func TestResultWaitQueryValidation(t *testing.T) {
 }
 
 func TestLongPollIsAnsweredBySubmitFromAnotherGoroutine(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q"})
 	got := make(chan *reply, 1)
 	go func() { got <- do(t, "GET", e.URL+"/api/feedback/"+id+"/result?wait=30", keyA, "", nil) }()
-	time.Sleep(300 * time.Millisecond)
+	waitingOn(t, e, 1)
 	if r := e.submit(t, id, map[string]any{"freeText": "answer"}); r.Status != 200 {
 		t.Fatal(r.Status)
 	}
@@ -605,6 +571,7 @@ func TestLongPollIsAnsweredBySubmitFromAnotherGoroutine(t *testing.T) {
 }
 
 func TestFiftyConcurrentSubmitsExactlyOneWins(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	id := e.create(t, keyA, map[string]any{"message": "q", "predefinedOptions": []string{"a", "b"}})
 	var wg sync.WaitGroup
@@ -625,6 +592,7 @@ func TestFiftyConcurrentSubmitsExactlyOneWins(t *testing.T) {
 }
 
 func TestSubmitRacingCancelHasOneWinner(t *testing.T) {
+	t.Parallel()
 	e, _ := newREST(t)
 	for range 10 {
 		id := e.create(t, keyA, map[string]any{"message": "q"})
@@ -643,14 +611,13 @@ func TestSubmitRacingCancelHasOneWinner(t *testing.T) {
 }
 
 func TestTwoEdgesOnOneNATS(t *testing.T) {
-	ns := natstest.Start(t)
-	_, js2 := ns.Connect(t)
-	e1 := startRESTEdge(t, ns.JS)
-	e2 := startRESTEdge(t, js2)
+	t.Parallel()
+	ns := programtest.StartNATS(t)
+	e1, e2 := runEdge(t, ns.URL), runEdge(t, ns.URL)
 	id := e1.create(t, keyA, map[string]any{"message": "across replicas"})
 	got := make(chan *reply, 1)
 	go func() { got <- do(t, "GET", e1.URL+"/api/feedback/"+id+"/result?wait=30", keyA, "", nil) }()
-	time.Sleep(200 * time.Millisecond)
+	waitingOn(t, e1, 1)
 	if r := e2.submit(t, id, map[string]any{"freeText": "from edge 2"}); r.Status != 200 {
 		t.Fatalf("submit on edge 2: %d %s", r.Status, r.Raw)
 	}
@@ -664,19 +631,24 @@ func TestTwoEdgesOnOneNATS(t *testing.T) {
 	}
 }
 
+// feedbackd serve stopped and started again on its data directory, as on a
+// laptop: nothing answered or asked is lost.
 func TestPersistenceAcrossRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
-	ns := natstest.StartIn(t, dir, "")
-	e := startRESTEdge(t, ns.JS)
+	m := programtest.MustRunMain(t, programtest.DataDir(dir))
+	e := &restEdge{URL: m.URL()}
 	id := e.create(t, keyA, map[string]any{"message": "survive a restart"})
 	if r := e.submit(t, id, map[string]any{"freeText": "kept"}); r.Status != 200 {
 		t.Fatal(r.Status)
 	}
 	pending := e.create(t, keyA, map[string]any{"message": "still pending"})
-	ns.Stop()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultClient.CloseIdleConnections()
 
-	ns2 := natstest.StartIn(t, dir, "")
-	e2 := startRESTEdge(t, ns2.JS)
+	e2 := &restEdge{URL: programtest.MustRunMain(t, programtest.DataDir(dir)).URL()}
 	if r := do(t, "GET", e2.URL+"/api/feedback/"+id+"/result", keyA, "", nil); r.Status != 200 || !strings.Contains(string(r.Raw), "kept") {
 		t.Fatalf("after restart: %d %s", r.Status, r.Raw)
 	}
@@ -686,6 +658,7 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	e, ns := newREST(t)
 	r := do(t, "GET", e.URL+"/health", "", "", nil)
 	var h struct{ Status, Timestamp, Service, Version string }
@@ -695,7 +668,7 @@ func TestHealth(t *testing.T) {
 	if strings.Contains(string(r.Raw), `"success"`) {
 		t.Fatalf("health must be flat: %s", r.Raw)
 	}
-	ns.Stop()
+	outage(t, ns, e.m)
 	r = do(t, "GET", e.URL+"/health", "", "", nil)
 	if r.Status != 503 || !strings.Contains(string(r.Raw), `"degraded"`) {
 		t.Fatalf("health without NATS: %d %s", r.Status, r.Raw)

@@ -13,20 +13,21 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
+	"github.com/feedbackd/feedbackd/edge/mcp"
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/httpbridge"
+	"github.com/feedbackd/feedbackd/pkg/opsapi"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-// BodyLimit is the largest request body accepted anywhere (SPEC §4).
+// BodyLimit is the largest request body accepted anywhere. See docs/api.md,
+// "Limits".
 const BodyLimit = 64 * 1024
 
 // Authenticator turns request credentials into a principal.
 type Authenticator interface {
 	Authenticate(ctx context.Context, c auth.Credentials) (auth.Principal, error)
 }
-
-// HealthCheck reports whether the storage behind the edge is reachable.
-type HealthCheck func(ctx context.Context) error
 
 // Config is what the edge needs to know.
 type Config struct {
@@ -53,33 +54,31 @@ type Config struct {
 	// Clock is the rate limiters' time; nil means time.Now.
 	Clock func() time.Time
 
-	// Version is reported by /health.
+	// Version is reported by MCP's handshake.
 	Version string
-	// Service names the service in /health.
+	// Service names the service in the protected resource metadata.
 	Service string
 	// MaxWait caps ?wait= on the result endpoint.
 	MaxWait time.Duration
-	// DisableMetrics leaves /metrics off this app, for when it is served on
-	// a separate address (METRICS_ADDR).
-	DisableMetrics bool
+	// Ops answers /health, /ready and (when it serves them) /metrics on this
+	// app; nil leaves them off.
+	Ops *opsapi.Handler
 	// PageTokens mints the credential the feedback page watches its session
 	// with over WebSocket; nil leaves the page to polling.
-	PageTokens *auth.PageTokens
-	// WSPath is where the notifier's WebSocket is reached (SPEC §7), as a
-	// path on this host or an absolute URL; empty means DefaultWSPath.
+	PageTokens PageTokenMinter
+	// WSPath is where the notifier's WebSocket is reached (docs/api.md,
+	// "WebSocket"), as a path on this host or an absolute URL; empty means
+	// DefaultWSPath.
 	WSPath string
-	// MCPWait is how long interactive_feedback and get_feedback_result wait
-	// for an answer when the call gives no waitSeconds; zero returns at once.
-	MCPWait time.Duration
-	// MCPKeepAlive is how often an idle MCP stream gets a keep-alive (and
-	// so how soon a departed client is noticed); default 10s.
-	MCPKeepAlive time.Duration
-	// MCPProgressInterval is how often a waiting tool call sends progress
-	// notifications to a client that asked for them; default 10s.
-	MCPProgressInterval time.Duration
-	// Relay forwards MCP SSE messages to the edge holding their stream; nil
-	// means clients must post to the edge they stream from.
-	Relay Relay
+	// MCP configures the MCP server the edge mounts; its Version,
+	// PublicURL and AllowCreate are the edge's own.
+	MCP mcp.Config
+}
+
+// PageTokenMinter mints the feedback page's credential for the WebSocket of
+// one session. *auth.PageTokens implements it.
+type PageTokenMinter interface {
+	Mint(sessionID string, ttl time.Duration) string
 }
 
 // Server is the edge's HTTP application.
@@ -87,37 +86,33 @@ type Server struct {
 	cfg    Config
 	svc    *sessions.Service
 	authn  Authenticator
-	health HealthCheck
 	log    *slog.Logger
 	app    *fiber.App
 	pages  *pages // the feedback page, for errors answered before its handlers
+	bridge *httpbridge.Bridge
 
 	origins map[string]bool // normalized allowed origins
 	proxies []netip.Prefix
 	limits  rateLimits
-	mcp     *mcpTransport
+	mcp     *mcp.Server
 }
 
 // New builds the edge application and its routes. It starts background work
 // (MCP session housekeeping) that Shutdown ends.
-func New(cfg Config, svc *sessions.Service, authn Authenticator, health HealthCheck, log *slog.Logger) *Server {
+func New(cfg Config, svc *sessions.Service, authn Authenticator, log *slog.Logger) *Server {
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 60 * time.Second
 	}
 	if cfg.Service == "" {
 		cfg.Service = "feedbackd"
 	}
-	if cfg.MCPKeepAlive <= 0 {
-		cfg.MCPKeepAlive = defaultMCPKeepAlive
-	}
-	if cfg.MCPProgressInterval <= 0 {
-		cfg.MCPProgressInterval = defaultMCPProgressInterval
-	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	log = withRequestIDs(log)
-	s := &Server{cfg: cfg, svc: svc, authn: authn, health: health, log: log}
-	s.mcp = newMCPTransport(cfg, svc, log)
-	s.mcp.allowCreate = func(key string) error { _, err := s.allowCreate(key); return err }
+	s := &Server{cfg: cfg, svc: svc, authn: authn, log: log, bridge: httpbridge.New()}
+	mcfg := cfg.MCP
+	mcfg.Version, mcfg.PublicURL = cfg.Version, cfg.PublicURL
+	mcfg.AllowCreate = func(key string) error { _, err := s.allowCreate(key); return err }
+	s.mcp = mcp.New(mcfg, svc, log)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "feedbackd",
 		DisableStartupMessage: true,
@@ -161,9 +156,10 @@ func (s *Server) Serve(ln net.Listener) error {
 // until ctx ends. MCP streams and waiting tool calls are ended first: they
 // would otherwise keep their connections busy until ctx runs out.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if err := s.mcp.close(ctx); err != nil {
+	if err := s.mcp.Close(ctx); err != nil {
 		s.log.Warn("MCP shutdown", "err", err)
 	}
+	s.bridge.Close()
 	defer s.limits.close()
 	if err := s.app.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("shut down HTTP: %w", err)
@@ -172,8 +168,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) routes() {
-	s.app.Get("/health", s.handleHealth)
-	s.app.All("/health", methodNotAllowed("GET, HEAD"))
 	s.openAPIRoutes()
 	s.resourceMetadataRoutes()
 

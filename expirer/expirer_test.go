@@ -5,120 +5,61 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/expirer"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
 
-// testLimits allow one-second timeouts, which the product refuses.
-func testLimits() sessions.Limits {
-	l := sessions.DefaultLimits(300*time.Second, 3600*time.Second)
-	l.MinTimeout = time.Second
-	return l
-}
-
-func testLog() *slog.Logger {
-	level := slog.LevelWarn
-	if testing.Verbose() {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
-
-// harness is one NATS server, the service the "edge" uses to create and
-// answer sessions, and a record of every version the change feed carried.
+// harness is one NATS server, an edge whose service the tests create and
+// answer sessions with, and a record of every version the change feed
+// carried to that edge.
 type harness struct {
-	t   *testing.T
-	ns  *natstest.Server
-	svc *sessions.Service
-	kv  *natskv.Store
-	rec *recorder
+	t    *testing.T
+	nats *programtest.Server
+	js   jetstream.JetStream
+	svc  *sessions.Service
+	kv   *natskv.Store
+	rec  *recorder
+}
+
+// common are the settings of the edge and of every expirer replica:
+// one-second timeouts, which the product refuses, and a short retention.
+func common(natsURL string) []programtest.Option {
+	return []programtest.Option{
+		programtest.NATS(natsURL), programtest.ShortTimeouts(),
+		programtest.Env("RESULT_RETENTION", "1m"),
+	}
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	ns := natstest.Start(t)
-	ctx := context.Background()
-	store, err := natskv.Open(ctx, ns.JS, natskv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := sessions.NewHub()
+	ns := programtest.StartNATS(t)
+	edge := programtest.MustRunMain(t, append(common(ns.URL), programtest.Role("edge"))...)
+	be := edge.Backend()
 	rec := newRecorder()
-	t.Cleanup(hub.SubscribeAll(rec.add))
-	fctx, cancel := context.WithCancel(ctx)
-	done, err := natskv.NewFeed(store, hub, testLog()).Start(fctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	svc := sessions.NewService(store, hub, sessions.WithLimits(testLimits()), sessions.WithRetention(time.Minute))
-	return &harness{t: t, ns: ns, svc: svc, kv: store, rec: rec}
+	t.Cleanup(be.Hub().SubscribeAll(rec.add))
+	return &harness{t: t, nats: ns, js: be.JetStream(), svc: be.Service(), kv: be.Store(), rec: rec}
 }
 
-// replica is what one expirer process has: its own connection, store and
-// service.
-type replica struct {
-	js    jetstream.JetStream
-	store *natskv.Store
-	svc   *sessions.Service
-}
-
-// newReplica connects a replica and opens its store. Tests open every
-// replica's store before starting any: opening updates the bucket's stream,
-// and nats-server 2.15.2 races (benignly, but -race sees it) when a stream is
-// updated while a consumer on it is being created.
-func (h *harness) newReplica(opts ...sessions.Option) *replica {
+// startExpirer runs one expirer replica, as a separate process would: its
+// own connection, store and service. stop ends it and checks that it shut
+// down cleanly.
+func (h *harness) startExpirer(opts ...programtest.Option) (stop func()) {
 	h.t.Helper()
-	_, js := h.ns.Connect(h.t)
-	store, err := natskv.Open(context.Background(), js, natskv.Options{})
-	if err != nil {
-		h.t.Fatal(err)
+	m := programtest.MustRunMain(h.t, append(append(common(h.nats.URL), programtest.Role("expirer")), opts...)...)
+	return func() {
+		if err := m.Close(); err != nil {
+			h.t.Errorf("expirer replica: %v", err)
+		}
 	}
-	opts = append([]sessions.Option{sessions.WithLimits(testLimits()), sessions.WithRetention(time.Minute)}, opts...)
-	return &replica{js: js, store: store, svc: sessions.NewService(store, sessions.NewHub(), opts...)}
-}
-
-// run runs the replica's expirer, as a separate process would. stop cancels
-// it and checks that it shut down cleanly.
-func (h *harness) run(r *replica) (stop func()) {
-	rctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		errc <- expirer.Run(rctx, expirer.Config{JetStream: r.js, Store: r.store, Service: r.svc, Log: testLog(), Workers: 8})
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-errc:
-				if err != nil {
-					h.t.Errorf("expirer.Run: %v", err)
-				}
-			case <-time.After(15 * time.Second):
-				h.t.Errorf("expirer did not stop within 15s of its context ending")
-			}
-		})
-	}
-	h.t.Cleanup(stop)
-	return stop
-}
-
-// startExpirer starts one replica.
-func (h *harness) startExpirer(opts ...sessions.Option) (stop func()) {
-	h.t.Helper()
-	return h.run(h.newReplica(opts...))
 }
 
 func (h *harness) create(timeout int) *sessions.Session {
@@ -237,13 +178,14 @@ func (h *harness) assertExpiredOnce(id string) {
 }
 
 func TestPendingSessionExpiresAtItsDeadline(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.startExpirer()
 	s := h.create(1)
 
 	h.rec.waitFinished(t, 10*time.Second, s.ID)
 	seen := time.Now()
-	time.Sleep(500 * time.Millisecond) // room for a second event, were there one
+	h.settle()
 	h.assertExpiredOnce(s.ID)
 
 	stored := h.stored(s.ID)
@@ -260,6 +202,7 @@ func TestPendingSessionExpiresAtItsDeadline(t *testing.T) {
 }
 
 func TestSubmitRacingTheDeadlineEndsInExactlyOneOutcome(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.startExpirer()
 	const n = 30
@@ -275,7 +218,8 @@ func TestSubmitRacingTheDeadlineEndsInExactlyOneOutcome(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, s := range created {
 		wg.Go(func() {
-			// Aim at the deadline, a little either side of it.
+			// Aim at the deadline, a little either side of it: racing
+			// it is the behaviour under test, so this sleep stays.
 			jitter := time.Duration(rand.IntN(60)-30) * time.Millisecond
 			time.Sleep(time.Until(s.ExpiresAt.Add(jitter)))
 			got, err := h.svc.Submit(context.Background(), s.ID, &sessions.SubmitRequest{SelectedOptions: []string{"yes"}})
@@ -288,7 +232,7 @@ func TestSubmitRacingTheDeadlineEndsInExactlyOneOutcome(t *testing.T) {
 		ids[i] = s.ID
 	}
 	h.rec.waitFinished(t, 10*time.Second, ids...)
-	time.Sleep(500 * time.Millisecond)
+	h.settle()
 
 	completed, expired := 0, 0
 	for i, s := range created {
@@ -318,10 +262,10 @@ func TestSubmitRacingTheDeadlineEndsInExactlyOneOutcome(t *testing.T) {
 }
 
 func TestThreeReplicasExpireEachSessionExactlyOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
-	replicas := []*replica{h.newReplica(), h.newReplica(), h.newReplica()}
-	for _, r := range replicas {
-		h.run(r)
+	for range 3 {
+		h.startExpirer()
 	}
 	const n = 300
 	ids := make([]string, n)
@@ -329,21 +273,25 @@ func TestThreeReplicasExpireEachSessionExactlyOnce(t *testing.T) {
 		ids[i] = h.create(1 + i%3).ID
 	}
 	h.rec.waitFinished(t, 20*time.Second, ids...)
-	time.Sleep(time.Second)
+	h.settle()
 	for _, id := range ids {
 		h.assertExpiredOnce(id)
 	}
 }
 
 func TestExpirerStoppedAcrossADeadlineExpiresSoonAfterItStartsAgain(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	stop := h.startExpirer()
 	scheduled := h.create(1) // seen and scheduled by the running expirer
-	waitScheduled(t, h.ns.JS, scheduled.ID)
+	waitScheduled(t, h.js, scheduled.ID)
 	stop()
 	unseen := h.create(1) // written while no expirer runs
 
-	time.Sleep(time.Until(unseen.ExpiresAt) + 1500*time.Millisecond)
+	// Both deadlines pass with no expirer running: this wait is the
+	// situation under test. A schedule fires within 250 ms of its time, so
+	// one more second would show a stray expiry.
+	time.Sleep(time.Until(unseen.ExpiresAt) + time.Second)
 	for _, id := range []string{scheduled.ID, unseen.ID} {
 		if st := h.stored(id).Status; st != sessions.StatusPending {
 			t.Fatalf("session %s is %s with no expirer running, want pending", id, st)
@@ -356,18 +304,19 @@ func TestExpirerStoppedAcrossADeadlineExpiresSoonAfterItStartsAgain(t *testing.T
 	if took := time.Since(restarted); took > 5*time.Second {
 		t.Fatalf("overdue sessions expired %s after the expirer started", took)
 	}
-	time.Sleep(500 * time.Millisecond)
+	h.settle()
 	h.assertExpiredOnce(scheduled.ID)
 	h.assertExpiredOnce(unseen.ID)
 }
 
 func TestCancelledAndCompletedSessionsAreNeverTouched(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.startExpirer()
 	ctx := context.Background()
 	cancelled, completed, pending := h.create(1), h.create(1), h.create(2)
-	waitScheduled(t, h.ns.JS, cancelled.ID)
-	waitScheduled(t, h.ns.JS, completed.ID)
+	waitScheduled(t, h.js, cancelled.ID)
+	waitScheduled(t, h.js, completed.ID)
 	if _, err := h.svc.Cancel(ctx, "agent", cancelled.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +326,7 @@ func TestCancelledAndCompletedSessionsAreNeverTouched(t *testing.T) {
 	// The session that stays pending expires after the others' deadlines,
 	// so once it has, any stray expiry of theirs would have happened too.
 	h.rec.waitFinished(t, 10*time.Second, pending.ID)
-	time.Sleep(500 * time.Millisecond)
+	h.settle()
 	h.assertExpiredOnce(pending.ID)
 
 	for id, want := range map[string]sessions.Status{cancelled.ID: sessions.StatusCancelled, completed.ID: sessions.StatusCompleted} {
@@ -389,34 +338,36 @@ func TestCancelledAndCompletedSessionsAreNeverTouched(t *testing.T) {
 		}
 		// Finishing early cancelled the schedule (the marker that replaced
 		// it is not a schedule).
-		if m, err := lastOn(h.ns.JS, expirer.ScheduleSubject(id)); err == nil && m.Header.Get(jetstream.ScheduleHeader) != "" {
+		if m, err := lastOn(h.js, expirer.ScheduleSubject(id)); err == nil && m.Header.Get(jetstream.ScheduleHeader) != "" {
 			t.Errorf("session %s still has a schedule after finishing", id)
 		}
 	}
 }
 
 func TestSessionsOverdueBeforeAnyExpirerRanAreExpiredWhenOneStarts(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ids := []string{h.create(1).ID, h.create(1).ID}
-	time.Sleep(1500 * time.Millisecond)
+	h.waitPast(ids...)
 	h.startExpirer()
 	h.rec.waitFinished(t, 10*time.Second, ids...)
-	time.Sleep(300 * time.Millisecond)
+	h.settle()
 	for _, id := range ids {
 		h.assertExpiredOnce(id)
 	}
 }
 
 func TestARequestEarlyByTheExpirersClockWaitsForItsDeadline(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	// NATS fires schedules by the server's clock; this expirer's clock lags.
 	const lag = 800 * time.Millisecond
-	h.startExpirer(sessions.WithClock(func() time.Time { return time.Now().Add(-lag) }))
+	h.startExpirer(programtest.Sessions(sessions.WithClock(func() time.Time { return time.Now().Add(-lag) })))
 	s := h.create(1)
 
 	h.rec.waitFinished(t, 10*time.Second, s.ID)
 	seen := time.Now()
-	time.Sleep(300 * time.Millisecond)
+	h.settle()
 	h.assertExpiredOnce(s.ID)
 	stored := h.stored(s.ID)
 	if stored.FinishedAt.Before(stored.ExpiresAt) {
@@ -428,16 +379,17 @@ func TestARequestEarlyByTheExpirersClockWaitsForItsDeadline(t *testing.T) {
 }
 
 func TestStartingOverADriftedConfigurationRepairsIt(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	// An older or hand-edited setup: no per-subject limit, a long ack wait.
-	if _, err := h.ns.JS.CreateStream(ctx, jetstream.StreamConfig{
+	if _, err := h.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: expirer.Stream, Subjects: []string{"feedback.deadline.*", "feedback.expire.*"},
 		Retention: jetstream.WorkQueuePolicy, AllowMsgSchedules: true, AllowMsgTTL: true, AllowRollup: true,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.ns.JS.CreateConsumer(ctx, expirer.Stream, jetstream.ConsumerConfig{
+	if _, err := h.js.CreateConsumer(ctx, expirer.Stream, jetstream.ConsumerConfig{
 		Durable: expirer.ExpireConsumer, FilterSubject: "feedback.expire.*", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Hour,
 	}); err != nil {
 		t.Fatal(err)
@@ -447,14 +399,14 @@ func TestStartingOverADriftedConfigurationRepairsIt(t *testing.T) {
 	h.rec.waitFinished(t, 10*time.Second, s.ID)
 	h.assertExpiredOnce(s.ID)
 
-	st, err := h.ns.JS.Stream(ctx, expirer.Stream)
+	st, err := h.js.Stream(ctx, expirer.Stream)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := st.CachedInfo().Config.MaxMsgsPerSubject; got != 1 {
 		t.Errorf("stream MaxMsgsPerSubject = %d, want 1", got)
 	}
-	c, err := h.ns.JS.Consumer(ctx, expirer.Stream, expirer.ExpireConsumer)
+	c, err := h.js.Consumer(ctx, expirer.Stream, expirer.ExpireConsumer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,6 +416,7 @@ func TestStartingOverADriftedConfigurationRepairsIt(t *testing.T) {
 }
 
 func TestRunRefusesAnIncompleteConfig(t *testing.T) {
+	t.Parallel()
 	err := expirer.Run(context.Background(), expirer.Config{})
 	if err == nil {
 		t.Fatal("Run with no JetStream, Store or Service returned nil")
@@ -473,19 +426,53 @@ func TestRunRefusesAnIncompleteConfig(t *testing.T) {
 // waitScheduled waits until the deadline of session id is scheduled in NATS.
 func waitScheduled(t *testing.T, js jetstream.JetStream, id string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	programtest.WaitFor(t, 5*time.Second, func() error {
 		m, err := lastOn(js, expirer.ScheduleSubject(id))
-		if err == nil && m.Header.Get(jetstream.ScheduleHeader) != "" {
-			return
-		}
 		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deadline of %s not scheduled within 5s", id)
+		if err != nil || m.Header.Get(jetstream.ScheduleHeader) == "" {
+			return fmt.Errorf("deadline of %s not scheduled: %v", id, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+}
+
+// settle waits until no expiry is in flight any more, so that a second,
+// wrong finishing event for a session would have reached the feed: the
+// expirer's work queue is empty and nothing is held unacknowledged, and then
+// the feed has caught up with the bucket.
+func (h *harness) settle() {
+	h.t.Helper()
+	ctx := context.Background()
+	programtest.WaitFor(h.t, 10*time.Second, func() error {
+		c, err := h.js.Consumer(ctx, expirer.Stream, expirer.ExpireConsumer)
+		if err != nil {
+			return err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.NumPending != 0 || info.NumAckPending != 0 {
+			return fmt.Errorf("expiry requests: %d pending, %d unacknowledged", info.NumPending, info.NumAckPending)
+		}
+		return nil
+	})
+	// The feed delivers the bucket's writes in order: once it carries a
+	// session created now, it has carried every write made before.
+	marker := h.create(300)
+	programtest.WaitFor(h.t, 10*time.Second, programtest.Until("the feed to catch up", func() bool {
+		return h.rec.count(marker.ID, sessions.StatusPending) > 0
+	}))
+}
+
+// waitPast waits until the deadlines of ids have passed: the situation the
+// test needs, not a guess at how long something takes.
+func (h *harness) waitPast(ids ...string) {
+	h.t.Helper()
+	for _, id := range ids {
+		time.Sleep(time.Until(h.stored(id).ExpiresAt) + 10*time.Millisecond)
 	}
 }
 

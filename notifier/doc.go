@@ -1,6 +1,6 @@
-// Package notifier is the WebSocket service of SPEC §7: apps and the feedback
-// page follow sessions live over GET /ws/{id} (one session) and GET /ws (every
-// session of the caller).
+// Package notifier is the WebSocket service (docs/api.md, "WebSocket", and
+// docs/notifier.md): apps and the feedback page follow sessions live over
+// GET /ws/{id} (one session) and GET /ws (every session of the caller).
 //
 // A notifier process follows the change feed once: it subscribes a single
 // callback to the sessions.Hub that the feed (natskv.Feed) publishes into, and

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -18,18 +16,17 @@ import (
 	"time"
 
 	fws "github.com/fasthttp/websocket"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program"
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/notifier"
 	"github.com/feedbackd/feedbackd/pkg/auth"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/sessions"
-	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
 
 const (
-	keyAlice = "alice-key-0123456789abcdef0123456789"
-	keyBob   = "bob-key-0123456789abcdef0123456789ab"
+	keyAlice = programtest.KeyA
+	keyBob   = programtest.KeyB
 )
 
 func owner(key string) string { return "key:" + auth.Fingerprint(key) }
@@ -38,31 +35,15 @@ func owner(key string) string { return "key:" + auth.Fingerprint(key) }
 // latency, and share two cores with the race detector.
 const wait = 10 * time.Second
 
-func testLog() *slog.Logger {
-	level := slog.LevelWarn
-	if os.Getenv("NOTIFIER_TEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
-
-// pageTokens stands in for pkg/auth's page credential: token → session id.
-type pageTokens map[string]string
-
-func (p pageTokens) Verify(token string) (string, error) {
-	if id, ok := p[token]; ok {
-		return id, nil
-	}
-	return "", errors.New("not a page token")
-}
-
-// stack is one notifier process: its own NATS connection, store, change feed,
-// service, notifier and HTTP listener.
+// stack is one notifier process, the real program's notifier role: its own
+// NATS connection, change feed, service, notifier and HTTP listener.
 type stack struct {
-	svc   *sessions.Service
-	n     *notifier.Notifier
-	addr  string // host:port
-	pages pageTokens
+	m      *program.Main
+	svc    *sessions.Service
+	n      *notifier.Notifier
+	addr   string // host:port
+	tokens *auth.PageTokens
+	clock  *clock
 }
 
 func (s *stack) wsURL(path string, query ...string) string {
@@ -73,10 +54,59 @@ func (s *stack) wsURL(path string, query ...string) string {
 	return u
 }
 
-func newStack(t *testing.T, ns *natstest.Server, cfg notifier.Config) *stack {
-	t.Helper()
-	return newStackOn(t, ns, cfg, nil)
+// clock is a service clock a test can move forward, for expiries.
+type clock struct {
+	mu sync.Mutex
+	d  time.Duration
 }
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.d)
+}
+
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.d += d
+	c.mu.Unlock()
+}
+
+// newStack runs a notifier against natsURL with cfg's limits.
+func newStack(t *testing.T, natsURL string, cfg notifier.Config, opts ...programtest.Option) *stack {
+	t.Helper()
+	clk := &clock{}
+	opts = append([]programtest.Option{
+		programtest.Role("notifier"), programtest.NATS(natsURL), programtest.Env("NOTIFIER_ADDR", "127.0.0.1:0"),
+		programtest.ShortTimeouts(), programtest.Sessions(sessions.WithClock(clk.now)),
+		programtest.Notifier(func(c *notifier.Config) {
+			// What the test sets wins; the rest comes from the environment.
+			if cfg.AllowedOrigins != nil {
+				c.AllowedOrigins = cfg.AllowedOrigins
+			}
+			for _, f := range []struct{ dst, src *int }{{&c.QueueSize, &cfg.QueueSize}, {&c.MaxConnections, &cfg.MaxConnections}, {&c.MaxPerSession, &cfg.MaxPerSession}} {
+				if *f.src != 0 {
+					*f.dst = *f.src
+				}
+			}
+			if cfg.ReadLimit != 0 {
+				c.ReadLimit = cfg.ReadLimit
+			}
+			if cfg.PingInterval != 0 {
+				c.PingInterval = cfg.PingInterval
+			}
+			if cfg.WriteWait != 0 {
+				c.WriteWait = cfg.WriteWait
+			}
+		}),
+	}, opts...)
+	m := programtest.MustRunMain(t, opts...)
+	be := m.Backend()
+	return &stack{m: m, svc: be.Service(), n: m.Notifier(), addr: strings.TrimPrefix(m.URL(), "http://"), tokens: be.PageTokens(), clock: clk}
+}
+
+// newNATS starts a NATS of the test's own.
+func newNATS(t *testing.T) string { return programtest.StartNATS(t).URL }
 
 // smallSendBuffers makes every accepted socket's send buffer tiny, so that a
 // client that stops reading blocks the server's writes after a few KiB.
@@ -88,63 +118,6 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 		_ = tc.SetWriteBuffer(4096)
 	}
 	return conn, err
-}
-
-func newStackOn(t *testing.T, ns *natstest.Server, cfg notifier.Config, wrap func(net.Listener) net.Listener) *stack {
-	t.Helper()
-	ctx := context.Background()
-	_, js := ns.Connect(t)
-	store, err := natskv.Open(ctx, js, natskv.Options{Memory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := sessions.NewHub()
-	fctx, stopFeed := context.WithCancel(ctx)
-	feedDone, err := natskv.NewFeed(store, hub, testLog()).Start(fctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	limits := sessions.DefaultLimits(300*time.Second, 3600*time.Second)
-	limits.MinTimeout = time.Second
-	svc := sessions.NewService(store, hub, sessions.WithLimits(limits))
-	authn, err := auth.New(auth.Config{APIKeys: []string{keyAlice, keyBob}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages := pageTokens{}
-	n := notifier.New(cfg, svc, authn, testLog(), notifier.WithPageTokens(pages))
-	n.RaiseWatermark(lastRevision(t, store))
-	app := n.NewApp(notifier.AppConfig{Version: "test", Health: func(context.Context) error { return nil },
-		Ops: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ops " + r.URL.Path)) })})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if wrap != nil {
-		ln = wrap(ln)
-	}
-	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
-	t.Cleanup(func() {
-		n.Close()
-		if err := app.ShutdownWithTimeout(5 * time.Second); err != nil {
-			t.Errorf("shut down app: %v", err)
-		}
-		<-served
-		stopFeed()
-		<-feedDone
-	})
-	return &stack{svc: svc, n: n, addr: ln.Addr().String(), pages: pages}
-}
-
-// lastRevision is the bucket's latest revision, as the role wiring seeds it.
-func lastRevision(t *testing.T, store *natskv.Store) uint64 {
-	t.Helper()
-	st, err := store.KV().Status(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.(*jetstream.KeyValueBucketStatus).StreamInfo().State.LastSeq
 }
 
 func create(t *testing.T, svc *sessions.Service, key string, timeout int, opts ...string) *sessions.Session {
@@ -343,16 +316,10 @@ func redact(u string) string {
 	return p.String()
 }
 
-// eventually polls cond until it holds or wait runs out.
+// eventually waits until cond holds, or fails the test after wait.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	programtest.WaitFor(t, wait, programtest.Until(what, cond))
 }
 
 // connGoroutines counts goroutines running a notifier connection: the

@@ -11,15 +11,17 @@ import (
 
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
-	"github.com/feedbackd/feedbackd/edge/envelope"
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/pkg/httpbridge"
+	"github.com/feedbackd/feedbackd/pkg/opsapi"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-// Error codes of refused upgrades that SPEC §4 has no code for.
+// Error codes of refused upgrades that only WebSocket routes produce (see
+// docs/api.md, "WebSocket").
 const (
 	// CodeForbiddenOrigin refuses a browser page from an origin that is
 	// neither the server's own nor in AllowedOrigins (403).
@@ -47,23 +49,31 @@ func (n *Notifier) Mount(r fiber.Router) {
 	r.All("/ws/:id", methodNotAllowed)
 }
 
-// AppConfig is what the notifier's own HTTP app reports on /health.
+// AppConfig is what the notifier's own HTTP app serves besides WebSockets.
 type AppConfig struct {
-	Service string // default "feedbackd-notifier"
-	Version string
-	// Health reports whether the storage behind the notifier is reachable.
-	Health func(ctx context.Context) error
-	// Ops, when set, answers GET /ready and GET /metrics (the role's shared
-	// operations API).
-	Ops http.Handler
+	// Ops, when set, answers /health, /ready and /metrics: the operations
+	// API every role shows (pkg/opsapi).
+	Ops *opsapi.Handler
 }
 
-// NewApp returns an HTTP app with /health and the WebSocket routes, for the
-// notifier running as its own process.
-func (n *Notifier) NewApp(cfg AppConfig) *fiber.App {
-	if cfg.Service == "" {
-		cfg.Service = "feedbackd-notifier"
-	}
+// App is the notifier's own HTTP app, for the notifier run as its own
+// process: the WebSocket routes and the operations API.
+type App struct {
+	*fiber.App
+	bridge *httpbridge.Bridge
+}
+
+// Shutdown stops the app: it ends the requests of the operations API, then
+// shuts the server down within ctx. WebSockets are the Notifier's to close.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.bridge.Close()
+	return a.ShutdownWithContext(ctx)
+}
+
+// NewApp returns an HTTP app with the operations API and the WebSocket
+// routes, for the notifier running as its own process.
+func (n *Notifier) NewApp(cfg AppConfig) *App {
+	bridge := httpbridge.New()
 	app := fiber.New(fiber.Config{
 		AppName:               "feedbackd-notifier",
 		DisableStartupMessage: true,
@@ -81,9 +91,9 @@ func (n *Notifier) NewApp(cfg AppConfig) *fiber.App {
 				status = fe.Code
 				switch fe.Code {
 				case http.StatusNotFound:
-					code = sessions.CodeRouteNotFound
+					code = envelope.CodeRouteNotFound
 				case http.StatusMethodNotAllowed:
-					code = sessions.CodeMethodNotAllowed
+					code = envelope.CodeMethodNotAllowed
 				default:
 					if fe.Code < 500 {
 						code = sessions.CodeInvalidRequest
@@ -99,34 +109,22 @@ func (n *Notifier) NewApp(cfg AppConfig) *fiber.App {
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		n.log.Error("handler panicked", "path", c.Path(), "panic", e)
 	}}))
-	app.Get("/health", func(c *fiber.Ctx) error {
-		body := fiber.Map{"status": "ok", "timestamp": formatTime(time.Now()), "service": cfg.Service, "version": cfg.Version}
-		status := fiber.StatusOK
-		if cfg.Health != nil {
-			ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
-			defer cancel()
-			if err := cfg.Health(ctx); err != nil {
-				n.log.Warn("health check failed", "err", err)
-				body["status"], status = "degraded", fiber.StatusServiceUnavailable
-			}
-		}
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		return c.Status(status).JSON(body)
-	})
 	if cfg.Ops != nil {
-		ops := adaptor.HTTPHandler(cfg.Ops)
-		app.Get("/ready", ops)
-		app.Get("/metrics", ops)
+		ops := bridge.Handler(cfg.Ops, nil)
+		for _, path := range cfg.Ops.Paths() {
+			app.Get(path, ops)
+			app.All(path, methodNotAllowed)
+		}
 	}
 	n.Mount(app)
 	// Last: anything not routed above is 404.
 	app.Use(func(*fiber.Ctx) error { return fiber.ErrNotFound })
-	return app
+	return &App{App: app, bridge: bridge}
 }
 
 func methodNotAllowed(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderAllow, "GET, HEAD")
-	return fail(c, http.StatusMethodNotAllowed, sessions.Errorf(sessions.CodeMethodNotAllowed, "method %s is not allowed here; allowed: GET", c.Method()))
+	return fail(c, http.StatusMethodNotAllowed, sessions.Errorf(envelope.CodeMethodNotAllowed, "method %s is not allowed here; allowed: GET, HEAD", c.Method()))
 }
 
 // handleUpgrade checks everything that can be checked before the upgrade and
@@ -164,10 +162,10 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 	who, err := n.authorize(ctx, c)
 	if err != nil {
 		n.log.Debug("WebSocket authentication failed", "path", c.Path(), "reason", err)
-		return fail(c, http.StatusUnauthorized, sessions.Errorf(sessions.CodeUnauthorized, "missing or invalid credentials: pass ?apiKey=, ?token=, X-API-Key or Authorization"))
+		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "missing or invalid credentials: pass ?apiKey=, ?token=, X-API-Key or Authorization"))
 	}
 	if who.pageSession != "" && req.sessionID == "" {
-		return fail(c, http.StatusUnauthorized, sessions.Errorf(sessions.CodeUnauthorized, "a feedback page credential opens only /ws/{its session id}"))
+		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "a feedback page credential opens only /ws/{its session id}"))
 	}
 	req.owner = who.owner
 	if req.sessionID != "" {
@@ -183,7 +181,7 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 	}
 	if req.sessionID != "" && n.hub.sessionConns(req.sessionID) >= n.cfg.MaxPerSession {
 		c.Set(fiber.HeaderRetryAfter, retryAfter)
-		return fail(c, http.StatusTooManyRequests, sessions.Errorf(sessions.CodeRateLimited, "too many connections to this session: try again later"))
+		return fail(c, http.StatusTooManyRequests, sessions.Errorf(envelope.CodeRateLimited, "too many connections to this session: try again later"))
 	}
 
 	if req.sessionID != "" {
@@ -242,12 +240,17 @@ func (n *Notifier) authorize(ctx context.Context, c *fiber.Ctx) (caller, error) 
 	return caller{owner: strings.Clone(p.ID)}, nil
 }
 
+// bearer is the credential of an "Authorization: Bearer T" header, read by
+// the one parser of pkg/auth; "" for any other header.
 func bearer(header string) string {
-	scheme, rest, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	if header == "" {
 		return ""
 	}
-	return strings.TrimSpace(rest)
+	scheme, credential, err := auth.ParseAuthorization(header)
+	if err != nil || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return credential
 }
 
 // originAllowed lets through clients that send no Origin (apps, scripts),

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/feedbackd/feedbackd/edge/envelope"
+	"github.com/feedbackd/feedbackd/pkg/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-// The message types of SPEC §7, declared once. Every message is a JSON object
-// {type, data?, timestamp}.
+// The message types of docs/notifier.md, declared once. Every message is a
+// JSON object {type, data?, timestamp}.
 const (
 	// TypeConnectionEstablished is the first message of every connection:
 	// the current status of the session (on /ws/{id}) and the revision from
@@ -22,9 +22,9 @@ const (
 	// TypeSessionExpired follows a status change to expired.
 	TypeSessionExpired = "session_expired"
 	// TypeSessionCreated tells a /ws subscriber about a new session of its
-	// owner. It is an extension of SPEC §7 (which has no creation message):
-	// without it an app following every session would only learn of a
-	// session once it finished.
+	// owner. It is an extension of the original protocol, which had no
+	// creation message: without it an app following every session would
+	// only learn of a session once it finished.
 	TypeSessionCreated = "session_created"
 	// TypePing is sent by a client; the server answers TypePong.
 	TypePing = "ping"
@@ -45,7 +45,7 @@ const (
 	CodeUnknownType = "UNKNOWN_MESSAGE_TYPE"
 )
 
-// SubmittedByUser is the only submitter SPEC §7 knows.
+// SubmittedByUser is the only submitter the protocol knows.
 const SubmittedByUser = "user"
 
 // ReasonTimeout is why a session expires.

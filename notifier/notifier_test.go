@@ -14,16 +14,17 @@ import (
 
 	fws "github.com/fasthttp/websocket"
 
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/notifier"
 	"github.com/feedbackd/feedbackd/pkg/metrics"
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
 func apiKey(key string) string { return "apiKey=" + key }
 
 func TestSubmitSendsStatusChangedThenFeedbackSubmitted(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
 	sess := create(t, s.svc, keyAlice, 0)
 	c := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice), "clientType=app"), nil)
 
@@ -60,12 +61,13 @@ func TestSubmitSendsStatusChangedThenFeedbackSubmitted(t *testing.T) {
 }
 
 func TestExpirySendsStatusChangedThenSessionExpired(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
 	sess := create(t, s.svc, keyAlice, 1)
 	c := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
 	c.expect(notifier.TypeConnectionEstablished)
 
-	time.Sleep(time.Until(sess.ExpiresAt) + 10*time.Millisecond)
+	s.clock.add(time.Until(sess.ExpiresAt) + 10*time.Millisecond) // past the deadline, by the service's clock
 	if _, expired, err := s.svc.Expire(context.Background(), sess.ID); err != nil || !expired {
 		t.Fatalf("expire = %v, %v", expired, err)
 	}
@@ -81,7 +83,8 @@ func TestExpirySendsStatusChangedThenSessionExpired(t *testing.T) {
 }
 
 func TestCancelSendsStatusChangedOnly(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
 	sess := create(t, s.svc, keyAlice, 0)
 	c := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
 	c.expect(notifier.TypeConnectionEstablished)
@@ -96,7 +99,8 @@ func TestCancelSendsStatusChangedOnly(t *testing.T) {
 }
 
 func TestAllSessionsStreamShowsOnlyTheCallersSessions(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
 	alice := dial(t, s.wsURL("/ws", apiKey(keyAlice)), nil)
 	bob := dial(t, s.wsURL("/ws"), http.Header{"X-Api-Key": {keyBob}})
 	if h := alice.expect(notifier.TypeConnectionEstablished); h.str("sessionId") != "" || h.str("status") != "" {
@@ -147,7 +151,8 @@ func TestAllSessionsStreamShowsOnlyTheCallersSessions(t *testing.T) {
 }
 
 func TestTwoNotifierProcessesBothDeliver(t *testing.T) {
-	ns := natstest.Start(t)
+	t.Parallel()
+	ns := newNATS(t)
 	one := newStack(t, ns, notifier.Config{})
 	two := newStack(t, ns, notifier.Config{})
 	sess := create(t, one.svc, keyAlice, 0)
@@ -165,7 +170,8 @@ func TestTwoNotifierProcessesBothDeliver(t *testing.T) {
 }
 
 func TestReconnectWithRevisionMissesNothing(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
 
 	t.Run("one session", func(t *testing.T) {
 		sess := create(t, s.svc, keyAlice, 0)
@@ -228,7 +234,8 @@ func TestReconnectWithRevisionMissesNothing(t *testing.T) {
 // answered status on connect or the transition after it: never both, never
 // neither.
 func TestConnectDuringSubmitHasNoGapAndNoDuplicate(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
 	for i := range 20 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			t.Parallel()
@@ -237,6 +244,8 @@ func TestConnectDuringSubmitHasNoGapAndNoDuplicate(t *testing.T) {
 			var wg sync.WaitGroup
 			defer wg.Wait()
 			wg.Go(func() {
+				// A few milliseconds either side of the dial: this sleep is
+				// the race under test, not a wait for something to happen.
 				time.Sleep(time.Duration(i%5) * time.Millisecond)
 				text := "race"
 				if _, err := s.svc.Submit(context.Background(), sess.ID, &sessions.SubmitRequest{FreeText: &text}); err != nil {
@@ -259,10 +268,11 @@ func TestConnectDuringSubmitHasNoGapAndNoDuplicate(t *testing.T) {
 }
 
 func TestRefusedUpgradesAreHTTPErrors(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{AllowedOrigins: []string{"https://app.example.com"}})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{AllowedOrigins: []string{"https://app.example.com"}})
 	sess := create(t, s.svc, keyAlice, 0)
 	other := create(t, s.svc, keyAlice, 0)
-	s.pages["page-token-1"] = sess.ID
+	pageToken := s.tokens.Mint(sess.ID, time.Minute)
 
 	cases := []struct {
 		name   string
@@ -275,8 +285,8 @@ func TestRefusedUpgradesAreHTTPErrors(t *testing.T) {
 		{"wrong api key", s.wsURL("/ws/"+sess.ID, apiKey("nope")), nil, 401, "UNAUTHORIZED"},
 		{"wrong header key", s.wsURL("/ws"), http.Header{"X-Api-Key": {"nope"}}, 401, "UNAUTHORIZED"},
 		{"unknown token", s.wsURL("/ws/"+sess.ID, "token=not-a-jwt"), nil, 401, "UNAUTHORIZED"},
-		{"page token on /ws", s.wsURL("/ws", "token=page-token-1"), nil, 401, "UNAUTHORIZED"},
-		{"page token on another session", s.wsURL("/ws/"+other.ID, "token=page-token-1"), nil, 404, "SESSION_NOT_FOUND"},
+		{"page token on /ws", s.wsURL("/ws", "token="+pageToken), nil, 401, "UNAUTHORIZED"},
+		{"page token on another session", s.wsURL("/ws/"+other.ID, "token="+pageToken), nil, 404, "SESSION_NOT_FOUND"},
 		{"another principal's session", s.wsURL("/ws/"+sess.ID, apiKey(keyBob)), nil, 404, "SESSION_NOT_FOUND"},
 		{"unknown session", s.wsURL("/ws/"+sessions.NewID(), apiKey(keyAlice)), nil, 404, "SESSION_NOT_FOUND"},
 		{"not a uuid", s.wsURL("/ws/not-a-uuid", apiKey(keyAlice)), nil, 400, "INVALID_REQUEST"},
@@ -310,8 +320,8 @@ func TestRefusedUpgradesAreHTTPErrors(t *testing.T) {
 		url  string
 		hdr  http.Header
 	}{
-		{"page token on its session", s.wsURL("/ws/"+sess.ID, "token=page-token-1", "clientType=web"), nil},
-		{"page token as bearer", s.wsURL("/ws/" + sess.ID), http.Header{"Authorization": {"Bearer page-token-1"}}},
+		{"page token on its session", s.wsURL("/ws/"+sess.ID, "token="+pageToken, "clientType=web"), nil},
+		{"page token as bearer", s.wsURL("/ws/" + sess.ID), http.Header{"Authorization": {"Bearer " + pageToken}}},
 		{"api key header", s.wsURL("/ws/" + sess.ID), http.Header{"X-Api-Key": {keyAlice}}},
 		{"api key authorization", s.wsURL("/ws"), http.Header{"Authorization": {"ApiKey " + keyAlice}}},
 		{"same origin", s.wsURL("/ws", apiKey(keyAlice)), http.Header{"Origin": {"http://" + s.addr}}},
@@ -326,7 +336,8 @@ func TestRefusedUpgradesAreHTTPErrors(t *testing.T) {
 }
 
 func TestBadClientJSONGetsErrorAndTheConnectionStays(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
 	sess := create(t, s.svc, keyAlice, 0)
 	c := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
 	c.expect(notifier.TypeConnectionEstablished)
@@ -351,7 +362,8 @@ func TestBadClientJSONGetsErrorAndTheConnectionStays(t *testing.T) {
 }
 
 func TestOversizedClientMessageClosesWith1009(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{ReadLimit: 4096})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{ReadLimit: 4096})
 	c := dial(t, s.wsURL("/ws", apiKey(keyAlice)), nil)
 	c.expect(notifier.TypeConnectionEstablished)
 	c.sendText(`{"type":"ping","pad":"` + strings.Repeat("x", 5000) + `"}`)
@@ -364,8 +376,8 @@ func TestOversizedClientMessageClosesWith1009(t *testing.T) {
 // session keeps getting its messages meanwhile; the slow client is dropped
 // once its queue fills.
 func TestSlowClientIsDroppedWhileOthersStillReceive(t *testing.T) {
-	s := newStackOn(t, natstest.Start(t), notifier.Config{QueueSize: 256, WriteWait: time.Minute},
-		func(ln net.Listener) net.Listener { return smallSendBuffers{ln} })
+	s := newStack(t, newNATS(t), notifier.Config{QueueSize: 256, WriteWait: time.Minute},
+		programtest.Listen(func(ln net.Listener) net.Listener { return smallSendBuffers{ln} }))
 	sess := create(t, s.svc, keyAlice, 0)
 	normal := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
 	normal.expect(notifier.TypeConnectionEstablished)
@@ -405,6 +417,7 @@ func TestSlowClientIsDroppedWhileOthersStillReceive(t *testing.T) {
 	// The writer is blocked once the server stops getting pongs out.
 	sent := s.n.Stats().Sent
 	eventually(t, "the slow client's writer to block", func() bool {
+		// A stall is no progress over a while: this sleep is that while.
 		time.Sleep(150 * time.Millisecond)
 		now := s.n.Stats().Sent
 		stalled := now == sent && now > 10
@@ -465,7 +478,8 @@ func metricValue(t *testing.T, name string) float64 {
 }
 
 func TestShutdownTellsClientsToReconnect(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
 	sess := create(t, s.svc, keyAlice, 0)
 	one := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
 	all := dial(t, s.wsURL("/ws", apiKey(keyAlice)), nil)
@@ -483,7 +497,8 @@ func TestShutdownTellsClientsToReconnect(t *testing.T) {
 }
 
 func TestConnectionLimitsRefuseBeforeUpgrade(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{MaxConnections: 2, MaxPerSession: 1})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{MaxConnections: 2, MaxPerSession: 1})
 	sess := create(t, s.svc, keyAlice, 0)
 	first := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
 	first.expect(notifier.TypeConnectionEstablished)
@@ -502,7 +517,7 @@ func TestConnectionLimitsRefuseBeforeUpgrade(t *testing.T) {
 }
 
 func TestConnectionsLeaveNoGoroutinesBehind(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{PingInterval: 50 * time.Millisecond})
+	s := newStack(t, newNATS(t), notifier.Config{PingInterval: 50 * time.Millisecond})
 	subscribers := s.svc.Hub().Subscribers()
 	sess := create(t, s.svc, keyAlice, 0)
 	var clients []*client
@@ -516,7 +531,9 @@ func TestConnectionsLeaveNoGoroutinesBehind(t *testing.T) {
 	if got := connGoroutines(); got < 20 {
 		t.Fatalf("only %d connection goroutines for 20 connections", got)
 	}
-	time.Sleep(200 * time.Millisecond) // a few server pings answered
+	// Let a few server pings (every 50 ms) be sent and answered: the sleep
+	// is the behaviour under test, connections living a while.
+	time.Sleep(200 * time.Millisecond)
 	for _, c := range clients {
 		c.close()
 	}
@@ -528,7 +545,8 @@ func TestConnectionsLeaveNoGoroutinesBehind(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{})
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
 	resp, err := http.Get("http://" + s.addr + "/health")
 	if err != nil {
 		t.Fatal(err)
@@ -540,18 +558,27 @@ func TestHealth(t *testing.T) {
 }
 
 // The notifier run on its own answers the probes and the scrape its
-// Deployment points at, not only /health.
-func TestOwnAppServesReadyAndMetrics(t *testing.T) {
-	s := newStack(t, natstest.Start(t), notifier.Config{})
-	for _, path := range []string{"/ready", "/metrics"} {
+// Deployment points at: the one operations API every role mounts.
+func TestOwnAppServesHealthReadyAndMetrics(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
+	for path, want := range map[string]string{"/health": `"service":"feedbackd-notifier"`, "/ready": `"status":"ready"`, "/metrics": "feedbackd_websocket_connections"} {
 		res, err := http.Get("http://" + s.addr + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		if res.StatusCode != http.StatusOK || string(body) != "ops "+path {
-			t.Fatalf("GET %s: %d %s", path, res.StatusCode, body)
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d %.300s", path, res.StatusCode, body)
 		}
+	}
+	res, err := http.Post("http://"+s.addr+"/health", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /health: %d", res.StatusCode)
 	}
 }

@@ -5,25 +5,22 @@ import (
 	"fmt"
 )
 
-// Code is a machine-readable error code of SPEC §4. Transports map codes to
-// their own statuses in one place each.
+// Code is a machine-readable error code (docs/api.md, "Errors").
+// Transports map codes to their own statuses in one place each; codes that
+// only a transport produces (an unknown route, a rate limit) are declared
+// there, with this type.
 type Code string
 
-// The error codes of SPEC §4.
+// The error codes the domain produces.
 const (
 	CodeInvalidRequest     Code = "INVALID_REQUEST"
-	CodeUnauthorized       Code = "UNAUTHORIZED"
 	CodeNotFound           Code = "SESSION_NOT_FOUND"
 	CodeNoFeedback         Code = "NO_FEEDBACK_AVAILABLE"
-	CodeMethodNotAllowed   Code = "METHOD_NOT_ALLOWED"
 	CodeAlreadySubmitted   Code = "ALREADY_SUBMITTED"
 	CodeExpired            Code = "SESSION_EXPIRED"
 	CodeCancelled          Code = "SESSION_CANCELLED"
-	CodePayloadTooLarge    Code = "PAYLOAD_TOO_LARGE"
-	CodeRateLimited        Code = "RATE_LIMITED"
 	CodeServiceUnavailable Code = "SERVICE_UNAVAILABLE"
 	CodeInternal           Code = "INTERNAL_ERROR"
-	CodeRouteNotFound      Code = "NOT_FOUND"
 )
 
 // Error is the one error type of the domain. Message is safe to show to the

@@ -7,10 +7,9 @@ import "sync"
 // requests, WebSocket connections and the expirer subscribe. Callbacks run on
 // the publisher's goroutine and must not block.
 type Hub struct {
-	mu    sync.RWMutex
-	byID  map[string]map[*hubSub]struct{}
-	all   map[*hubSub]struct{}
-	ready chan struct{}
+	mu   sync.RWMutex
+	byID map[string]map[*hubSub]struct{}
+	all  map[*hubSub]struct{}
 }
 
 type hubSub struct{ fn func(*Session) }

@@ -10,8 +10,8 @@ import (
 	"unicode/utf8"
 )
 
-// Limits are the validation bounds of SPEC §4. Lengths count characters
-// (runes), not bytes.
+// Limits are the validation bounds (docs/api.md, "Limits"). Lengths count
+// characters (runes), not bytes.
 type Limits struct {
 	MaxMessage     int
 	MaxOptions     int
@@ -31,7 +31,7 @@ type Limits struct {
 	MaxImageBytes int64 // decoded bytes per image
 }
 
-// DefaultLimits returns the limits of SPEC §4 with the given timeouts.
+// DefaultLimits returns the documented limits with the given timeouts.
 func DefaultLimits(defaultTimeout, maxTimeout time.Duration) Limits {
 	return Limits{
 		MaxMessage:     1000,

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// Service applies the rules of SPEC §4 over a Store. It is safe for concurrent
-// use and holds no state that another replica would need.
+// Service applies the rules of docs/api.md, "REST API", over a Store. It is
+// safe for concurrent use and holds no state that another replica would
+// need.
 type Service struct {
 	store     Store
 	hub       *Hub

@@ -9,7 +9,8 @@ import (
 // Status is where a session is in its life. Only pending has a way out.
 type Status string
 
-// The statuses of SPEC §4.
+// The statuses (docs/api.md, "REST API"): pending, then exactly one of the
+// other three.
 const (
 	StatusPending   Status = "pending"
 	StatusCompleted Status = "completed"

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/feedbackd/feedbackd/pkg/envelope"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -128,8 +129,8 @@ func TestEveryErrorTheSubmitPathReturnsIsTranslated(t *testing.T) {
 	}
 	codes := []sessions.Code{
 		sessions.CodeInvalidRequest, sessions.CodeNotFound, sessions.CodeAlreadySubmitted,
-		sessions.CodeExpired, sessions.CodeCancelled, sessions.CodePayloadTooLarge,
-		sessions.CodeRateLimited, sessions.CodeServiceUnavailable, sessions.CodeInternal,
+		sessions.CodeExpired, sessions.CodeCancelled, envelope.CodePayloadTooLarge,
+		envelope.CodeRateLimited, sessions.CodeServiceUnavailable, sessions.CodeInternal,
 	}
 	for _, lang := range languages {
 		for _, code := range codes {

@@ -36,8 +36,8 @@ func (s State) valid() bool {
 	return false
 }
 
-// DefaultMaxFreeText is the free-text limit of SPEC §4, used when a PageView
-// leaves MaxFreeText zero.
+// DefaultMaxFreeText is the free-text limit (docs/api.md, "Limits"), used
+// when a PageView leaves MaxFreeText zero.
 const DefaultMaxFreeText = 1000
 
 // Answer is a person's answer: what was sent (PageView.Sent) or what to put
@@ -51,7 +51,8 @@ type Answer struct {
 // FormError says why a plain (no-JavaScript) form post was refused, so the
 // page can explain it in the person's language.
 type FormError struct {
-	// Code is a SPEC §4 error code, e.g. "INVALID_REQUEST", "RATE_LIMITED".
+	// Code is an API error code (docs/api.md, "Errors"), e.g.
+	// "INVALID_REQUEST", "RATE_LIMITED".
 	Code string
 	// Field is the offending input for INVALID_REQUEST, as the sessions
 	// package names it: "selectedOptions", "selectedOptions[2]", "freeText".
@@ -95,7 +96,8 @@ type PageView struct {
 	// StateURL is polled for {"status","expiresAt"} (/feedback/{id}/state)
 	// while no WebSocket is open. Empty disables polling.
 	StateURL string
-	// WSURL and WSToken open the live socket (SPEC §7) as WSURL?token=WSToken.
+	// WSURL and WSToken open the live socket (docs/api.md, "WebSocket") as
+	// WSURL?token=WSToken.
 	// Either empty means polling only.
 	WSURL   string
 	WSToken string

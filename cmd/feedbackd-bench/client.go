@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,6 +39,26 @@ func newClient(o options) *client {
 	c.http = &http.Client{Transport: guard, CheckRedirect: noRedirect}
 	c.authed = &http.Client{Transport: &withKey{key: o.APIKey, next: guard}, CheckRedirect: noRedirect}
 	return c
+}
+
+// dial connects WebSockets to the base URL's host and nowhere else.
+func (c *client) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	if addr != c.base.Host && addr != hostPort(c.base) {
+		return nil, errOffTarget
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// hostPort is u's host with its port, the scheme's default if none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }
 
 // onlyBase refuses any request to another host than the base URL's: an
@@ -86,7 +107,7 @@ func (c *client) scrub(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), c.apiKey, "REDACTED"))
 }
 
-// envelope is the REST response shape (SPEC §4).
+// envelope is the REST response shape (docs/api.md, "REST API").
 type envelope struct {
 	Success bool            `json:"success"`
 	Data    json.RawMessage `json:"data"`

@@ -11,7 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// mcpScenario calls the SPEC §5 tools through the official Go SDK client,
+// mcpScenario calls the MCP tools (docs/mcp.md) through the official Go SDK client,
 // one MCP session per worker, over Streamable HTTP (/mcp) or, with sse, the
 // HTTP+SSE transport (/sse). The answer is submitted over REST, as a person
 // on the page would.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/feedbackd/feedbackd/pkg/stats"
 )
 
 // recorder keeps every latency of every operation, and errors by kind.
@@ -113,16 +115,6 @@ func errorKind(err error) string {
 	return msg
 }
 
-// percentile is the nearest-rank q-quantile of sorted samples.
-func percentile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted))*q+0.999999) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return sorted[i]
-}
-
 // round keeps three significant figures, which is all a latency on a
 // shared machine is worth.
 func round(d time.Duration) time.Duration {
@@ -165,7 +157,7 @@ func (res *result) print(w io.Writer, o options) {
 		s := res.rec.ops[name]
 		slices.Sort(s.lat)
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t\n", name, len(s.lat), s.failed, float64(len(s.lat))/secs,
-			round(percentile(s.lat, .50)), round(percentile(s.lat, .90)), round(percentile(s.lat, .99)), round(percentile(s.lat, 1)))
+			round(stats.Percentile(s.lat, .50)), round(stats.Percentile(s.lat, .90)), round(stats.Percentile(s.lat, .99)), round(stats.Percentile(s.lat, 1)))
 	}
 	tw.Flush()
 

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/fasthttp/websocket"
 )
 
 // wsScenario measures fan-out: for each session, subscribers WebSocket
@@ -38,12 +38,14 @@ func (s *wsScenario) iterate(ctx context.Context, rec *recorder, n int64) error 
 	}
 	u := s.c.url("/ws/" + url.PathEscape(id) + "?clientType=app&apiKey=" + url.QueryEscape(s.c.apiKey))
 	u = wsScheme(s.c.base.Scheme) + u[len(s.c.base.Scheme):]
+	dialer := &websocket.Dialer{HandshakeTimeout: s.c.timeout, NetDialContext: s.c.dial}
 
 	conns := make([]*websocket.Conn, s.subscribers)
 	defer func() {
 		for _, c := range conns {
 			if c != nil {
-				_ = c.Close(websocket.StatusNormalClosure, "")
+				_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+				_ = c.Close()
 			}
 		}
 	}()
@@ -54,7 +56,7 @@ func (s *wsScenario) iterate(ctx context.Context, rec *recorder, n int64) error 
 			errs[i] = rec.time("ws-connect", func() error {
 				cctx, cancel := context.WithTimeout(ctx, s.c.timeout)
 				defer cancel()
-				c, _, err := websocket.Dial(cctx, u, &websocket.DialOptions{HTTPClient: s.c.http})
+				c, _, err := dialer.DialContext(cctx, u, nil)
 				if err != nil {
 					return s.c.scrub(err)
 				}
@@ -93,11 +95,16 @@ func (s *wsScenario) iterate(ctx context.Context, rec *recorder, n int64) error 
 	return errors.Join(errs...)
 }
 
-// until reads messages until done accepts one.
+// until reads messages until done accepts one or ctx ends.
 func (s *wsScenario) until(ctx context.Context, c *websocket.Conn, done func(wsMessage) bool) error {
+	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Now()) })
+	defer stop()
 	for {
-		_, b, err := c.Read(ctx)
+		_, b, err := c.ReadMessage()
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return s.c.scrub(err)
 		}
 		var m wsMessage

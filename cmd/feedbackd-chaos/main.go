@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -98,9 +99,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	mcpStats := map[string]*mcpStat{"streamable": {}, "sse": {}}
 	var mcpSessions []string
 	var mcpMu sync.Mutex
+	var mcpRunning atomic.Int32
 	for transport, st := range mcpStats {
 		for range o.mcpWorkers {
+			mcpRunning.Add(1)
 			wg.Go(func() {
+				defer mcpRunning.Add(-1)
 				ids := mcpWorker(loadCtx, o, transport, st, log)
 				mcpMu.Lock()
 				mcpSessions = append(mcpSessions, ids...)
@@ -141,12 +145,38 @@ load:
 	sessWG.Wait()
 	log.Info("load finished; waiting for the last deadlines", "sessions", len(all))
 
-	// Let every deadline pass, plus the expirer's lateness and a restart.
+	// Wait until every session the load made has finished on the feed: at
+	// the latest its deadline, plus the expirer's lateness and a restart.
+	// A session that never finishes is reported by verify.
 	last := time.Now().Add(time.Duration(o.timeout)*time.Second + 10*time.Second)
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(time.Until(last)):
+	finished := func() bool {
+		if mcpRunning.Load() > 0 {
+			return false // their sessions are not all known yet
+		}
+		mu.Lock()
+		ids := make([]string, 0, len(all))
+		for _, t := range all {
+			ids = append(ids, t.id)
+		}
+		mu.Unlock()
+		mcpMu.Lock()
+		ids = append(ids, mcpSessions...)
+		mcpMu.Unlock()
+		for _, id := range ids {
+			if len(feed.terminal(id)) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	check := time.NewTicker(250 * time.Millisecond)
+	defer check.Stop()
+	for !finished() && time.Now().Before(last) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-check.C:
+		}
 	}
 	// Bring anything still down back before the checks.
 	out, _ := exec.Command("bash", o.cluster, "status").CombinedOutput()

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/fasthttp/websocket"
 )
 
 // wsWatcher follows one session over WebSocket through the load balancer,
@@ -59,17 +59,20 @@ func (w *wsWatcher) session(ctx context.Context, base, key string) bool {
 	}
 	w.mu.Unlock()
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	c, _, err := websocket.Dial(dctx, u, nil)
+	c, _, err := (&websocket.Dialer{HandshakeTimeout: 5 * time.Second}).DialContext(dctx, u, nil)
 	cancel()
 	if err != nil {
 		return false
 	}
-	defer c.CloseNow()
+	defer c.Close()
+	// A read ends when ctx does.
+	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Now()) })
+	defer stop()
 	w.mu.Lock()
 	w.connected = true
 	w.mu.Unlock()
 	for {
-		_, b, err := c.Read(ctx)
+		_, b, err := c.ReadMessage()
 		if err != nil {
 			return false
 		}
@@ -104,7 +107,7 @@ func (w *wsWatcher) session(ctx context.Context, base, key string) bool {
 		w.mu.Unlock()
 		if st != "pending" {
 			w.finalOnce.Do(func() { close(w.final) })
-			_ = c.Close(websocket.StatusNormalClosure, "done")
+			_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done"), time.Now().Add(time.Second))
 			return true
 		}
 	}

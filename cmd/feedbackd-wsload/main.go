@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/feedbackd/feedbackd/pkg/stats"
 )
 
 type options struct {
@@ -167,16 +169,11 @@ func run(o options) error {
 	}
 	slices.Sort(lat)
 	fmt.Printf("delivery latency (submit sent → session_status_changed received), %d subscribers: p50 %s  p99 %s  max %s\n",
-		len(lat), pct(lat, 50), pct(lat, 99), lat[len(lat)-1].Round(time.Microsecond))
+		len(lat), stats.Percentile(lat, .50).Round(time.Microsecond), stats.Percentile(lat, .99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
 	if missing > 0 {
 		return fmt.Errorf("%d subscribers heard nothing within %s", missing, o.timeout)
 	}
 	return nil
-}
-
-func pct(sorted []time.Duration, p int) time.Duration {
-	i := (len(sorted)*p + 99) / 100
-	return sorted[max(0, min(i, len(sorted))-1)].Round(time.Microsecond)
 }
 
 // parallel runs f(0..n-1) on workers goroutines and returns the first error.

@@ -21,3 +21,8 @@ go build -o "$FEEDBACKD_CLUSTER_DIR/bin/feedbackd-chaos" ./cmd/feedbackd-chaos
   -duration "${CHAOS_DURATION:-60s}" \
   -rate "${CHAOS_RATE:-4}" \
   -kill-every "${CHAOS_KILL_EVERY:-8s}"
+# A cluster built with -race (make test) fails on any race its processes saw.
+if grep -l "WARNING: DATA RACE" "$FEEDBACKD_CLUSTER_DIR"/*.log 2>/dev/null; then
+  echo "chaos: data race reported by the processes above" >&2
+  exit 1
+fi

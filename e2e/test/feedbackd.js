@@ -81,6 +81,8 @@ export async function start(env = {}) {
         clearTimeout(timer);
         if (how.signal === 'SIGKILL') throw new Error(`feedbackd ignored SIGTERM:\n${log}`);
       }
+      // make test builds the server with -race: a race it saw fails the test.
+      if (log.includes('WARNING: DATA RACE')) throw new Error(`feedbackd reported a data race:\n${log}`);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -34,6 +34,14 @@ var ErrNoCredentials = errors.New("no credentials")
 // from any token.
 var ErrWeakJWTSecret = errors.New("JWT secret is shorter than 32 bytes")
 
+// ErrShortAPIKey is reported by Warnings for every API key shorter than
+// MinAPIKeyLen characters: it works, but it can be guessed. feedbackd apikey
+// makes keys of APIKeyLen characters.
+var ErrShortAPIKey = errors.New("API key is shorter than 32 characters")
+
+// MinAPIKeyLen is the shortest API key New accepts without a warning.
+const MinAPIKeyLen = 32
+
 // ErrInsecureJWKSURL is reported by Warnings when JWKSURL is plain http to a
 // host other than loopback: whoever sits on the path can substitute keys.
 var ErrInsecureJWKSURL = errors.New("JWKS URL is not https")
@@ -136,6 +144,10 @@ func New(cfg Config) (*Authenticator, error) {
 			return nil, fmt.Errorf("auth: API key #%d (fingerprint %s): %w", i+1, Fingerprint(k), err)
 		}
 		a.keys = append(a.keys, sha256.Sum256([]byte(k)))
+		if len(k) < MinAPIKeyLen {
+			a.warnings = append(a.warnings, fmt.Errorf("auth: API key #%d (fingerprint %s): %w (%d characters; make one with `feedbackd apikey`)",
+				i+1, Fingerprint(k), ErrShortAPIKey, len(k)))
+		}
 	}
 
 	var methods []string
@@ -204,8 +216,9 @@ func checkJWKSURL(raw string) (insecure bool, err error) {
 }
 
 // Warnings lists what is weak but working in the configuration New was given
-// (ErrWeakJWTSecret, ErrInsecureJWKSURL, checked with errors.Is). The caller
-// logs them at start. They never contain a secret.
+// (ErrShortAPIKey, ErrWeakJWTSecret, ErrInsecureJWKSURL, checked with
+// errors.Is). The caller logs them once, at start. They never contain a
+// secret.
 func (a *Authenticator) Warnings() []error {
 	return append([]error(nil), a.warnings...)
 }

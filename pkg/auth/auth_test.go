@@ -236,6 +236,19 @@ func TestNewWarnsAboutAWeakSecretWithoutNamingIt(t *testing.T) {
 	}
 }
 
+func TestNewWarnsAboutShortAPIKeysWithoutNamingThem(t *testing.T) {
+	short := "short-key-0123456789"
+	a := newAuth(t, auth.Config{APIKeys: []string{testAPIKey, short}})
+	w := a.Warnings()
+	if len(w) != 1 || !errors.Is(w[0], auth.ErrShortAPIKey) || !strings.Contains(w[0].Error(), "#2") {
+		t.Fatalf("Warnings() = %v, want one ErrShortAPIKey naming key #2", w)
+	}
+	assertNoSecret(t, w[0], short)
+	if w := newAuth(t, auth.Config{APIKeys: []string{auth.NewAPIKey()}}).Warnings(); len(w) != 0 {
+		t.Fatalf("Warnings() = %v for a generated key", w)
+	}
+}
+
 func TestNewWarnsAboutPlainHTTPJWKS(t *testing.T) {
 	refuse := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 		return nil, errors.New("no network in tests")

@@ -25,9 +25,9 @@ var errPageTokenSession = errors.New("page token is for another session")
 
 // PageTokens mints and checks page tokens: the narrow, short-lived
 // credential the feedback page is handed to watch its own session over
-// WebSocket (SPEC §7). A page token names one session and an expiry,
-// authenticated with HMAC-SHA256; it grants nothing else, and is not a
-// Principal. Every replica that mints or verifies must share the secret.
+// WebSocket (docs/api.md, "WebSocket"). A page token names one session and
+// an expiry, authenticated with HMAC-SHA256; it grants nothing else, and is
+// not a Principal. Every replica that mints or verifies must share the secret.
 // PageTokens is safe for concurrent use.
 type PageTokens struct {
 	secret []byte

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 )
 
 func TestMetricsSessionsCountsEachKindOfTransition(t *testing.T) {
@@ -97,10 +98,7 @@ func TestMetricsNATSConnectedFollowsTheConnection(t *testing.T) {
 	want("1")
 	ns.Shutdown()
 	ns.WaitForShutdown()
-	deadline := time.Now().Add(5 * time.Second)
-	for nc.IsConnected() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, poll.True("the connection to notice", func() bool { return !nc.IsConnected() }))
 	want("0")
 }
 

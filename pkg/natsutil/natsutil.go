@@ -130,10 +130,15 @@ type ClientConfig struct {
 	TLSCert  string
 	TLSKey   string
 	Log      *slog.Logger
+	// ConnectFailed, when set, hears why each attempt to (re)connect
+	// failed: refused, unresolvable, TLS, authorization. It runs on the
+	// connection's callback goroutine and must not block.
+	ConnectFailed func(err error)
 }
 
 // Connect opens a connection that keeps reconnecting for ever: a role rides
-// out a NATS restart instead of dying with it.
+// out a NATS restart (or one started after it, or credentials fixed on the
+// server) instead of dying with it. It returns at once, connected or not.
 func Connect(cfg ClientConfig) (*nats.Conn, error) {
 	log := cfg.Log
 	if log == nil {
@@ -144,12 +149,22 @@ func Connect(cfg ClientConfig) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(true),
+		// An authorization error would otherwise close the connection for
+		// good after two attempts.
+		nats.IgnoreAuthErrorAbort(),
+		// While disconnected, a publish fails at once instead of waiting in
+		// a buffer: the caller's retry budget decides how long to try, and
+		// a write a caller gave up on is not sent later behind its back.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("NATS disconnected", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "server", nc.ConnectedUrlRedacted()) }),
+	}
+	if cfg.ConnectFailed != nil {
+		opts = append(opts, nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { cfg.ConnectFailed(err) }))
 	}
 	if cfg.Embedded != nil {
 		opts = append(opts, nats.InProcessServer(cfg.Embedded))
@@ -209,3 +224,22 @@ func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(trim(format
 func (a *slogAdapter) Tracef(format string, v ...any)  {}
 
 func trim(format string, v ...any) string { return strings.TrimSpace(fmt.Sprintf(format, v...)) }
+
+// RedactURL is the comma-separated server list u with any user or password
+// replaced, for logs.
+func RedactURL(u string) string {
+	parts := strings.Split(u, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if at := strings.LastIndex(p, "@"); at >= 0 {
+			scheme, _, found := strings.Cut(p[:at], "://")
+			if found {
+				p = scheme + "://REDACTED@" + p[at+1:]
+			} else {
+				p = "REDACTED@" + p[at+1:]
+			}
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ",")
+}

@@ -5,13 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 )
 
-// timeLayout is RFC 3339 with milliseconds, as in the edge's /health.
+// timeLayout is RFC 3339 with milliseconds, as every time the API sends.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// The paths a Handler answers.
+const (
+	HealthPath  = "/health"
+	ReadyPath   = "/ready"
+	MetricsPath = "/metrics"
+)
 
 // Check reports a problem, or nil when all is well.
 type Check func(ctx context.Context) error
@@ -32,9 +40,13 @@ type Config struct {
 	Metrics http.Handler
 	// CheckTimeout bounds each check; zero means 2s.
 	CheckTimeout time.Duration
+	// Log, when set, hears of failed checks (health at warn, readiness at
+	// debug: a probe asks often).
+	Log *slog.Logger
 }
 
-// HealthBody is the JSON of /health (SPEC §4): flat, not enveloped.
+// HealthBody is the JSON of /health: flat, not enveloped. See docs/api.md,
+// "Health and operations".
 type HealthBody struct {
 	Status    string `json:"status"` // "ok" or "degraded"
 	Timestamp string `json:"timestamp"`
@@ -48,22 +60,18 @@ type ReadyBody struct {
 	Reason string `json:"reason,omitempty"` // why not, when not
 }
 
-// Readiness runs check within timeout and returns the status code and body
-// /ready answers with. Fiber apps use it to answer exactly as the handler
-// does.
-func Readiness(ctx context.Context, check Check, timeout time.Duration) (int, ReadyBody) {
+// readiness runs check within timeout and returns the status code and body
+// /ready answers with.
+func readiness(ctx context.Context, check Check, timeout time.Duration) (int, ReadyBody, error) {
 	if check == nil {
-		return http.StatusOK, ReadyBody{Status: "ready"}
-	}
-	if timeout <= 0 {
-		timeout = 2 * time.Second
+		return http.StatusOK, ReadyBody{Status: "ready"}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := check(ctx); err != nil {
-		return http.StatusServiceUnavailable, ReadyBody{Status: "not ready", Reason: reason(err)}
+		return http.StatusServiceUnavailable, ReadyBody{Status: "not ready", Reason: reason(err)}, err
 	}
-	return http.StatusOK, ReadyBody{Status: "ready"}
+	return http.StatusOK, ReadyBody{Status: "ready"}, nil
 }
 
 // reason keeps a failure's message short: it is shown without
@@ -77,34 +85,58 @@ func reason(err error) string {
 	return s
 }
 
+// Handler answers /health, /ready and (when configured) /metrics: the one
+// form of these endpoints, which every role's HTTP app mounts and which the
+// roles without one serve alone on an address (Serve).
+type Handler struct {
+	mux   *http.ServeMux
+	paths []string
+}
+
 // New returns the handler for /health, /ready and /metrics. Other paths are
 // 404 and other methods 405, so the handler can sit alone on an address.
-func New(cfg Config) http.Handler {
+func New(cfg Config) *Handler {
 	if cfg.CheckTimeout <= 0 {
 		cfg.CheckTimeout = 2 * time.Second
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{mux: http.NewServeMux(), paths: []string{HealthPath, ReadyPath}}
+	h.mux.HandleFunc("GET "+HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		body := HealthBody{Status: "ok", Timestamp: time.Now().UTC().Format(timeLayout), Service: cfg.Service, Version: cfg.Version}
 		status := http.StatusOK
 		if cfg.Health != nil {
 			ctx, cancel := context.WithTimeout(r.Context(), cfg.CheckTimeout)
 			defer cancel()
 			if err := cfg.Health(ctx); err != nil {
+				log.WarnContext(r.Context(), "health check failed", "err", err)
 				body.Status, status = "degraded", http.StatusServiceUnavailable
 			}
 		}
 		writeJSON(w, status, body)
 	})
-	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
-		status, body := Readiness(r.Context(), cfg.Ready, cfg.CheckTimeout)
+	h.mux.HandleFunc("GET "+ReadyPath, func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := readiness(r.Context(), cfg.Ready, cfg.CheckTimeout)
+		if err != nil {
+			log.DebugContext(r.Context(), "not ready", "reason", err)
+		}
 		writeJSON(w, status, body)
 	})
 	if cfg.Metrics != nil {
-		mux.Handle("GET /metrics", cfg.Metrics)
+		h.mux.Handle("GET "+MetricsPath, cfg.Metrics)
+		h.paths = append(h.paths, MetricsPath)
 	}
-	return mux
+	return h
 }
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Paths are the paths h answers, for an app that mounts it beside its own
+// routes: /health, /ready, and /metrics when Config.Metrics was set.
+func (h *Handler) Paths() []string { return append([]string(nil), h.paths...) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

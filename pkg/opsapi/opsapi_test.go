@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,15 +88,31 @@ func TestReadyAndHealthFollowTheirChecks(t *testing.T) {
 	}
 }
 
-func TestReadinessWithoutCheckIsReady(t *testing.T) {
-	code, body := opsapi.Readiness(context.Background(), nil, 0)
-	if code != 200 || body.Status != "ready" {
+func TestReadinessWithoutCheckIsReadyAndAHangingCheckIsBounded(t *testing.T) {
+	get := func(h http.Handler, path string) (int, opsapi.ReadyBody) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		var body opsapi.ReadyBody
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec.Code, body
+	}
+	if code, body := get(opsapi.New(opsapi.Config{}), "/ready"); code != 200 || body.Status != "ready" {
 		t.Fatalf("%d %+v", code, body)
 	}
 	slow := func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 	start := time.Now()
-	code, body = opsapi.Readiness(context.Background(), slow, 50*time.Millisecond)
+	code, body := get(opsapi.New(opsapi.Config{Ready: slow, CheckTimeout: 50 * time.Millisecond}), "/ready")
 	if code != 503 || time.Since(start) > 2*time.Second || body.Reason == "" {
 		t.Fatalf("a hanging check is bounded: %d %+v after %s", code, body, time.Since(start))
+	}
+}
+
+func TestPathsListMetricsOnlyWhenServed(t *testing.T) {
+	if got := opsapi.New(opsapi.Config{}).Paths(); len(got) != 2 || got[0] != "/health" || got[1] != "/ready" {
+		t.Fatalf("without metrics: %v", got)
+	}
+	if got := opsapi.New(opsapi.Config{Metrics: metrics.Handler()}).Paths(); len(got) != 3 || got[2] != "/metrics" {
+		t.Fatalf("with metrics: %v", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/pkg/ratelimit"
 )
 
@@ -241,13 +242,7 @@ func TestNewRefusesNonsense(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, poll.True("the condition", cond))
 }
 
 func BenchmarkAllow(b *testing.B) {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
@@ -18,19 +19,14 @@ import (
 // elect its JetStream leader.
 func openReplicated(t *testing.T, js jetstream.JetStream) *natskv.Store {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	var store *natskv.Store
+	poll.Until(t, 60*time.Second, func() (err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		store, err := natskv.Open(ctx, js, natskv.Options{Replicas: 3})
-		cancel()
-		if err == nil {
-			return store
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("open R3 bucket: %v", err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		defer cancel()
+		store, err = natskv.Open(ctx, js, natskv.Options{Replicas: 3})
+		return err
+	})
+	return store
 }
 
 // Two edges on different members of a 3-node cluster: whatever one writes,
@@ -40,6 +36,7 @@ func openReplicated(t *testing.T, js jetstream.JetStream) *natskv.Store {
 // replicas rarely lag enough to show it, so this pins the replicated read
 // path and its results rather than reproducing the race.
 func TestReplicatedBucketReadsTheLatestWriteFromAnyMember(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}

@@ -44,6 +44,7 @@ func (o *recordingObserver) WaitStarted() func() {
 }
 
 func TestObserverHearsEachTransitionOnceFromTheReplicaThatWonIt(t *testing.T) {
+	t.Parallel()
 	var offset atomic.Int64
 	clock := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	obsA, obsB := &recordingObserver{}, &recordingObserver{}

@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/sessions"
-	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
 
 // lossyStore is the real KV store whose next write lands but whose answer
@@ -43,16 +41,13 @@ func (l *lossyStore) Update(ctx context.Context, s *sessions.Session, ttl time.D
 
 func newLossy(t *testing.T, opts ...sessions.Option) (*sessions.Service, *lossyStore) {
 	t.Helper()
-	ns := natstest.Start(t)
-	store, err := natskv.Open(context.Background(), ns.JS, natskv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, store := newService(t)
 	l := &lossyStore{Store: store}
 	return sessions.NewService(l, sessions.NewHub(), opts...), l
 }
 
 func TestAWriteWhoseAnswerWasLostIsNotReportedAsAConflict(t *testing.T) {
+	t.Parallel()
 	svc, l := newLossy(t)
 	ctx := context.Background()
 
@@ -77,6 +72,7 @@ func TestAWriteWhoseAnswerWasLostIsNotReportedAsAConflict(t *testing.T) {
 }
 
 func TestStorageThatStaysDownIsServiceUnavailableAfterTheRetryBudget(t *testing.T) {
+	t.Parallel()
 	svc, l := newLossy(t, sessions.WithStorageRetry(400*time.Millisecond))
 	l.down.Store(true)
 	start := time.Now()

@@ -64,7 +64,7 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	if o.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	want := jetstream.KeyValueConfig{
 		Bucket:         o.Bucket,
 		Description:    "feedbackd sessions; the stream is the change feed",
 		History:        1,
@@ -72,11 +72,38 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 		Replicas:       o.Replicas,
 		LimitMarkerTTL: markerTTL,
 		MaxValueSize:   256 * 1024,
-	})
+	}
+	kv, err := openBucket(ctx, js, want)
 	if err != nil {
 		return nil, fmt.Errorf("create or update bucket %q: %w", o.Bucket, err)
 	}
 	return &Store{js: js, kv: kv, bucket: o.Bucket, leaderReads: o.LeaderReads || o.Replicas > 1}, nil
+}
+
+// openBucket returns the bucket, creating or updating it only when its
+// configuration differs from want: every replica opens the bucket at start,
+// and one that rewrote an unchanged configuration would race (in
+// nats-server 2.15.2, which reads a stream's configuration without its lock)
+// with another replica creating a consumer on the stream.
+func openBucket(ctx context.Context, js jetstream.JetStream, want jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, want.Bucket)
+	if err == nil {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+			have := bs.StreamInfo().Config
+			if have.Description == want.Description && have.MaxMsgsPerSubject == int64(want.History) &&
+				have.Storage == want.Storage && have.Replicas == want.Replicas &&
+				have.SubjectDeleteMarkerTTL == want.LimitMarkerTTL && have.MaxMsgSize == want.MaxValueSize {
+				return kv, nil
+			}
+		}
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, err
+	}
+	return js.CreateOrUpdateKeyValue(ctx, want)
 }
 
 // KV returns the underlying bucket.

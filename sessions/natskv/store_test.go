@@ -5,37 +5,29 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program"
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
 
-func newService(t *testing.T, opts ...sessions.Option) (*sessions.Service, *natskv.Store) {
-	return newServiceWith(t, natskv.Options{}, opts...)
+// runEdge runs an edge on a NATS of its own; opts are added to its sessions
+// service's options.
+func runEdge(t *testing.T, opts ...sessions.Option) *program.Main {
+	t.Helper()
+	return programtest.MustRunMain(t, programtest.Role("edge"), programtest.NATS(programtest.StartNATS(t).URL), programtest.Sessions(opts...))
 }
 
-func newServiceWith(t *testing.T, o natskv.Options, opts ...sessions.Option) (*sessions.Service, *natskv.Store) {
+// newService is the sessions service and store of a new edge.
+func newService(t *testing.T, opts ...sessions.Option) (*sessions.Service, *natskv.Store) {
 	t.Helper()
-	ns := natstest.Start(t)
-	ctx := context.Background()
-	store, err := natskv.Open(ctx, ns.JS, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := sessions.NewHub()
-	fctx, cancel := context.WithCancel(ctx)
-	done, err := natskv.NewFeed(store, hub, slog.Default()).Start(fctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-done })
-	return sessions.NewService(store, hub, opts...), store
+	be := runEdge(t, opts...).Backend()
+	return be.Service(), be.Store()
 }
 
 func create(t *testing.T, svc *sessions.Service, owner string, opts ...string) *sessions.Session {
@@ -48,6 +40,7 @@ func create(t *testing.T, svc *sessions.Service, owner string, opts ...string) *
 }
 
 func TestCreateGetSubmitRoundTrip(t *testing.T) {
+	t.Parallel()
 	svc, _ := newService(t)
 	ctx := context.Background()
 	s := create(t, svc, "alice", "yes", "no")
@@ -69,6 +62,7 @@ func TestCreateGetSubmitRoundTrip(t *testing.T) {
 }
 
 func TestConcurrentSubmitsExactlyOneWins(t *testing.T) {
+	t.Parallel()
 	svc, _ := newService(t)
 	s := create(t, svc, "alice", "a", "b")
 	var wins, conflicts atomic.Int32
@@ -96,6 +90,7 @@ func TestConcurrentSubmitsExactlyOneWins(t *testing.T) {
 }
 
 func TestUpdateKeepsTTLAndRecordIsPurgedAfterRetention(t *testing.T) {
+	t.Parallel()
 	svc, store := newService(t, sessions.WithRetention(time.Second))
 	ctx := context.Background()
 	s := create(t, svc, "alice")
@@ -103,20 +98,16 @@ func TestUpdateKeepsTTLAndRecordIsPurgedAfterRetention(t *testing.T) {
 	if _, err := svc.Submit(ctx, s.ID, &sessions.SubmitRequest{FreeText: &text}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := store.Get(ctx, s.ID)
-		if errors.Is(err, sessions.ErrNotFound) {
-			return
+	programtest.WaitFor(t, 10*time.Second, func() error {
+		if _, err := store.Get(ctx, s.ID); !errors.Is(err, sessions.ErrNotFound) {
+			return fmt.Errorf("record still there after retention: %v", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("record still there after retention: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestStaleRevisionLoses(t *testing.T) {
+	t.Parallel()
 	svc, store := newService(t)
 	ctx := context.Background()
 	s := create(t, svc, "alice")
@@ -132,6 +123,7 @@ func TestStaleRevisionLoses(t *testing.T) {
 }
 
 func TestListNewestFirstWithCursorAndOwnerScope(t *testing.T) {
+	t.Parallel()
 	svc, _ := newService(t)
 	ctx := context.Background()
 	var ids []string
@@ -172,11 +164,14 @@ func TestListNewestFirstWithCursorAndOwnerScope(t *testing.T) {
 }
 
 func TestWaitIsWokenByTheFeed(t *testing.T) {
+	t.Parallel()
 	svc, _ := newService(t)
 	ctx := context.Background()
 	s := create(t, svc, "alice")
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		// Answer once the wait below has subscribed, so the feed, not the
+		// wait's first read, is what tells it.
+		programtest.WaitFor(t, 10*time.Second, programtest.Until("the wait to subscribe", func() bool { return svc.Hub().Subscribers() == 1 }))
 		text := "answer"
 		_, _ = svc.Submit(ctx, s.ID, &sessions.SubmitRequest{FreeText: &text})
 	}()
@@ -190,6 +185,7 @@ func TestWaitIsWokenByTheFeed(t *testing.T) {
 }
 
 func TestRecordIsPlainJSON(t *testing.T) {
+	t.Parallel()
 	svc, store := newService(t)
 	s := create(t, svc, "alice")
 	e, err := store.KV().Get(context.Background(), natskv.SessionKey(s.ID))
@@ -205,8 +201,13 @@ func TestRecordIsPlainJSON(t *testing.T) {
 // Replicated buckets read from the stream leader; this runs that path on one
 // server: every state is read back as written, and a purged record is gone.
 func TestLeaderReadsSeeEveryStateAndThePurge(t *testing.T) {
-	svc, store := newServiceWith(t, natskv.Options{LeaderReads: true}, sessions.WithRetention(time.Second))
+	t.Parallel()
 	ctx := context.Background()
+	store, err := natskv.Open(ctx, runEdge(t).Backend().JetStream(), natskv.Options{Bucket: "leader_reads", LeaderReads: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := sessions.NewService(store, sessions.NewHub(), sessions.WithRetention(time.Second))
 	s := create(t, svc, "alice", "yes")
 	got, err := store.Get(ctx, s.ID)
 	if err != nil || got.Status != sessions.StatusPending || got.Revision != s.Revision {
@@ -222,15 +223,10 @@ func TestLeaderReadsSeeEveryStateAndThePurge(t *testing.T) {
 	if _, err := store.Get(ctx, sessions.NewID()); !errors.Is(err, sessions.ErrNotFound) {
 		t.Fatalf("unknown id: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, err := store.Get(ctx, s.ID)
-		if errors.Is(err, sessions.ErrNotFound) {
-			return
+	programtest.WaitFor(t, 10*time.Second, func() error {
+		if _, err := store.Get(ctx, s.ID); !errors.Is(err, sessions.ErrNotFound) {
+			return fmt.Errorf("record still readable after retention: %v", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("record still readable after retention: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }

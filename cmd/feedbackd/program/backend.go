@@ -1,0 +1,150 @@
+package program
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/metrics"
+	"github.com/feedbackd/feedbackd/pkg/natsutil"
+	"github.com/feedbackd/feedbackd/sessions"
+	"github.com/feedbackd/feedbackd/sessions/natskv"
+)
+
+// pageTokenSecret names the cluster-wide secret that page tokens are signed
+// with: the edge mints them, the notifier checks them, on any replica.
+const pageTokenSecret = "page-token"
+
+// Backend is what every role works over: the JetStream handle, the sessions
+// bucket, the change feed fanned out through a hub, the sessions service, and
+// the secret that signs the page's socket credential. One process has one.
+type Backend struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	store  *natskv.Store
+	hub    *sessions.Hub
+	svc    *sessions.Service
+	tokens *auth.PageTokens
+	log    *slog.Logger
+
+	stopFeed  context.CancelFunc
+	feedDone  <-chan struct{}
+	closeOnce chan struct{}
+}
+
+// OpenBackend opens the sessions bucket and the page token secret over nc,
+// waiting for JetStream as long as ctx allows (a role started before its NATS
+// cluster has elected a leader must wait, not die), then starts following
+// the change feed. opts are applied after the service options cfg implies.
+// Close stops the feed and waits for it; nc stays the caller's.
+func OpenBackend(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger, opts ...sessions.Option) (*Backend, error) {
+	return openBackend(ctx, cfg, nc, log, nil, opts...)
+}
+
+// openBackend is OpenBackend with watch explaining, while it waits, why NATS
+// is not ready.
+func openBackend(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger, watch *natsWatch, opts ...sessions.Option) (*Backend, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("open JetStream: %w", err)
+	}
+	be := &Backend{nc: nc, js: js, hub: sessions.NewHub(), log: log, closeOnce: make(chan struct{})}
+	w := waiter{nc: nc, log: log, watch: watch}
+	err = w.untilJetStream(ctx, "open the sessions bucket", func(ctx context.Context) (err error) {
+		be.store, err = natskv.Open(ctx, js, natskv.Options{Replicas: cfg.KVReplicas})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var secret []byte
+	err = w.untilJetStream(ctx, "read the page token secret", func(ctx context.Context) (err error) {
+		secret, err = natsutil.SharedSecret(ctx, js, pageTokenSecret, cfg.KVReplicas)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if be.tokens, err = auth.NewPageTokens(secret); err != nil {
+		return nil, fmt.Errorf("page tokens: %w", err)
+	}
+	svcOpts := append([]sessions.Option{
+		sessions.WithLimits(sessions.DefaultLimits(time.Duration(cfg.DefaultTimeout)*time.Second, time.Duration(cfg.MaxTimeout)*time.Second)),
+		sessions.WithRetention(cfg.ResultRetention),
+		sessions.WithObserver(metrics.Sessions{}),
+	}, opts...)
+	be.svc = sessions.NewService(be.store, be.hub, svcOpts...)
+	fctx, stop := context.WithCancel(context.Background())
+	feed, err := natskv.NewFeed(be.store, be.hub, log).Start(fctx)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("follow the change feed: %w", err)
+	}
+	be.stopFeed, be.feedDone = stop, feed
+	return be, nil
+}
+
+// Close stops following the change feed and waits until it has stopped. It
+// is safe to call more than once.
+func (b *Backend) Close() error {
+	select {
+	case <-b.closeOnce:
+		return nil
+	default:
+		close(b.closeOnce)
+	}
+	b.stopFeed()
+	<-b.feedDone
+	return nil
+}
+
+// Conn is the NATS connection the backend works over.
+func (b *Backend) Conn() *nats.Conn { return b.nc }
+
+// JetStream is the JetStream handle over Conn.
+func (b *Backend) JetStream() jetstream.JetStream { return b.js }
+
+// Store is the sessions bucket.
+func (b *Backend) Store() *natskv.Store { return b.store }
+
+// Hub is the in-process fan-out of the change feed.
+func (b *Backend) Hub() *sessions.Hub { return b.hub }
+
+// Service is the sessions service over Store and Hub.
+func (b *Backend) Service() *sessions.Service { return b.svc }
+
+// PageTokens mints and checks the feedback page's socket credential, with
+// the secret every replica shares.
+func (b *Backend) PageTokens() *auth.PageTokens { return b.tokens }
+
+// Health reports NATS unreachable when the connection is down or the bucket
+// cannot be read; /health and /ready answer with it.
+func (b *Backend) Health(ctx context.Context) error {
+	if !b.nc.IsConnected() {
+		return errors.New("NATS is not connected")
+	}
+	if _, err := b.store.KV().Status(ctx); err != nil {
+		return fmt.Errorf("read bucket status: %w", err)
+	}
+	return nil
+}
+
+// LastRevision is the latest revision in the sessions bucket: every change
+// the feed has not delivered yet is newer.
+func (b *Backend) LastRevision(ctx context.Context) (uint64, error) {
+	st, err := b.store.KV().Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read bucket status: %w", err)
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return 0, fmt.Errorf("bucket status of type %T has no stream info", st)
+	}
+	return bs.StreamInfo().State.LastSeq, nil
+}

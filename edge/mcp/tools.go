@@ -1,0 +1,315 @@
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/sessions"
+)
+
+// ServerName is the name the MCP server reports in its handshake. See
+// docs/api.md, "MCP", and docs/mcpgo.md.
+const ServerName = "Interactive Feedback MCP"
+
+// The tools (docs/mcpgo.md).
+const (
+	toolInteractiveFeedback = "interactive_feedback"
+	toolGetFeedbackResult   = "get_feedback_result"
+	toolCheckFeedbackStatus = "check_feedback_status"
+)
+
+// maxWaitSeconds bounds waitSeconds, as config bounds MCP_WAIT_SECONDS. A
+// wait also ends at its session's deadline, whichever comes first.
+const maxWaitSeconds = 3600
+
+const mcpInstructions = `Use interactive_feedback to ask a person a question and wait for the answer. ` +
+	`It returns a feedbackUrl to show the person; if the answer has not come when the call returns, ` +
+	`call get_feedback_result with the sessionId to keep waiting. check_feedback_status reports a session's state at once.`
+
+// tools are the three tools of docs/mcpgo.md, each a small function over the
+// sessions service. Who calls comes from the request context (see
+// transport.go); the tools never see HTTP.
+type tools struct {
+	svc      *sessions.Service
+	srv      *server.MCPServer
+	log      *slog.Logger
+	wait     time.Duration // default waitSeconds
+	progress time.Duration // interval of progress notifications while waiting
+}
+
+// newMCPServer builds the MCP server with the tools registered. opts carry
+// what the transports need (hooks, middleware).
+func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, opts ...server.ServerOption) *server.MCPServer {
+	opts = append([]server.ServerOption{
+		server.WithToolCapabilities(false),
+		server.WithRecovery(),
+		server.WithInstructions(mcpInstructions),
+	}, opts...)
+	srv := server.NewMCPServer(ServerName, cfg.Version, opts...)
+	t := &tools{svc: svc, srv: srv, log: log, wait: cfg.Wait, progress: cfg.ProgressInterval}
+	l := svc.Limits()
+	srv.AddTool(mcpgo.Tool{
+		Name:            toolInteractiveFeedback,
+		Description:     "Ask a person a question and wait for the answer. Creates a feedback session, returns its feedbackUrl for the person to open, and waits up to waitSeconds for the answer. If the wait ends first, the result says how to keep waiting with get_feedback_result.",
+		RawInputSchema:  interactiveFeedbackInput(l, cfg.Wait),
+		RawOutputSchema: resultSchema,
+		Annotations:     annotations("Ask a person", false),
+	}, t.interactiveFeedback)
+	srv.AddTool(mcpgo.Tool{
+		Name:            toolGetFeedbackResult,
+		Description:     "Wait up to waitSeconds for the answer to a session created by interactive_feedback, then return the answer or the session's current status.",
+		RawInputSchema:  getFeedbackResultInput(cfg.Wait),
+		RawOutputSchema: resultSchema,
+		Annotations:     annotations("Get the answer", true),
+	}, t.getFeedbackResult)
+	srv.AddTool(mcpgo.Tool{
+		Name:            toolCheckFeedbackStatus,
+		Description:     "Return a feedback session's status (pending, completed, expired or cancelled) and times at once, without waiting.",
+		RawInputSchema:  checkFeedbackStatusInput,
+		RawOutputSchema: statusSchema,
+		Annotations:     annotations("Check status", true),
+	}, t.checkFeedbackStatus)
+	return srv
+}
+
+func annotations(title string, readOnly bool) mcpgo.ToolAnnotation {
+	return mcpgo.ToolAnnotation{
+		Title:           title,
+		ReadOnlyHint:    mcpgo.ToBoolPtr(readOnly),
+		DestructiveHint: mcpgo.ToBoolPtr(false),
+		IdempotentHint:  mcpgo.ToBoolPtr(readOnly),
+		OpenWorldHint:   mcpgo.ToBoolPtr(true),
+	}
+}
+
+// statusOutput is the structuredContent of check_feedback_status.
+type statusOutput struct {
+	envelope.StatusBody
+	FeedbackURL string `json:"feedbackUrl"`
+}
+
+// resultOutput is the structuredContent of interactive_feedback and
+// get_feedback_result: the status, and the answer once there is one.
+type resultOutput struct {
+	envelope.StatusBody
+	FeedbackURL string             `json:"feedbackUrl"`
+	Feedback    *envelope.Feedback `json:"feedback,omitempty"`
+	Metadata    any                `json:"metadata,omitempty"`
+	Instruction string             `json:"instruction,omitempty"`
+}
+
+type createArgs struct {
+	sessions.CreateRequest
+	WaitSeconds *json.Number `json:"waitSeconds,omitempty"`
+}
+
+type resultArgs struct {
+	SessionID   string       `json:"sessionId"`
+	WaitSeconds *json.Number `json:"waitSeconds,omitempty"`
+}
+
+type statusArgs struct {
+	SessionID string `json:"sessionId"`
+}
+
+func (t *tools) interactiveFeedback(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
+	var args createArgs
+	if err := decodeArgs(req, &args); err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	wait, err := t.waitFor(args.WaitSeconds)
+	if err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	info := infoFrom(ctx)
+	if info.allowCreate != nil {
+		if err := info.allowCreate(); err != nil {
+			return t.toolError(ctx, err), nil
+		}
+	}
+	sess, err := t.svc.Create(ctx, info.principal.ID, &args.CreateRequest)
+	if err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	if sess, err = t.await(ctx, req, sess, wait); err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	return t.result(ctx, sess, info.baseURL)
+}
+
+func (t *tools) getFeedbackResult(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
+	var args resultArgs
+	if err := decodeArgs(req, &args); err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	wait, err := t.waitFor(args.WaitSeconds)
+	if err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	info := infoFrom(ctx)
+	sess, err := t.svc.GetOwned(ctx, info.principal.ID, args.SessionID)
+	if err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	if sess, err = t.await(ctx, req, sess, wait); err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	return t.result(ctx, sess, info.baseURL)
+}
+
+func (t *tools) checkFeedbackStatus(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
+	var args statusArgs
+	if err := decodeArgs(req, &args); err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	info := infoFrom(ctx)
+	sess, err := t.svc.GetOwned(ctx, info.principal.ID, args.SessionID)
+	if err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	out := statusOutput{StatusBody: envelope.StatusOf(sess), FeedbackURL: envelope.FeedbackURL(info.baseURL, sess.ID)}
+	text := fmt.Sprintf("Session %s is %s. Created %s, expires %s.", sess.ID, sess.Status, out.CreatedAt, out.ExpiresAt)
+	if out.SubmittedAt != "" {
+		text += " Answered " + out.SubmittedAt + "; call get_feedback_result to read the answer."
+	}
+	if sess.Status == sessions.StatusPending {
+		text += " The person answers at " + out.FeedbackURL + "."
+	}
+	return mcpgo.NewToolResultStructured(out, text), nil
+}
+
+// waitFor turns the waitSeconds argument into a duration; absent means the
+// configured default.
+func (t *tools) waitFor(n *json.Number) (time.Duration, error) {
+	if n == nil {
+		return t.wait, nil
+	}
+	secs, err := strconv.ParseInt(n.String(), 10, 64)
+	if err != nil || secs < 0 || secs > maxWaitSeconds {
+		return 0, sessions.Invalid("waitSeconds", fmt.Sprintf("must be a whole number of seconds from 0 to %d", maxWaitSeconds))
+	}
+	return time.Duration(secs) * time.Second, nil
+}
+
+// await blocks until sess is answered, ends, or wait runs out. It is woken
+// by the change feed (Service.Wait), never by polling. While it waits it
+// sends progress notifications when the client asked for them.
+func (t *tools) await(ctx context.Context, req mcpgo.CallToolRequest, sess *sessions.Session, wait time.Duration) (*sessions.Session, error) {
+	if wait <= 0 || sess.Status.Terminal() {
+		return sess, nil
+	}
+	var token mcpgo.ProgressToken
+	if req.Params.Meta != nil {
+		token = req.Params.Meta.ProgressToken
+	}
+	if token == nil || t.progress <= 0 {
+		return t.svc.Wait(ctx, sess.Owner, sess.ID, wait)
+	}
+	total := math.Round(max(min(wait, time.Until(sess.ExpiresAt)), 0).Seconds()*1000) / 1000
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { t.reportProgress(wctx, token, total) })
+	got, err := t.svc.Wait(wctx, sess.Owner, sess.ID, wait)
+	stop()
+	wg.Wait()
+	return got, err
+}
+
+// reportProgress sends notifications/progress every t.progress until ctx
+// ends. The final state is never announced this way: a notification sent
+// just before the result may be dropped by the transport, the result never.
+func (t *tools) reportProgress(ctx context.Context, token mcpgo.ProgressToken, total float64) {
+	start := time.Now()
+	tick := time.NewTicker(t.progress)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		elapsed := time.Since(start).Seconds()
+		_ = t.srv.SendNotificationToClient(ctx, string(mcpgo.MethodNotificationProgress), map[string]any{
+			"progressToken": token,
+			"progress":      math.Round(elapsed*1000) / 1000,
+			"total":         total,
+			"message":       fmt.Sprintf("Waiting for the person to answer (%.0fs of %.0fs).", elapsed, total),
+		})
+	}
+}
+
+// result renders a session for interactive_feedback and get_feedback_result.
+func (t *tools) result(ctx context.Context, sess *sessions.Session, baseURL string) (*mcpgo.CallToolResult, error) {
+	out := resultOutput{StatusBody: envelope.StatusOf(sess), FeedbackURL: envelope.FeedbackURL(baseURL, sess.ID)}
+	var text string
+	switch sess.Status {
+	case sessions.StatusCompleted:
+		res, err := envelope.ResultOf(sess)
+		if err != nil {
+			return t.toolError(ctx, err), nil
+		}
+		out.Feedback, out.Metadata = &res.Feedback, res.Metadata
+		text = "The person answered:\n\n" + res.Feedback.CombinedFeedback
+	case sessions.StatusPending:
+		out.Instruction = fmt.Sprintf("No answer yet. To keep waiting, call %s with sessionId %q.", toolGetFeedbackResult, sess.ID)
+		text = fmt.Sprintf("No answer yet: session %s is still pending until %s. The person answers at %s. %s",
+			sess.ID, out.ExpiresAt, out.FeedbackURL, out.Instruction)
+	case sessions.StatusExpired:
+		text = fmt.Sprintf("Session %s expired at %s without an answer. Call %s again if you still need one.", sess.ID, out.ExpiresAt, toolInteractiveFeedback)
+	case sessions.StatusCancelled:
+		text = fmt.Sprintf("Session %s was cancelled; no answer will come.", sess.ID)
+	}
+	return mcpgo.NewToolResultStructured(out, text), nil
+}
+
+// decodeArgs reads a tool's arguments with the rules of a REST body
+// (envelope.Decode), so the same input gets the same complaint on both.
+func decodeArgs(req mcpgo.CallToolRequest, v any) error {
+	raw := []byte(req.Params.RawArguments)
+	if len(raw) == 0 {
+		raw = []byte("{}")
+	}
+	err := envelope.Decode(raw, v)
+	var e *sessions.Error
+	if errors.As(err, &e) && e.Field == "body" {
+		return sessions.Invalid("arguments", e.Reason)
+	}
+	return err
+}
+
+// toolError is the isError result of docs/mcp.md: a clear message for the
+// agent, never a protocol error. Internal causes stay in the logs of the
+// caller.
+func (t *tools) toolError(ctx context.Context, err error) *mcpgo.CallToolResult {
+	var e *sessions.Error
+	if !errors.As(err, &e) {
+		e = &sessions.Error{Code: sessions.CodeInternal, Message: "internal error", Err: err}
+	}
+	if envelope.Status(e.Code) >= 500 {
+		t.log.ErrorContext(ctx, "MCP tool call failed", "code", e.Code, "err", err)
+	}
+	msg := e.Message
+	switch e.Code {
+	case sessions.CodeInvalidRequest:
+		msg = "Invalid arguments: " + e.Message
+	case sessions.CodeNotFound:
+		msg = "Session not found: no session with this id belongs to you (it may never have existed, or it finished long enough ago to be purged)."
+	case sessions.CodeServiceUnavailable:
+		msg = "Session storage is unavailable right now; try again shortly."
+	case sessions.CodeInternal:
+		msg = "Internal error; try again."
+	}
+	return mcpgo.NewToolResultError(strings.TrimSpace(string(e.Code) + ": " + msg))
+}

@@ -1,0 +1,330 @@
+package mcp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/pkg/httpbridge"
+	"github.com/feedbackd/feedbackd/sessions"
+)
+
+// MCP is served by mcp-go's net/http handlers, mounted by the edge on its
+// one address through pkg/httpbridge:
+//
+//	/mcp                  Streamable HTTP (POST, GET, DELETE)
+//	/sse                  the older HTTP+SSE transport's stream (GET)
+//	/sse/message          its message endpoint (POST ?sessionId=...)
+//
+// The edge authenticates every request first, as it does the REST API, and
+// hands over a Caller; the principal, the base of feedback links and the
+// transport travel to the tools in the request context (requestInfo). The
+// bridge ends a request's context when a write to the client fails or the
+// server shuts down; streamWriter makes sure a write happens while a tool
+// waits.
+
+// Defaults of the settings in Config.
+const (
+	DefaultKeepAlive        = 10 * time.Second
+	DefaultProgressInterval = 10 * time.Second
+	// sessionIdleTTL is how long a replica keeps the state mcp-go holds
+	// for a Streamable HTTP session that sends nothing. Dropping it is
+	// harmless: ids stay valid and a later request starts afresh.
+	sessionIdleTTL = 10 * time.Minute
+)
+
+// Config is what the MCP server needs to know.
+type Config struct {
+	// Version is reported in the handshake.
+	Version string
+	// PublicURL, when set, is the base of the SSE transport's endpoint
+	// event; otherwise the client resolves it against the stream's URL.
+	PublicURL string
+	// Wait is how long interactive_feedback and get_feedback_result wait
+	// for an answer when the call gives no waitSeconds; zero returns at once.
+	Wait time.Duration
+	// KeepAlive is how often an idle stream gets a keep-alive (and so how
+	// soon a departed client is noticed); default DefaultKeepAlive.
+	KeepAlive time.Duration
+	// ProgressInterval is how often a waiting tool call sends progress
+	// notifications to a client that asked for them; default
+	// DefaultProgressInterval.
+	ProgressInterval time.Duration
+	// Relay forwards SSE messages to the edge holding their stream; nil
+	// means clients must post to the edge they stream from.
+	Relay Relay
+	// AllowCreate charges one session creation to the create budget named
+	// by a Caller's CreateKey, the budget REST's create route charges too;
+	// nil allows every creation.
+	AllowCreate func(key string) error
+}
+
+// Transport names one of the endpoints Handler serves.
+type Transport int
+
+// The transports.
+const (
+	// Streamable is Streamable HTTP, on /mcp.
+	Streamable Transport = iota + 1
+	// SSE is the HTTP+SSE transport's stream, on /sse.
+	SSE
+	// SSEMessage is the HTTP+SSE transport's message endpoint, on
+	// /sse/message.
+	SSEMessage
+)
+
+// Caller is what the edge established about a request before MCP sees it.
+type Caller struct {
+	// Principal is who calls; the edge has authenticated it.
+	Principal auth.Principal
+	// BaseURL is the base of the feedback links handed to this caller.
+	BaseURL string
+	// CreateKey names the create budget the caller's sessions are charged
+	// to (see Config.AllowCreate).
+	CreateKey string
+}
+
+// requestInfo is what the tools learn about the request that called them.
+type requestInfo struct {
+	principal auth.Principal
+	baseURL   string
+	transport Transport
+	// allowCreate charges a session creation to the caller's create budget;
+	// createKey names the budget.
+	allowCreate func() error
+	createKey   string
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) requestInfo {
+	info, _ := ctx.Value(infoKey{}).(requestInfo)
+	return info
+}
+
+// Server serves the MCP server over both transports.
+type Server struct {
+	srv        *server.MCPServer
+	streamable *server.StreamableHTTPServer
+	sse        *server.SSEServer
+	sseStream  http.Handler
+	sseMessage http.Handler
+	keepAlive  time.Duration
+	log        *slog.Logger
+
+	// bridge runs mcp-go's handlers behind fiber; its context is the parent
+	// of every MCP request and of relayed messages, and Close ends it.
+	bridge *httpbridge.Bridge
+
+	streams sseStreams
+	calls   inflightCalls
+
+	// relay reaches the edge holding an SSE stream; nil keeps every stream's
+	// messages on the edge that holds it.
+	relay Relay
+	// allowCreate charges a creation to a budget key.
+	allowCreate func(key string) error
+}
+
+// New builds the MCP server and both transports over svc. Close stops its
+// background work (session housekeeping) and ends every request.
+func New(cfg Config, svc *sessions.Service, log *slog.Logger) *Server {
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	if cfg.ProgressInterval <= 0 {
+		cfg.ProgressInterval = DefaultProgressInterval
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	m := &Server{keepAlive: cfg.KeepAlive, log: log, relay: cfg.Relay, allowCreate: cfg.AllowCreate, bridge: httpbridge.New()}
+	m.streams.hold = m.holdStream
+	hooks := &server.Hooks{}
+	hooks.AddOnRegisterSession(m.streams.register)
+	hooks.AddOnUnregisterSession(m.streams.unregister)
+	m.srv = newMCPServer(cfg, svc, log, server.WithHooks(hooks), server.WithToolHandlerMiddleware(m.bindToClient))
+
+	// Host-header (DNS rebinding) checks are off: every MCP request must
+	// authenticate, and a reverse proxy on the same host legitimately sends
+	// its public Host to a loopback listener. Origins are the edge's CORS
+	// middleware's business.
+	m.streamable = server.NewStreamableHTTPServer(m.srv,
+		server.WithSessionIdManagerResolver(sessionIDResolver{}),
+		server.WithHeartbeatInterval(cfg.KeepAlive),
+		server.WithSessionIdleTTL(sessionIdleTTL),
+		server.WithDisableLocalhostProtection(true),
+		server.WithStreamableHTTPLogger(log),
+	)
+	sseOpts := []server.SSEOption{
+		server.WithSSEEndpoint("/sse"),
+		server.WithMessageEndpoint("/sse/message"),
+		server.WithKeepAliveInterval(cfg.KeepAlive),
+		server.WithSSEDisableLocalhostProtection(true),
+	}
+	if cfg.PublicURL != "" {
+		sseOpts = append(sseOpts, server.WithBaseURL(cfg.PublicURL))
+	}
+	m.sse = server.NewSSEServer(m.srv, sseOpts...)
+	m.sseStream, m.sseMessage = m.sse.SSEHandler(), m.sse.MessageHandler()
+	return m
+}
+
+// Handler serves transport t. It runs after the edge's authentication;
+// caller reads what that established from the fiber context.
+func (m *Server) Handler(t Transport, caller func(*fiber.Ctx) Caller) fiber.Handler {
+	return m.bridge.Handler(http.HandlerFunc(m.serve), func(c *fiber.Ctx, ctx context.Context) context.Context {
+		who := caller(c)
+		info := requestInfo{principal: who.Principal, baseURL: who.BaseURL, transport: t, createKey: who.CreateKey}
+		info.allowCreate = m.budget(who.CreateKey)
+		return context.WithValue(ctx, infoKey{}, info)
+	})
+}
+
+// budget charges creations to key, or returns nil when nothing is limited.
+func (m *Server) budget(key string) func() error {
+	if m.allowCreate == nil {
+		return nil
+	}
+	return func() error { return m.allowCreate(key) }
+}
+
+// serve runs one MCP request on a context that ends when the client is
+// found gone, when the edge shuts down, or when the request is done.
+func (m *Server) serve(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	r = r.WithContext(ctx)
+	info := infoFrom(ctx)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "malformed request", http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	sw := newStreamWriter(w)
+	defer sw.finish()
+	switch info.transport {
+	case Streamable:
+		m.serveStreamable(sw, r, body, info, cancel)
+	case SSE:
+		m.sseStream.ServeHTTP(sw, r)
+	case SSEMessage:
+		sid := r.URL.Query().Get("sessionId")
+		st, ok := m.streams.get(sid)
+		if !ok && m.relay != nil {
+			m.forward(sw, r, body, info, sid)
+			return
+		}
+		// A stream's messages come from its owner only.
+		if ok && st.principal.ID != info.principal.ID {
+			writeJSONRPCError(sw, http.StatusBadRequest, mcpgo.INVALID_PARAMS, "Invalid session ID")
+			return
+		}
+		m.sseMessage.ServeHTTP(sw, r)
+	default:
+		http.Error(sw, "unknown MCP transport", http.StatusInternalServerError)
+	}
+}
+
+func (m *Server) serveStreamable(sw *streamWriter, r *http.Request, body []byte, info requestInfo, cancel context.CancelFunc) {
+	session := r.Header.Get(server.HeaderKeySessionID)
+	if session != "" && !(boundSessionIDs{principal: info.principal.ID}).valid(session) {
+		http.Error(sw, "Invalid session ID", http.StatusNotFound)
+		return
+	}
+	if r.Method == http.MethodPost {
+		var msg struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
+		}
+		if json.Unmarshal(body, &msg) == nil {
+			switch {
+			case msg.Method == string(mcpgo.MethodNotificationCancelled):
+				var p struct {
+					RequestID json.RawMessage `json:"requestId"`
+				}
+				_ = json.Unmarshal(msg.Params, &p)
+				m.calls.cancel(callKey(info.principal.ID, session, p.RequestID))
+				sw.WriteHeader(http.StatusAccepted)
+				return
+			case msg.Method != "" && len(msg.ID) > 0 && string(msg.ID) != "null":
+				defer m.calls.track(callKey(info.principal.ID, session, msg.ID), cancel)()
+				if acceptsEventStream(r) {
+					sw.keepAlive(m.keepAlive)
+				}
+			}
+		}
+	}
+	m.streamable.ServeHTTP(sw, r)
+}
+
+// bindToClient is tool middleware: a call posted to the SSE transport runs
+// on a context detached from its short POST, so it is tied to the stream
+// it answers on instead. Streamable HTTP calls already run on their
+// request's context.
+func (m *Server) bindToClient(next server.ToolHandlerFunc) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
+		info := infoFrom(ctx)
+		if info.principal.ID == "" {
+			return mcpgo.NewToolResultError(string(envelope.CodeUnauthorized) + ": no authenticated principal"), nil
+		}
+		if info.transport == SSEMessage {
+			cs := server.ClientSessionFromContext(ctx)
+			if cs == nil {
+				return mcpgo.NewToolResultError("the SSE stream of this session has closed; reconnect"), nil
+			}
+			st, ok := m.streams.get(cs.SessionID())
+			if !ok {
+				return mcpgo.NewToolResultError("the SSE stream of this session has closed; reconnect"), nil
+			}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			defer context.AfterFunc(st.ctx, cancel)()
+		}
+		return next(ctx, req)
+	}
+}
+
+// Close ends every MCP request and stream, so that the HTTP server can
+// drain, and stops mcp-go's session housekeeping.
+func (m *Server) Close(ctx context.Context) error {
+	m.bridge.Close()
+	m.sse.CloseSessions()
+	if err := m.streamable.Shutdown(ctx); err != nil {
+		return fmt.Errorf("close MCP sessions: %w", err)
+	}
+	return nil
+}
+
+func acceptsEventStream(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(v, "text/event-stream") {
+			return true
+		}
+	}
+	return false
+}
+
+// writeJSONRPCError answers like mcp-go does when a request cannot be
+// matched to a session.
+func writeJSONRPCError(w http.ResponseWriter, status, code int, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(mcpgo.JSONRPCError{
+		JSONRPC: mcpgo.JSONRPC_VERSION,
+		Error:   mcpgo.NewJSONRPCErrorDetails(code, message, nil),
+	})
+}

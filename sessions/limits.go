@@ -44,6 +44,9 @@ type CreateRequest struct {
 	PredefinedOptions []string        `json:"predefinedOptions,omitempty"`
 	Timeout           *json.Number    `json:"timeout,omitempty"`
 	Metadata          json.RawMessage `json:"metadata,omitempty"`
+	// Notify false keeps the question off the owner's notification
+	// channels (webhooks, chat, push); nil or true notifies.
+	Notify *bool `json:"notify,omitempty"`
 }
 
 // SubmitRequest is a person's answer.

@@ -50,6 +50,9 @@ type Session struct {
 	// FinishedAt is when the session left pending, whatever the way out.
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 	Feedback   *Feedback  `json:"feedback,omitempty"`
+	// Notify is false when the agent asked for no channel notifications;
+	// nil (every record written before the field existed) means true.
+	Notify *bool `json:"notify,omitempty"`
 
 	// Revision is the store's revision of this record, the token of every
 	// compare-and-swap. It is not part of the stored value.
@@ -63,6 +66,10 @@ type Feedback struct {
 	CombinedFeedback string          `json:"combinedFeedback"`
 	Metadata         json.RawMessage `json:"metadata,omitempty"`
 }
+
+// Notifies reports whether the owner's notification channels hear of the
+// session.
+func (s *Session) Notifies() bool { return s.Notify == nil || *s.Notify }
 
 // Due reports whether a pending session has passed its deadline at now.
 func (s *Session) Due(now time.Time) bool {
@@ -91,6 +98,10 @@ func (s *Session) Clone() *Session {
 	if s.FinishedAt != nil {
 		t := *s.FinishedAt
 		c.FinishedAt = &t
+	}
+	if s.Notify != nil {
+		n := *s.Notify
+		c.Notify = &n
 	}
 	if s.Feedback != nil {
 		f := *s.Feedback

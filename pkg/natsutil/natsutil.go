@@ -1,5 +1,7 @@
-// Package natsutil starts the embedded NATS server and opens client
-// connections to it or to an external cluster. It knows nothing of sessions.
+// Package natsutil starts the embedded NATS server, opens client connections
+// to it or to an external cluster, and holds the small JetStream helpers
+// workers share (a worker pool over a durable consumer, idempotent stream
+// and consumer setup). It knows nothing of sessions.
 package natsutil
 
 import (

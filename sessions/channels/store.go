@@ -37,6 +37,9 @@ const (
 	Retrying OutcomeState = "retrying"
 	// Failed: refused for good, or given up after the retry period.
 	Failed OutcomeState = "failed"
+	// Skipped: no longer worth sending (a question that ended before it
+	// could be announced); earlier attempts had failed.
+	Skipped OutcomeState = "skipped"
 )
 
 // Outcome is how one notification fared at one destination. It never holds

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
 
@@ -41,7 +42,7 @@ type records struct {
 }
 
 func openRecords(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Duration) (*records, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := natsutil.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:         RecordsBucket,
 		Description:    "feedbackd dispatcher: finished deliveries per destination, session and event",
 		History:        1,
@@ -51,7 +52,7 @@ func openRecords(ctx context.Context, js jetstream.JetStream, replicas int, ttl 
 		MaxValueSize:   4096,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update bucket %s: %w", RecordsBucket, err)
+		return nil, err
 	}
 	return &records{js: js, kv: kv, ttl: ttl, leaderReads: replicas > 1}, nil
 }

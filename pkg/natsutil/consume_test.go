@@ -108,3 +108,66 @@ func TestPoolHandlesEveryMessageAndHandsBackWhatItHoldsOnStop(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestEnsureKeyValueCreatesAndRepairsABucket(t *testing.T) {
+	ns := natstest.Start(t)
+	ctx := context.Background()
+	cfg := jetstream.KeyValueConfig{Bucket: "b", History: 1, LimitMarkerTTL: time.Minute, Description: "v1"}
+	if _, err := natsutil.EnsureKeyValue(ctx, ns.JS, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.History, cfg.Description = 3, "v2"
+	kv, err := natsutil.EnsureKeyValue(ctx, ns.JS, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil || st.History() != 3 {
+		t.Fatalf("history %d, %v; want the bucket repaired", st.History(), err)
+	}
+	// A per-key TTL works, which needs the marker TTL kept.
+	if _, err := kv.Create(ctx, "k", []byte("v"), jetstream.KeyTTL(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two replicas on different members of a new cluster open the same R3
+// bucket at once. With CreateOrUpdateKeyValue both hang until their
+// contexts end (nats-server 2.15.2, nats.go 1.55.0).
+func TestEnsureKeyValueFromTwoMembersAtOnceAnswersPromptly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	nodes := natstest.StartCluster(t, 3)
+	// Wait for the cluster's JetStream to be up.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := natsutil.EnsureKeyValue(ctx, nodes[0].JS, jetstream.KeyValueConfig{Bucket: "warmup", Replicas: 3})
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, n := range []*natstest.Server{nodes[0], nodes[2]} {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			_, err := natsutil.EnsureKeyValue(ctx, n.JS, jetstream.KeyValueConfig{Bucket: "shared", Replicas: 3, LimitMarkerTTL: time.Minute})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
@@ -50,7 +51,9 @@ func OpenChannels(ctx context.Context, js jetstream.JetStream, o Options) (*Chan
 	if o.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	// Every edge and dispatcher opens it as it starts: EnsureKeyValue does
+	// not hang when they do so at once on a new cluster.
+	kv, err := natsutil.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:         o.Bucket,
 		Description:    "feedbackd notification channels per principal, and their recent delivery outcomes",
 		History:        1,
@@ -60,7 +63,7 @@ func OpenChannels(ctx context.Context, js jetstream.JetStream, o Options) (*Chan
 		MaxValueSize:   256 * 1024,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update bucket %q: %w", o.Bucket, err)
+		return nil, err
 	}
 	return &ChannelStore{js: js, kv: kv, bucket: o.Bucket, leaderReads: o.LeaderReads || o.Replicas > 1}, nil
 }

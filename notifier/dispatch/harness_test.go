@@ -36,7 +36,7 @@ var testLimits = func() sessions.Limits {
 // harness is an embedded NATS with the sessions and channels stores, and
 // any number of dispatcher replicas, each on its own connection.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	ns       *natstest.Server
 	svc      *sessions.Service
 	chans    *channels.Service
@@ -44,7 +44,7 @@ type harness struct {
 	log      *slog.Logger
 }
 
-func newHarness(t *testing.T, defaults channels.Defaults) *harness {
+func newHarness(t testing.TB, defaults channels.Defaults) *harness {
 	t.Helper()
 	ns := natstest.Start(t)
 	ctx := context.Background()

@@ -37,6 +37,8 @@ type NtfyMessage struct {
 	Firebase string       `json:"firebase"`
 	// Authorization is the header the publish came with.
 	Authorization string `json:"-"`
+	// At is when the publish arrived.
+	At time.Time `json:"-"`
 }
 
 // NtfyAction is an action button.
@@ -133,7 +135,7 @@ func (n *Ntfy) serve(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	m.Authorization = r.Header.Get("Authorization")
+	m.Authorization, m.At = r.Header.Get("Authorization"), time.Now()
 	n.mu.Lock()
 	n.messages = append(n.messages, m)
 	count, status := len(n.messages), n.status

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -18,6 +19,8 @@ import (
 type SlackPost struct {
 	Text   string       `json:"text"`
 	Blocks []SlackBlock `json:"blocks"`
+	// At is when the post arrived.
+	At time.Time `json:"-"`
 }
 
 // SlackBlock is a Block Kit block as the fake reads it.
@@ -114,6 +117,7 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "invalid_blocks: "+err.Error())
 		return
 	}
+	p.At = time.Now()
 	s.mu.Lock()
 	s.posts = append(s.posts, p)
 	n, status := len(s.posts), s.status

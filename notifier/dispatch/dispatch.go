@@ -68,8 +68,9 @@ type Config struct {
 	// adding a dispatcher to a running cluster notifies recent sessions but
 	// does not replay a day of them [1h].
 	CatchUp time.Duration
-	// RecordTTL is how long a finished delivery is remembered: longer than
-	// the longest a session can wait for its end plus MaxAge [48h].
+	// RecordTTL is how long a finished delivery is remembered. An end
+	// notice may look up its announcement as late as the longest timeout
+	// plus MaxAge plus RetryMax after it [that, plus an hour].
 	RecordTTL time.Duration
 }
 
@@ -120,7 +121,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	def(&cfg.AckWait, cfg.SendTimeout+30*time.Second)
 	def(&cfg.FeedAckWait, 30*time.Second)
 	def(&cfg.CatchUp, time.Hour)
-	def(&cfg.RecordTTL, 48*time.Hour)
+	def(&cfg.RecordTTL, cfg.Service.Limits().MaxTimeout+cfg.MaxAge+cfg.RetryMax+time.Hour)
 	if cfg.AckWait <= cfg.SendTimeout {
 		return nil, fmt.Errorf("dispatch: AckWait (%s) must exceed SendTimeout (%s), or a slow send is taken over by another replica", cfg.AckWait, cfg.SendTimeout)
 	}

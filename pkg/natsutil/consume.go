@@ -33,6 +33,12 @@ type PoolOptions struct {
 	OpTimeout time.Duration
 	// Log receives consume errors [slog.Default].
 	Log *slog.Logger
+	// PullExpiry is how long one pull request waits on the server [5s]. A
+	// pull that failed (no responders while the consumer's leader is being
+	// elected, after a node was lost or on a new cluster) is only sent
+	// again when two heartbeats, half of this, go missing: nats.go's 30 s
+	// default left a replica idle for 30 s after each such failure.
+	PullExpiry time.Duration
 }
 
 // Consume starts handling c's messages until ctx ends or Stop is called.
@@ -47,6 +53,9 @@ func Consume(ctx context.Context, c jetstream.Consumer, o PoolOptions, handle fu
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.PullExpiry <= 0 {
+		o.PullExpiry = 5 * time.Second
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	p := &Pool{cancel: cancel, quit: make(chan struct{})}
@@ -76,6 +85,7 @@ func Consume(ctx context.Context, c jetstream.Consumer, o PoolOptions, handle fu
 		}
 	},
 		jetstream.PullMaxMessages(2*o.Workers),
+		jetstream.PullExpiry(o.PullExpiry),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrConsumerDeleted) {
 				o.Log.Warn("consuming", "consumer", info.Name, "stream", info.Stream, "err", err)

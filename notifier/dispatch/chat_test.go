@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,6 +82,7 @@ func TestSlackAnnouncesAQuestionWithBlockKitAndPostsAgainWhenAnswered(t *testing
 	if strings.Contains(mustJSON(t, second), "Yes") {
 		t.Fatal("the answer was posted to Slack")
 	}
+	h.idle()
 	out := h.outcomes("alice", channels.KindSlack)
 	if len(out) != 2 || out[0].State != channels.Delivered || out[0].StatusCode != 200 {
 		t.Fatalf("outcomes %+v", out)
@@ -96,6 +98,9 @@ func TestSlackEndNoticeWaitsForTheAnnouncementItFollows(t *testing.T) {
 	h := newHarness(t, channels.Defaults{})
 	slack := dispatchtest.NewSlack(t)
 	held, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // before the fake's server closes, or it would wait for the held post
 	slack.FailWith(func(n int) int {
 		if n == 1 {
 			close(held)
@@ -104,9 +109,14 @@ func TestSlackEndNoticeWaitsForTheAnnouncementItFollows(t *testing.T) {
 		return 0
 	})
 	h.settings("bob", channels.Update{Slack: &channels.SlackUpdate{WebhookURL: ptr(slack.URL)}})
-	h.start()
+	// Long enough a send timeout that the held announcement is not retried.
+	h.start(func(c *dispatch.Config) { c.SendTimeout, c.AckWait = 20*time.Second, 30*time.Second })
 	s := h.create("bob", sessions.CreateRequest{Message: "Quick one"})
-	<-held
+	select {
+	case <-held:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the announcement never arrived")
+	}
 	h.submit(s.ID)
 	// The end notice has found its announcement still on its way and
 	// waits; only then is the announcement let through.
@@ -117,7 +127,7 @@ func TestSlackEndNoticeWaitsForTheAnnouncementItFollows(t *testing.T) {
 		}
 		return nil
 	})
-	close(release)
+	letGo()
 	posts := slackPosts(t, slack, 2)
 	h.idle()
 	if !strings.HasPrefix(posts[0].Text, "New question") || !strings.HasPrefix(posts[1].Text, "Answered") || len(slack.Posts()) != 2 {

@@ -176,11 +176,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 }
 
 func (d *Dispatcher) runOnce(ctx context.Context) (started bool, err error) {
-	sub, err := d.serveTests(ctx)
+	stopTests, err := d.serveTests(ctx)
 	if err != nil {
 		return false, err
 	}
-	defer func() { _ = sub.Drain() }()
+	defer stopTests()
 	feed, jobs, err := d.setup(ctx)
 	if err != nil {
 		return false, err

@@ -66,6 +66,10 @@ func (d *Dispatcher) SendTest(ctx context.Context, owner string, kind channels.K
 	return outs, nil
 }
 
+// requestTestTimeout bounds RequestTest when its context has no deadline: a
+// test sends to every destination of a channel, each within SendTimeout.
+const requestTestTimeout = time.Minute
+
 // testRequest and testReply are the messages on TestSubject.
 type testRequest struct {
 	Owner   string        `json:"owner"`
@@ -84,32 +88,13 @@ type testError struct {
 	Reason  string        `json:"reason,omitempty"`
 }
 
-// serveTests answers test requests on TestSubject; the replicas share them
-// through a queue group. Each request is handled on the subscription's
-// goroutine, which the returned subscription owns.
-func (d *Dispatcher) serveTests(ctx context.Context) (*nats.Subscription, error) {
+// serveTests answers test requests on TestSubject until the returned stop
+// is called; the replicas share them through a queue group. One goroutine,
+// which stop waits for, handles them in turn.
+func (d *Dispatcher) serveTests(ctx context.Context) (stop func(), err error) {
 	nc := d.cfg.JetStream.Conn()
-	sub, err := nc.QueueSubscribe(TestSubject, DeliveryConsumer, func(m *nats.Msg) {
-		var req testRequest
-		var reply testReply
-		if err := json.Unmarshal(m.Data, &req); err != nil || req.Owner == "" {
-			reply.Error = &testError{Code: sessions.CodeInvalidRequest, Message: "malformed test request"}
-		} else {
-			outs, err := d.SendTest(ctx, req.Owner, req.Channel)
-			reply.Outcomes = outs
-			if err != nil {
-				var e *sessions.Error
-				if !errors.As(err, &e) {
-					e = sessions.Unavailable("send a test notification", err)
-				}
-				reply.Error = &testError{Code: e.Code, Message: e.Message, Field: e.Field, Reason: e.Reason}
-			}
-		}
-		data, _ := json.Marshal(reply)
-		if err := m.Respond(data); err != nil {
-			d.log.Debug("answering a test request failed", "err", err)
-		}
-	})
+	msgs := make(chan *nats.Msg, 16)
+	sub, err := nc.ChanQueueSubscribe(TestSubject, DeliveryConsumer, msgs)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", TestSubject, err)
 	}
@@ -118,13 +103,77 @@ func (d *Dispatcher) serveTests(ctx context.Context) (*nats.Subscription, error)
 		_ = sub.Unsubscribe()
 		return nil, fmt.Errorf("subscribe %s: %w", TestSubject, err)
 	}
-	return sub, nil
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case m := <-msgs:
+				d.answerTest(ctx, m)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() {
+		// Once the server has the unsubscribe, a request finds another
+		// replica or no responder at all, never a replica that is gone.
+		_ = sub.Unsubscribe()
+		_ = nc.Flush()
+		cancel()
+		<-done
+		for {
+			select {
+			case m := <-msgs:
+				d.refuseTest(m)
+			default:
+				return
+			}
+		}
+	}, nil
+}
+
+// refuseTest answers a request that arrived as the replica stopped.
+func (d *Dispatcher) refuseTest(m *nats.Msg) {
+	data, _ := json.Marshal(testReply{Error: &testError{Code: sessions.CodeServiceUnavailable,
+		Message: "the dispatcher is stopping; try again"}})
+	_ = m.Respond(data)
+}
+
+func (d *Dispatcher) answerTest(ctx context.Context, m *nats.Msg) {
+	var req testRequest
+	var reply testReply
+	if err := json.Unmarshal(m.Data, &req); err != nil || req.Owner == "" {
+		reply.Error = &testError{Code: sessions.CodeInvalidRequest, Message: "malformed test request", Field: "body",
+			Reason: "must be {\"owner\":…,\"channel\":…}"}
+	} else {
+		outs, err := d.SendTest(ctx, req.Owner, req.Channel)
+		reply.Outcomes = outs
+		if err != nil {
+			var e *sessions.Error
+			if !errors.As(err, &e) {
+				e = sessions.Unavailable("send a test notification", err)
+			}
+			reply.Error = &testError{Code: e.Code, Message: e.Message, Field: e.Field, Reason: e.Reason}
+		}
+	}
+	data, _ := json.Marshal(reply)
+	if err := m.Respond(data); err != nil {
+		d.log.Debug("answering a test request failed", "err", err)
+	}
 }
 
 // RequestTest asks a running dispatcher, over NATS, to send a test
 // notification (see SendTest). It returns SERVICE_UNAVAILABLE when no
 // dispatcher runs, and the dispatcher's coded error otherwise.
 func RequestTest(ctx context.Context, nc *nats.Conn, owner string, kind channels.Kind) ([]channels.Outcome, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		// A request that reached a replica as it died gets no answer.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, requestTestTimeout)
+		defer cancel()
+	}
 	data, _ := json.Marshal(testRequest{Owner: owner, Channel: kind})
 	msg, err := nc.RequestWithContext(ctx, TestSubject, data)
 	if errors.Is(err, nats.ErrNoResponders) {

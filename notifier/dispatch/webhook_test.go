@@ -339,7 +339,13 @@ func TestKilledReplicaMidDeliveryIsTakenOverWithTheSameID(t *testing.T) {
 	secret := channels.NewWebhookSecret()
 	r := dispatchtest.NewWebhookReceiver(t, secret)
 	held := make(chan struct{})
-	release := make(chan int)
+	release := make(chan int, 1)
+	t.Cleanup(func() { // never leave the handler blocked
+		select {
+		case release <- http.StatusServiceUnavailable:
+		default:
+		}
+	})
 	r.Respond(func(n int, _ dispatchtest.WebhookDelivery) (int, http.Header) {
 		if n == 1 {
 			close(held)
@@ -422,6 +428,7 @@ func TestOperatorDefaultsReachPrivateAddressesAPrincipalsURLMayNot(t *testing.T)
 	if n := len(mine.Deliveries()); n != 0 {
 		t.Fatalf("a principal's loopback receiver got %d requests", n)
 	}
+	h.idle()
 	if o := h.outcomes("judy", channels.KindWebhook); len(o) != 1 || !o[0].Default || o[0].State != channels.Delivered {
 		t.Fatalf("judy's outcomes %+v", o)
 	}

@@ -25,7 +25,6 @@ import (
 // low-priority message.
 type Ntfy struct {
 	http httpChannels
-	now  func() time.Time
 }
 
 // NtfyMessage is the JSON body of an ntfy publish.
@@ -68,11 +67,7 @@ func (c *Ntfy) Deliver(ctx context.Context, n *Notification) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, PermanentError(0, err)
 	}
-	now := time.Now
-	if c.now != nil {
-		now = c.now
-	}
-	body, err := json.Marshal(ntfyMessage(n, topic, now()))
+	body, err := json.Marshal(ntfyMessage(n, topic, time.Now()))
 	if err != nil {
 		return Receipt{}, PermanentError(0, fmt.Errorf("encode message: %w", err))
 	}

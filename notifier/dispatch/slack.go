@@ -21,7 +21,6 @@ import (
 // forge links.
 type Slack struct {
 	http httpChannels
-	now  func() time.Time
 }
 
 // Slack's limits (https://api.slack.com/reference/block-kit/blocks).
@@ -68,11 +67,7 @@ func (s *Slack) Deliver(ctx context.Context, n *Notification) (Receipt, error) {
 	if n.Destination.Slack == nil {
 		return Receipt{}, PermanentError(0, errors.New("not a Slack destination"))
 	}
-	now := time.Now
-	if s.now != nil {
-		now = s.now
-	}
-	body, err := json.Marshal(slackMessage(n, now()))
+	body, err := json.Marshal(slackMessage(n, time.Now()))
 	if err != nil {
 		return Receipt{}, PermanentError(0, fmt.Errorf("encode message: %w", err))
 	}

@@ -27,7 +27,6 @@ import (
 // of "<id>.<timestamp>.<body>").
 type Webhooks struct {
 	http httpChannels
-	now  func() time.Time
 }
 
 // WebhookPayload is the body of a webhook.
@@ -72,11 +71,7 @@ func (w *Webhooks) Deliver(ctx context.Context, n *Notification) (Receipt, error
 	if err != nil {
 		return Receipt{}, PermanentError(0, fmt.Errorf("encode payload: %w", err))
 	}
-	now := time.Now
-	if w.now != nil {
-		now = w.now
-	}
-	ts := strconv.FormatInt(now().Unix(), 10)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("webhook-id", n.ID)

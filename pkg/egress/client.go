@@ -125,9 +125,6 @@ func New(o Options) *Client {
 	return c
 }
 
-// AllowsPrivate reports whether the client reaches private addresses.
-func (c *Client) AllowsPrivate() bool { return c.opts.AllowPrivate }
-
 // Do sends req. A refused address makes it fail with an error matching
 // ErrRefused. The response body stops at MaxResponseBody; the caller closes
 // it.

@@ -164,11 +164,7 @@ func (d *Dispatcher) order(ctx context.Context, j job, dk, sessionID string, md 
 
 // jobWaiting reports whether subject still holds a job.
 func (d *Dispatcher) jobWaiting(ctx context.Context, subject string) (bool, error) {
-	s, err := d.cfg.JetStream.Stream(ctx, Stream)
-	if err != nil {
-		return false, fmt.Errorf("open stream %s: %w", Stream, err)
-	}
-	_, err = s.GetLastMsgForSubject(ctx, subject)
+	_, err := d.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return false, nil
 	}
@@ -246,7 +242,7 @@ func (d *Dispatcher) label(ctx context.Context, j job) string {
 func (d *Dispatcher) skip(ctx context.Context, m jetstream.Msg, key string) {
 	if err := d.putRecord(ctx, key, record{State: recSkipped, At: time.Now().UTC()}); err != nil {
 		d.log.Warn("recording a skipped delivery failed; retrying", "err", err)
-		_ = m.NakWithDelay(feedRetry)
+		_ = m.NakWithDelay(retryDelay(m))
 		return
 	}
 	ack(d.log, m)

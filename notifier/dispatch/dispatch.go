@@ -79,7 +79,9 @@ type Dispatcher struct {
 	cfg      Config
 	log      *slog.Logger
 	channels map[channels.Kind]Channel
-	records  *records
+	// records and stream are set up by each run, before any handler runs.
+	records *records
+	stream  jetstream.Stream
 }
 
 // New checks cfg and returns a replica; Run starts it.
@@ -141,8 +143,10 @@ func New(cfg Config) (*Dispatcher, error) {
 }
 
 const (
-	// feedRetry is how long a feed message waits after a failed attempt.
-	feedRetry = time.Second
+	// feedRetry is how long a feed message or job waits after our own
+	// failure (storage), doubling up to maxFeedRetry.
+	feedRetry    = time.Second
+	maxFeedRetry = 30 * time.Second
 	// setupTimeout bounds creating the stream, bucket and consumers.
 	setupTimeout = 30 * time.Second
 	maxBackoff   = 10 * time.Second
@@ -229,7 +233,7 @@ func (d *Dispatcher) setup(ctx context.Context) (feed, jobs jetstream.Consumer, 
 	if d.records, err = openRecords(ctx, js, d.cfg.Replicas, d.cfg.RecordTTL); err != nil {
 		return nil, nil, err
 	}
-	_, err = natsutil.EnsureStream(ctx, js, jetstream.StreamConfig{
+	d.stream, err = natsutil.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:        Stream,
 		Description: "feedbackd dispatcher: one delivery job per session event and destination",
 		Subjects:    []string{deliveryPrefix + ">"},

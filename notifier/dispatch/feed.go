@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,7 +41,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, m jetstream.Msg) {
 	dests, err := d.cfg.Channels.Destinations(ctx, sess.Owner)
 	if err != nil {
 		d.log.Warn("reading a principal's channels failed; retrying", "session", sess.ID, "err", err)
-		_ = m.NakWithDelay(feedRetry)
+		_ = m.NakWithDelay(retryDelay(m))
 		return
 	}
 	event := channels.EventOf(sess.Status)
@@ -60,12 +61,24 @@ func (d *Dispatcher) fanOut(ctx context.Context, m jetstream.Msg) {
 		for _, e := range events {
 			if err := d.enqueue(ctx, sess, m.Data(), dest, e); err != nil {
 				d.log.Warn("enqueueing a delivery failed; retrying", "session", sess.ID, "channel", dest.Kind, "err", err)
-				_ = m.NakWithDelay(feedRetry)
+				_ = m.NakWithDelay(retryDelay(m))
 				return
 			}
 		}
 	}
 	ack(d.log, m)
+}
+
+// retryDelay grows with each delivery of m, so a message that keeps failing
+// (unreadable settings) is retried ever less often rather than every second.
+func retryDelay(m jetstream.Msg) time.Duration {
+	delay := feedRetry
+	if md, err := m.Metadata(); err == nil {
+		for i := uint64(1); i < md.NumDelivered && delay < maxFeedRetry; i++ {
+			delay *= 2
+		}
+	}
+	return min(delay, maxFeedRetry)
 }
 
 func wanted(dest channels.Destination, events ...channels.Event) []channels.Event {

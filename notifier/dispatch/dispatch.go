@@ -147,8 +147,10 @@ const (
 	// failure (storage), doubling up to maxFeedRetry.
 	feedRetry    = time.Second
 	maxFeedRetry = 30 * time.Second
-	// setupTimeout bounds creating the stream, bucket and consumers.
-	setupTimeout = 30 * time.Second
+	// setupTimeout bounds creating the stream, bucket and consumers. It is
+	// short because on a cluster a request racing another replica's create
+	// can go unanswered; Run then starts over (see natsutil.EnsureKeyValue).
+	setupTimeout = 10 * time.Second
 	maxBackoff   = 10 * time.Second
 	// maxAckPending is each consumer's in-flight limit across replicas.
 	maxAckPending = 4096

@@ -129,9 +129,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	web := httpChannels{strict: cfg.Client, trusted: cfg.TrustedClient}
 	d := &Dispatcher{cfg: cfg, log: cfg.Log, channels: map[channels.Kind]Channel{
-		channels.KindWebhook: &Webhooks{http: web},
-		channels.KindSlack:   &Slack{http: web},
-		channels.KindNtfy:    &Ntfy{http: web},
+		channels.KindWebhook: &webhookChannel{http: web},
+		channels.KindSlack:   &slackChannel{http: web},
+		channels.KindNtfy:    &ntfyChannel{http: web},
 	}}
 	if cfg.Telegram != nil {
 		d.channels[channels.KindTelegram] = cfg.Telegram

@@ -13,7 +13,7 @@ import (
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
 
-// Ntfy publishes to an ntfy topic (https://docs.ntfy.sh/publish/) as JSON,
+// ntfyChannel publishes to an ntfy topic (https://docs.ntfy.sh/publish/) as JSON,
 // POSTed to the server's root with the topic in the body, so that titles and
 // option labels in any script arrive intact (headers would need RFC 2047).
 // A new question is a high-priority message whose click opens the feedback
@@ -23,7 +23,7 @@ import (
 // three actions, so "Answer" gives way to the third option (a click on the
 // notification still opens the page). The end of the session is a second,
 // low-priority message.
-type Ntfy struct {
+type ntfyChannel struct {
 	http httpChannels
 }
 
@@ -58,7 +58,7 @@ const (
 )
 
 // Deliver implements Channel.
-func (c *Ntfy) Deliver(ctx context.Context, n *Notification) (Receipt, error) {
+func (c *ntfyChannel) Deliver(ctx context.Context, n *Notification) (Receipt, error) {
 	cfg := n.Destination.Ntfy
 	if cfg == nil {
 		return Receipt{}, PermanentError(0, errors.New("not an ntfy destination"))

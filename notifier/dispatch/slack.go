@@ -12,14 +12,14 @@ import (
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
 
-// Slack posts to a Slack incoming webhook, in Block Kit: a new question as
+// slackChannel posts to a Slack incoming webhook, in Block Kit: a new question as
 // a header (its first line), the question, its options, the time left and
 // an "Answer" button to the feedback page; the end of a session as a
 // second, short post, since an incoming webhook cannot edit what it posted.
 // The answer itself is never posted: a channel may have more readers than
 // the person asked. Agent text is escaped, so it cannot mention @channel or
 // forge links.
-type Slack struct {
+type slackChannel struct {
 	http httpChannels
 }
 
@@ -63,7 +63,7 @@ type SlackItem struct {
 }
 
 // Deliver implements Channel.
-func (s *Slack) Deliver(ctx context.Context, n *Notification) (Receipt, error) {
+func (s *slackChannel) Deliver(ctx context.Context, n *Notification) (Receipt, error) {
 	if n.Destination.Slack == nil {
 		return Receipt{}, PermanentError(0, errors.New("not a Slack destination"))
 	}

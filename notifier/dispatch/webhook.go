@@ -16,7 +16,7 @@ import (
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
 
-// Webhooks delivers signed webhooks as Standard Webhooks specify
+// webhookChannel delivers signed webhooks as Standard Webhooks specify
 // (https://www.standardwebhooks.com): a JSON body
 //
 //	{"type":"session.completed","timestamp":"…","data":{…the session…}}
@@ -25,7 +25,7 @@ import (
 // webhook-timestamp (Unix seconds of this attempt) and webhook-signature
 // ("v1," and the base64 HMAC-SHA256, keyed with the secret's decoded bytes,
 // of "<id>.<timestamp>.<body>").
-type Webhooks struct {
+type webhookChannel struct {
 	http httpChannels
 }
 
@@ -58,7 +58,7 @@ type WebhookSession struct {
 const TestMessage = "This is a test notification from feedbackd."
 
 // Deliver implements Channel.
-func (w *Webhooks) Deliver(ctx context.Context, n *Notification) (Receipt, error) {
+func (w *webhookChannel) Deliver(ctx context.Context, n *Notification) (Receipt, error) {
 	hook := n.Destination.Webhook
 	if hook == nil {
 		return Receipt{}, PermanentError(0, errors.New("not a webhook destination"))

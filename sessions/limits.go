@@ -72,6 +72,9 @@ type CreateRequest struct {
 	Action  string          `json:"action,omitempty"`
 	Details json.RawMessage `json:"details,omitempty"`
 	Images  []ImageInput    `json:"images,omitempty"`
+	// Notify false keeps the question off the owner's notification
+	// channels (webhooks, chat, push); nil or true notifies.
+	Notify *bool `json:"notify,omitempty"`
 }
 
 // SubmitRequest is a person's answer.

@@ -91,6 +91,7 @@ func (s *Service) Create(ctx context.Context, owner string, req *CreateRequest) 
 		PredefinedOptions: req.PredefinedOptions,
 		Timeout:           int(timeout / time.Second),
 		Metadata:          normalizeJSON(req.Metadata),
+		Notify:            quiet(req.Notify),
 		Status:            StatusPending,
 		CreatedAt:         now,
 		ExpiresAt:         now.Add(timeout),
@@ -493,6 +494,14 @@ func CheckID(id string) error {
 		}
 	}
 	return nil
+}
+
+// quiet keeps only notify: false; the default needs no field in the record.
+func quiet(notify *bool) *bool {
+	if notify == nil || *notify {
+		return nil
+	}
+	return notify
 }
 
 func normalizeJSON(m []byte) []byte {

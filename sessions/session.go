@@ -51,6 +51,9 @@ type Session struct {
 	// FinishedAt is when the session left pending, whatever the way out.
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 	Feedback   *Feedback  `json:"feedback,omitempty"`
+	// Notify is false when the agent asked for no channel notifications;
+	// nil (every record written before the field existed) means true.
+	Notify *bool `json:"notify,omitempty"`
 
 	// Title is a short heading for the page, lists and notifications.
 	Title string `json:"title,omitempty"`
@@ -96,6 +99,10 @@ func (s *Session) Kind() Kind {
 	return KindQuestion
 }
 
+// Notifies reports whether the owner's notification channels hear of the
+// session.
+func (s *Session) Notifies() bool { return s.Notify == nil || *s.Notify }
+
 // Due reports whether a pending session has passed its deadline at now.
 func (s *Session) Due(now time.Time) bool {
 	return s.Status == StatusPending && !now.Before(s.ExpiresAt)
@@ -123,6 +130,10 @@ func (s *Session) Clone() *Session {
 	if s.FinishedAt != nil {
 		t := *s.FinishedAt
 		c.FinishedAt = &t
+	}
+	if s.Notify != nil {
+		n := *s.Notify
+		c.Notify = &n
 	}
 	if s.Feedback != nil {
 		f := *s.Feedback

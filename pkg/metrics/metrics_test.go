@@ -136,3 +136,24 @@ func histCount(t *testing.T, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+func TestMetricsDispatchCountsOutcomesPerChannel(t *testing.T) {
+	delivered := dispatchDeliveries.WithLabelValues("slack", "delivered")
+	retrying := dispatchDeliveries.WithLabelValues("slack", "retrying")
+	failed := dispatchDeliveries.WithLabelValues("webhook", "failed")
+	d, r, f := testutil.ToFloat64(delivered), testutil.ToFloat64(retrying), testutil.ToFloat64(failed)
+	DispatchDelivered("slack", 120*time.Millisecond)
+	DispatchRetrying("slack")
+	DispatchFailed("webhook")
+	if testutil.ToFloat64(delivered) != d+1 || testutil.ToFloat64(retrying) != r+1 || testutil.ToFloat64(failed) != f+1 {
+		t.Fatal("dispatch counters did not move")
+	}
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, s := range []string{`feedbackd_dispatch_deliveries_total{channel="ntfy",outcome="failed"} 0`,
+		`feedbackd_dispatch_delivery_latency_seconds_count{channel="slack"}`} {
+		if !strings.Contains(rec.Body.String(), s) {
+			t.Errorf("scrape lacks %s", s)
+		}
+	}
+}

@@ -1,8 +1,9 @@
 // Package natsutil starts the embedded NATS server and opens client
-// connections to it or to an external cluster; it also keeps what replicas
-// must agree on without talking to each other: shared secrets (SharedSecret)
-// and locks that one process holds at a time (Lock). It knows nothing of
-// sessions.
+// connections to it or to an external cluster; it keeps what replicas must
+// agree on without talking to each other (shared secrets, SharedSecret, and
+// locks one process holds at a time, Lock), and the small JetStream helpers
+// workers share (a worker pool over a durable consumer, idempotent stream,
+// consumer and bucket setup). It knows nothing of sessions.
 package natsutil
 
 import (

@@ -60,6 +60,8 @@ func (s *Server) pageRoutes() {
 	s.app.All(web.StaticPrefix+"*", s.bridge.Handler(web.Static(), nil))
 	s.app.Get("/feedback/:id/state", p.handleState)
 	s.app.All("/feedback/:id/state", methodNotAllowed("GET, HEAD"))
+	s.app.Get("/feedback/:id/images/:imageId", p.handleImage)
+	s.app.All("/feedback/:id/images/:imageId", methodNotAllowed("GET, HEAD"))
 	s.app.Get("/feedback/:id", p.handleShow)
 	s.app.Post("/feedback/:id", p.handleForm)
 	s.app.All("/feedback/:id", methodNotAllowed("GET, HEAD, POST"))

@@ -193,6 +193,8 @@ func (s *Server) routes() {
 	api.All("/feedback/:id/result", methodNotAllowed("GET, HEAD"))
 	api.Post("/feedback/:id/cancel", s.requireAuth, s.handleCancel)
 	api.All("/feedback/:id/cancel", methodNotAllowed("POST"))
+	api.Get("/feedback/:id/images/:imageId", s.requireAuth, s.handleOwnerImage)
+	api.All("/feedback/:id/images/:imageId", methodNotAllowed("GET, HEAD"))
 	api.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound)
 	})

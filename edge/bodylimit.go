@@ -13,6 +13,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/pkg/requestid"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -294,14 +295,23 @@ func (s *Server) tooLarge(c *fiber.Ctx) error {
 	limit := int64(BodyLimit)
 	if ok {
 		limit = l.limit
+		if l.refused != refusedNothing {
+			// Refused before routing, as a 413 is, but answered as the
+			// route itself answers 401 and 503: with a request id.
+			c.Set(requestid.Header, requestid.Accept(c.Get(requestid.Header)))
+			c.Set(fiber.HeaderConnection, "close")
+		}
 		switch l.refused {
 		case refusedBusy:
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(uploadRetryAfter))
-			c.Set(fiber.HeaderConnection, "close")
-			return s.fail(c, sessions.Errorf(sessions.CodeServiceUnavailable,
-				"this server is receiving as many large uploads as it can hold; retry in a moment"))
+			busy := sessions.Errorf(sessions.CodeServiceUnavailable,
+				"this server is receiving as many large uploads as it can hold; retry in a moment")
+			if l.route == largePublic && !hasPathPrefix(l.path, "/api") && s.pages != nil {
+				// The page's own form post: people get the error page.
+				return s.pages.failPage(c, pagePrefs(c), busy)
+			}
+			return s.fail(c, busy)
 		case refusedAnonymous:
-			c.Set(fiber.HeaderConnection, "close")
 			if hasPathPrefix(l.path, "/mcp") || hasPathPrefix(l.path, "/sse") {
 				c.Set(fiber.HeaderWWWAuthenticate, auth.Challenge(auth.ErrUnauthorized, s.resourceMetadataURL(c)))
 			}

@@ -389,7 +389,14 @@ func readFormImage(fh *multipart.FileHeader, n int, maxBytes int64) (sessions.Im
 	if err != nil {
 		return sessions.ImageInput{}, sessions.Invalid(field, "could not be read")
 	}
-	return sessions.ImageInput{Data: base64.StdEncoding.EncodeToString(data), MimeType: fh.Header.Get(fiber.HeaderContentType), Name: fh.Filename}, nil
+	// A browser names the type it guessed from the file name, or none
+	// (application/octet-stream); the bytes decide either way, so only an
+	// image type is passed on to be checked.
+	declared := fh.Header.Get(fiber.HeaderContentType)
+	if !strings.HasPrefix(declared, "image/") {
+		declared = ""
+	}
+	return sessions.ImageInput{Data: base64.StdEncoding.EncodeToString(data), MimeType: declared, Name: fh.Filename}, nil
 }
 
 // utcDateTime completes a datetime-local input's value ("2026-05-01T14:30",

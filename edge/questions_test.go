@@ -272,3 +272,22 @@ func TestRESTImagesSurviveARestartAndBelongToTheirOwner(t *testing.T) {
 		}
 	}
 }
+
+// A seed-style question's answer is exactly today's: the same feedback
+// object, key for key, and the same combinedFeedback.
+func TestRESTSeedStyleAnswerIsUnchanged(t *testing.T) {
+	t.Parallel()
+	e, _ := newREST(t)
+	id := e.create(t, keyA, map[string]any{"message": "Ship?", "predefinedOptions": []string{"Yes", "No", "Later"}})
+	if r := e.submit(t, id, map[string]any{"selectedOptions": []string{"Yes", "Later"}, "freeText": "  after lunch\n", "metadata": map[string]any{"ua": "x"}}); r.Status != 200 {
+		t.Fatalf("submit: %d %s", r.Status, r.Raw)
+	}
+	var res struct {
+		Feedback json.RawMessage
+		Metadata json.RawMessage
+	}
+	do(t, "GET", e.URL+"/api/feedback/"+id+"/result", keyA, "", nil).data(t, &res)
+	if want := `{"selectedOptions":["Yes","Later"],"freeText":"  after lunch\n","combinedFeedback":"Yes\nLater\n\nafter lunch"}`; string(res.Feedback) != want || string(res.Metadata) != `{"ua":"x"}` {
+		t.Fatalf("feedback %s, metadata %s\nwant     %s", res.Feedback, res.Metadata, want)
+	}
+}

@@ -29,7 +29,7 @@ const (
 	testSecret   = "edge-test-secret-0123456789-abcdefghij"
 	testIssuer   = "https://issuer.test"
 	testAudience = "feedbackd"
-	testCSP      = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+	testCSP      = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
 // RSA keys are slow to make; each is made once per test binary.

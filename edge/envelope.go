@@ -35,7 +35,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		msg := fe.Message
 		switch fe.Code {
 		case http.StatusRequestEntityTooLarge:
-			code, msg = envelope.CodePayloadTooLarge, "request body is larger than 64 KiB"
+			return s.tooLarge(c)
 		case http.StatusNotFound:
 			code, msg = envelope.CodeRouteNotFound, "no such route"
 		case http.StatusMethodNotAllowed:

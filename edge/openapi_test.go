@@ -3,10 +3,14 @@ package edge_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -344,6 +348,38 @@ func (k *contract) unseen(skip func(path, method string, status string) bool) []
 	return out
 }
 
+// contractPNG is a small real PNG.
+func contractPNG(t *testing.T) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 3, 2))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// multipartForm encodes fields and one file as multipart/form-data, as the
+// page's form posts them.
+func multipartForm(t *testing.T, fields map[string]string, fileField, fileName string, data []byte) (ctype, body string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for k, v := range fields {
+		if err := w.WriteField(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := w.CreateFormFile(fileField, fileName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = fw.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w.FormDataContentType(), b.String()
+}
+
 // TestOpenAPIDocumentDescribesEveryResponse sends every route its success
 // and every error it can produce, and checks each answer against the
 // document.
@@ -354,7 +390,9 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 	e := startContractEdge(t, ns.URL, func(c *edge.Config) {
 		c.AuthorizationServers = []string{"https://login.example.com"}
 		c.Scopes = []string{"feedback"}
-	}, programtest.Sessions(sessions.WithClock(clock.Now)))
+	}, programtest.Sessions(sessions.WithClock(clock.Now)),
+		// Small images keep the image routes' body limit near 150 KiB.
+		programtest.Env("IMAGE_MAX_BYTES", "16KiB"))
 
 	// The sessions the cases read: pending, answered (with metadata),
 	// cancelled and expired.
@@ -374,9 +412,39 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 	toCancel := e.create(t, keyA, map[string]any{"message": "Cancel me"})
 	unknown := sessions.NewID()
 
+	// The richer questions: a form, an approval, a single choice, images.
+	png := base64.StdEncoding.EncodeToString(contractPNG(t))
+	form := map[string]any{"type": "object", "properties": map[string]any{
+		"day":  map[string]any{"type": "string", "format": "date", "title": "Day"},
+		"n":    map[string]any{"type": "integer", "minimum": 1, "maximum": 5},
+		"ok":   map[string]any{"type": "boolean", "default": true},
+		"pick": map[string]any{"type": "string", "oneOf": []map[string]string{{"const": "a", "title": "A"}, {"const": "b", "title": "B"}}},
+		"tags": map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": []string{"x", "y"}}, "maxItems": 2},
+	}, "required": []string{"day"}}
+	formQ := e.create(t, keyA, map[string]any{"message": "Fill in", "title": "A form", "fields": form, "metadata": map[string]any{"k": "v"}})
+	approvalQ := e.create(t, keyA, map[string]any{"kind": "approval", "action": "Run Bash", "details": map[string]any{"command": "ls"}})
+	formByPage := e.create(t, keyA, map[string]any{"message": "Fill in by form", "fields": form})
+	withImage := e.create(t, keyA, map[string]any{"message": "See", "images": []map[string]any{{"data": png, "name": "chart.png"}}})
+	answeredRich := e.create(t, keyA, map[string]any{"message": "Which?", "predefinedOptions": []string{"one", "two"}, "multiSelect": false})
+	if r := e.submit(t, answeredRich, map[string]any{"selectedOptions": []string{"two"}, "images": []map[string]any{{"data": png, "name": "mine.png"}}}); r.Status != 200 {
+		t.Fatalf("submit with an image: %d %s", r.Status, r.Raw)
+	}
+	var richStatus struct {
+		Question struct{ Images []struct{ ID, URL string } }
+	}
+	do(t, "GET", e.URL+"/api/feedback/"+withImage+"/status", keyA, "", nil).data(t, &richStatus)
+	imageID := richStatus.Question.Images[0].ID
+	img := func(id, imageID string) string { return "/api/feedback/" + id + "/images/" + imageID }
+	pageImg := func(id, imageID string) string { return "/feedback/" + id + "/images/" + imageID }
+	r := do(t, "GET", e.URL+img(withImage, imageID), keyA, "", nil)
+	etag := r.Header.Get("ETag")
+	svg := base64.StdEncoding.EncodeToString([]byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`))
+	overLarge := fmt.Sprintf(`{"message":%q}`, strings.Repeat("a", 160<<10))
+
 	api := func(id, what string) string { return "/api/feedback/" + id + "/" + what }
-	const form = "application/x-www-form-urlencoded"
+	const formType = "application/x-www-form-urlencoded"
 	big := fmt.Sprintf(`{"message":%q}`, strings.Repeat("a", 70*1024))
+	multipartType, multipartBody := multipartForm(t, map[string]string{"values.day": "2026-12-01", "values.n": "3", "values.ok": "true", "freeText": "by page"}, "images", "shot.png", contractPNG(t))
 	options := func(n int) []string {
 		out := make([]string, n)
 		for i := range out {
@@ -422,7 +490,21 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "create: key in the query", method: "POST", path: "/api/feedback/create?apiKey=" + keyA, ctype: ctJSON, body: `{"message":"q"}`, want: 401, code: "UNAUTHORIZED"},
 		{name: "create: two key headers", method: "POST", path: "/api/feedback/create", key: keyA, header: map[string]string{"X-API-Key": keyB}, ctype: ctJSON, body: `{"message":"q"}`, want: 401, code: "UNAUTHORIZED"},
 		{name: "create: Basic", method: "POST", path: "/api/feedback/create", header: map[string]string{"Authorization": "Basic " + keyA}, ctype: ctJSON, body: `{"message":"q"}`, want: 401, code: "UNAUTHORIZED"},
-		{name: "create: body over 64 KiB", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: big, want: 413, code: "PAYLOAD_TOO_LARGE"},
+		{name: "create: body over the image routes' limit", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: overLarge, want: 413, code: "PAYLOAD_TOO_LARGE"},
+		{name: "create: body over 64 KiB without credentials", method: "POST", path: "/api/feedback/create", ctype: ctJSON, body: big, want: 401, code: "UNAUTHORIZED"},
+		create("title, single choice", map[string]any{"message": "Pick one", "title": "Colour", "predefinedOptions": []string{"red", "blue"}, "multiSelect": false}, 201, "", reqConforms),
+		create("a form", map[string]any{"message": "Fill in", "fields": form}, 201, "", reqConforms),
+		create("an approval", map[string]any{"kind": "approval", "action": "Deploy", "details": []any{1, "two"}}, 201, "", reqConforms),
+		create("an image", map[string]any{"message": "See", "images": []map[string]any{{"data": png, "mimeType": "image/png", "name": "a.png"}}}, 201, "", reqConforms),
+		create("options and fields", map[string]any{"message": "q", "predefinedOptions": []string{"a"}, "fields": form}, 400, invalid, reqUnchecked),
+		create("a nested field", map[string]any{"message": "q", "fields": map[string]any{"type": "object", "properties": map[string]any{"o": map[string]any{"type": "object"}}}}, 400, invalid, reqBreaks),
+		create("a field keyword elicitation lacks", map[string]any{"message": "q", "fields": map[string]any{"type": "object", "properties": map[string]any{"s": map[string]any{"type": "string", "pattern": "x"}}}}, 400, invalid, reqBreaks),
+		create("an approval without action", map[string]any{"kind": "approval"}, 400, invalid, reqBreaks),
+		create("an unknown kind", map[string]any{"message": "q", "kind": "poll"}, 400, invalid, reqBreaks),
+		create("a 201-character title", map[string]any{"message": "q", "title": strings.Repeat("t", 201)}, 400, invalid, reqBreaks),
+		create("an SVG image", map[string]any{"message": "q", "images": []map[string]any{{"data": svg}}}, 400, invalid, reqUnchecked),
+		create("five images", map[string]any{"message": "q", "images": []map[string]any{{"data": png}, {"data": png}, {"data": png}, {"data": png}, {"data": png}}}, 400, invalid, reqBreaks),
+		create("an image that is not base64", map[string]any{"message": "q", "images": []map[string]any{{"data": "***"}}}, 400, invalid, reqUnchecked),
 
 		// GET /api/feedback
 		{name: "list", method: "GET", path: "/api/feedback", key: keyA, want: 200, req: reqConforms},
@@ -437,6 +519,9 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "status: pending", method: "GET", path: api(pending, "status"), key: keyA, want: 200, req: reqConforms},
 		{name: "status: answered", method: "GET", path: api(answered, "status"), key: keyA, want: 200, req: reqConforms},
 		{name: "status: expired", method: "GET", path: api(expired, "status"), key: keyA, want: 200, req: reqConforms},
+		{name: "status: a form with metadata", method: "GET", path: api(formQ, "status"), key: keyA, want: 200, req: reqConforms},
+		{name: "status: an approval", method: "GET", path: api(approvalQ, "status"), key: keyA, want: 200, req: reqConforms},
+		{name: "status: with an image", method: "GET", path: api(withImage, "status"), key: keyA, want: 200, req: reqConforms},
 		{name: "status: Authorization: ApiKey", method: "GET", path: api(pending, "status"), header: map[string]string{"Authorization": "ApiKey " + keyA}, want: 200, req: reqConforms},
 		{name: "status: not a UUID", method: "GET", path: api("nope", "status"), key: keyA, want: 400, code: invalid, req: reqBreaks},
 		{name: "status: uppercase UUID", method: "GET", path: api(strings.ToUpper(pending), "status"), key: keyA, want: 400, code: invalid, req: reqBreaks},
@@ -458,10 +543,30 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		submit("answered already", answered, map[string]any{"freeText": "again"}, 409, "ALREADY_SUBMITTED", reqConforms),
 		submit("cancelled", cancelled, map[string]any{"freeText": "late"}, 410, "SESSION_CANCELLED", reqConforms),
 		submit("expired", expired, map[string]any{"freeText": "late"}, 410, "SESSION_EXPIRED", reqConforms),
-		{name: "submit: body over 64 KiB", method: "POST", path: api(pending, "submit"), ctype: ctJSON, body: big, want: 413, code: "PAYLOAD_TOO_LARGE"},
+		{name: "submit: body over the image routes' limit", method: "POST", path: api(pending, "submit"), ctype: ctJSON, body: overLarge, want: 413, code: "PAYLOAD_TOO_LARGE"},
+		submit("a form's values", formQ, map[string]any{"values": map[string]any{"day": "2026-12-01", "n": 2, "ok": false, "pick": "b", "tags": []string{"y"}}, "freeText": "and a note"}, 200, "", reqConforms),
+		submit("an approval's decision", approvalQ, map[string]any{"decision": "deny", "reason": "not now", "images": []map[string]any{{"data": png}}}, 200, "", reqConforms),
+		submit("values that break the form", pending, map[string]any{"values": map[string]any{"x": 1}}, 400, invalid, reqUnchecked),
+		submit("a decision to a question", pending, map[string]any{"decision": "approve"}, 400, invalid, reqUnchecked),
+		submit("a decision that is neither", pending, map[string]any{"decision": "maybe"}, 400, invalid, reqBreaks),
+		submit("an SVG image", pending, map[string]any{"freeText": "x", "images": []map[string]any{{"data": svg, "mimeType": "image/png"}}}, 400, invalid, reqUnchecked),
+
+		// GET /api/feedback/{id}/images/{imageId} and the page's
+		{name: "image: the owner's", method: "GET", path: img(withImage, imageID), key: keyA, want: 200, req: reqConforms},
+		{name: "image: not modified", method: "GET", path: img(withImage, imageID), key: keyA, header: map[string]string{"If-None-Match": etag}, want: 304, req: reqConforms},
+		{name: "image: not a UUID", method: "GET", path: img(withImage, "nope"), key: keyA, want: 400, code: invalid},
+		{name: "image: no credentials", method: "GET", path: img(withImage, imageID), want: 401, code: "UNAUTHORIZED", req: reqBreaks},
+		{name: "image: another principal's", method: "GET", path: img(withImage, imageID), key: keyB, want: 404, code: "SESSION_NOT_FOUND", req: reqConforms},
+		{name: "image: not the session's", method: "GET", path: img(pending, imageID), key: keyA, want: 404, code: "IMAGE_NOT_FOUND", req: reqConforms},
+		{name: "page image", method: "GET", path: pageImg(withImage, imageID), want: 200, req: reqConforms},
+		{name: "page image: not modified", method: "GET", path: pageImg(withImage, imageID), header: map[string]string{"If-None-Match": etag}, want: 304, req: reqConforms},
+		{name: "page image: not a UUID", method: "GET", path: pageImg("nope", imageID), want: 400, code: invalid},
+		{name: "page image: unknown session", method: "GET", path: pageImg(unknown, imageID), want: 404, code: "SESSION_NOT_FOUND", req: reqConforms},
+		{name: "page image: not the session's", method: "GET", path: pageImg(pending, imageID), want: 404, code: "IMAGE_NOT_FOUND", req: reqConforms},
 
 		// GET /api/feedback/{id}/result
 		{name: "result: answered with metadata", method: "GET", path: api(answered, "result"), key: keyA, want: 200, req: reqConforms},
+		{name: "result: a single choice with an image", method: "GET", path: api(answeredRich, "result"), key: keyA, want: 200, req: reqConforms},
 		{name: "result: waiting for an answer already there", method: "GET", path: api(answered, "result") + "?wait=30", key: keyA, want: 200, req: reqConforms},
 		{name: "result: wait over 60", method: "GET", path: api(answered, "result") + "?wait=61", key: keyA, want: 400, code: invalid, req: reqBreaks},
 		{name: "result: wait not a number", method: "GET", path: api(answered, "result") + "?wait=soon", key: keyA, want: 400, code: invalid, req: reqBreaks},
@@ -494,13 +599,14 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "page: answered", method: "GET", path: "/feedback/" + answered, want: 200, req: reqConforms},
 		{name: "page: unknown session", method: "GET", path: "/feedback/" + unknown, want: 404, req: reqConforms},
 		{name: "page: not a UUID", method: "GET", path: "/feedback/nope", want: 404, req: reqBreaks},
-		{name: "form: answer", method: "POST", path: "/feedback/" + toAnswerByForm + "?lang=en", ctype: form, body: "selectedOptions=a&selectedOptions=b&freeText=by+form", want: 303, req: reqConforms},
-		{name: "form: unknown option", method: "POST", path: "/feedback/" + pending, ctype: form, body: "selectedOptions=green", want: 400, req: reqConforms},
+		{name: "form: answer", method: "POST", path: "/feedback/" + toAnswerByForm + "?lang=en", ctype: formType, body: "selectedOptions=a&selectedOptions=b&freeText=by+form", want: 303, req: reqConforms},
+		{name: "form: unknown option", method: "POST", path: "/feedback/" + pending, ctype: formType, body: "selectedOptions=green", want: 400, req: reqConforms},
 		{name: "form: JSON", method: "POST", path: "/feedback/" + pending, ctype: ctJSON, body: `{"freeText":"x"}`, want: 400},
-		{name: "form: unknown session", method: "POST", path: "/feedback/" + unknown, ctype: form, body: "freeText=x", want: 404, req: reqConforms},
-		{name: "form: answered already", method: "POST", path: "/feedback/" + answered, ctype: form, body: "freeText=x", want: 409, req: reqConforms},
-		{name: "form: expired", method: "POST", path: "/feedback/" + expired, ctype: form, body: "freeText=x", want: 410, req: reqConforms},
-		{name: "form: body over 64 KiB", method: "POST", path: "/feedback/" + pending, ctype: form, body: "freeText=" + strings.Repeat("a", 70*1024), want: 413, code: "PAYLOAD_TOO_LARGE"},
+		{name: "form: unknown session", method: "POST", path: "/feedback/" + unknown, ctype: formType, body: "freeText=x", want: 404, req: reqConforms},
+		{name: "form: answered already", method: "POST", path: "/feedback/" + answered, ctype: formType, body: "freeText=x", want: 409, req: reqConforms},
+		{name: "form: expired", method: "POST", path: "/feedback/" + expired, ctype: formType, body: "freeText=x", want: 410, req: reqConforms},
+		{name: "form: body over the image routes' limit", method: "POST", path: "/feedback/" + pending, ctype: formType, body: "freeText=" + strings.Repeat("a", 160<<10), want: 413, code: "PAYLOAD_TOO_LARGE"},
+		{name: "form: multipart with a form's values", method: "POST", path: "/feedback/" + formByPage + "?lang=en", ctype: multipartType, body: multipartBody, want: 303, req: reqConforms},
 
 		// Operations and discovery.
 		{name: "health", method: "GET", path: "/health", want: 200, req: reqConforms},
@@ -520,6 +626,10 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 	}
 
 	// What the cases above changed happened exactly as documented.
+	if r := do(t, "GET", e.URL+api(formByPage, "result"), keyA, "", nil); !strings.Contains(string(r.Raw), `"values":{"day":"2026-12-01","n":3,"ok":true}`) ||
+		!strings.Contains(string(r.Raw), `"name":"shot.png"`) {
+		t.Errorf("the multipart form's answer: %s", r.Raw)
+	}
 	if r := do(t, "GET", e.URL+api(toAnswerByForm, "result"), keyA, "", nil); !strings.Contains(string(r.Raw), `"combinedFeedback":"a\nb\n\nby form"`) {
 		t.Errorf("the form's answer: %s", r.Raw)
 	}
@@ -553,7 +663,8 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "limited: state", method: "GET", path: "/feedback/" + lp + "/state", want: 200, req: reqConforms},
 		{name: "limited: state over the limit", method: "GET", path: "/feedback/" + lp + "/state", want: 429, code: "RATE_LIMITED", req: reqConforms},
 		{name: "limited: page over the limit", method: "GET", path: "/feedback/" + lp, want: 429, req: reqConforms},
-		{name: "limited: form over the limit", method: "POST", path: "/feedback/" + lp, ctype: form, body: "freeText=x", want: 429, req: reqConforms},
+		{name: "limited: form over the limit", method: "POST", path: "/feedback/" + lp, ctype: formType, body: "freeText=x", want: 429, req: reqConforms},
+		{name: "limited: page image over the limit", method: "GET", path: "/feedback/" + lp + "/images/" + sessions.NewID(), want: 429, code: "RATE_LIMITED", req: reqConforms},
 		{name: "limited: metrics elsewhere", method: "GET", path: "/metrics", want: 404, code: "NOT_FOUND", req: reqConforms},
 		{name: "limited: no resource metadata", method: "GET", path: "/.well-known/oauth-protected-resource", want: 404, code: "NOT_FOUND", req: reqConforms},
 		{name: "limited: no resource metadata of /mcp", method: "GET", path: "/.well-known/oauth-protected-resource/mcp", want: 404, code: "NOT_FOUND", req: reqConforms},
@@ -575,8 +686,10 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "down: result", method: "GET", path: api(pending, "result"), key: keyA, want: 503, code: "SERVICE_UNAVAILABLE"},
 		{name: "down: cancel", method: "POST", path: api(pending, "cancel"), key: keyA, want: 503, code: "SERVICE_UNAVAILABLE"},
 		{name: "down: state", method: "GET", path: "/feedback/" + pending + "/state", want: 503, code: "SERVICE_UNAVAILABLE"},
+		{name: "down: image", method: "GET", path: img(withImage, imageID), key: keyA, want: 503, code: "SERVICE_UNAVAILABLE"},
+		{name: "down: page image", method: "GET", path: pageImg(withImage, imageID), want: 503, code: "SERVICE_UNAVAILABLE"},
 		{name: "down: page", method: "GET", path: "/feedback/" + pending, want: 503},
-		{name: "down: form", method: "POST", path: "/feedback/" + pending, ctype: form, body: "freeText=x", want: 503},
+		{name: "down: form", method: "POST", path: "/feedback/" + pending, ctype: formType, body: "freeText=x", want: 503},
 		{name: "down: health", method: "GET", path: "/health", want: 503},
 		{name: "down: ready", method: "GET", path: "/ready", want: 503},
 	} {
@@ -646,7 +759,7 @@ func TestOpenAPIDocumentListsEveryRoute(t *testing.T) {
 				continue
 			}
 			h, _ := k.run(t, e.URL, apiCase{
-				name: "method not documented", method: method, path: strings.ReplaceAll(path, "{id}", id),
+				name: "method not documented", method: method, path: strings.NewReplacer("{id}", id, "{imageId}", id).Replace(path),
 				want: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
 			})
 			got := strings.Split(h.Get("Allow"), ", ")

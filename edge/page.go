@@ -1,9 +1,12 @@
 package edge
 
 import (
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -60,6 +63,8 @@ func (s *Server) pageRoutes() {
 	s.app.All(web.StaticPrefix+"*", s.bridge.Handler(web.Static(), nil))
 	s.app.Get("/feedback/:id/state", p.handleState)
 	s.app.All("/feedback/:id/state", methodNotAllowed("GET, HEAD"))
+	s.app.Get("/feedback/:id/images/:imageId", p.handleImage)
+	s.app.All("/feedback/:id/images/:imageId", methodNotAllowed("GET, HEAD"))
 	s.app.Get("/feedback/:id", p.handleShow)
 	s.app.Post("/feedback/:id", p.handleForm)
 	s.app.All("/feedback/:id", methodNotAllowed("GET, HEAD, POST"))
@@ -199,6 +204,15 @@ func (p *pages) view(sess *sessions.Session, pr prefs) (web.PageView, error) {
 		FormAction:  pr.pageURL(sess.ID),
 		StateURL:    "/feedback/" + sess.ID + "/state",
 	}
+	limits := p.s.svc.Limits()
+	v.Title, v.SingleSelect, v.Form = sess.Title, !sess.MultiSelect(), sess.Fields
+	v.MaxImages, v.MaxImageBytes = limits.MaxImages, limits.MaxImageBytes
+	if sess.Approval != nil {
+		v.Approval = &web.Approval{Action: sess.Approval.Action, Details: sess.Approval.Details}
+	}
+	for _, img := range sess.Images {
+		v.Images = append(v.Images, web.Image{URL: "/feedback/" + sess.ID + "/images/" + img.ID, Name: img.Name, Width: img.Width, Height: img.Height})
+	}
 	if tokens := p.s.cfg.PageTokens; tokens != nil && state == web.StatePending {
 		ttl := min(sess.ExpiresAt.Sub(now)+pageTokenGrace, maxPageTokenTTL)
 		v.WSURL = p.wsPath + "/" + sess.ID
@@ -231,10 +245,19 @@ func (p *pages) handleForm(c *fiber.Ctx) error {
 	if err := sessions.CheckID(id); err != nil {
 		return p.failPage(c, pr, err)
 	}
-	req, draft, err := readAnswerForm(c)
-	var sess *sessions.Session
+	// The session says what the form holds (a form's fields, an
+	// approval's decision); reading it first also answers an unknown id
+	// before the body is looked at.
+	sess, err := p.s.svc.Get(c.UserContext(), id)
+	if err != nil {
+		return p.failPage(c, pr, err)
+	}
+	req, draft, err := readAnswerForm(c, sess, p.s.svc.Limits().MaxImageBytes)
 	if err == nil {
-		sess, err = p.s.svc.Submit(c.UserContext(), id, req)
+		var answered *sessions.Session
+		if answered, err = p.s.svc.Submit(c.UserContext(), id, req); answered != nil {
+			sess = answered
+		}
 	}
 	if err == nil {
 		return c.Redirect(pr.pageURL(id, "sent", "1"), http.StatusSeeOther)
@@ -251,13 +274,6 @@ func (p *pages) handleForm(c *fiber.Ctx) error {
 	default:
 		return p.failPage(c, pr, err)
 	}
-	if sess == nil {
-		// Submit failed before it read the session (storage trouble, say):
-		// read it again to show the form.
-		if sess, err = p.s.svc.Get(c.UserContext(), id); err != nil {
-			return p.failPage(c, pr, err)
-		}
-	}
 	v, verr := p.view(sess, pr)
 	if verr != nil {
 		return p.failPage(c, pr, verr)
@@ -270,27 +286,130 @@ func (p *pages) handleForm(c *fiber.Ctx) error {
 }
 
 // readAnswerForm reads the form's fields into a submit request, and into a
-// draft that refills the form if the answer is refused.
-func readAnswerForm(c *fiber.Ctx) (*sessions.SubmitRequest, *web.Answer, error) {
+// draft that refills the form if the answer is refused. A page whose
+// question is more than options and text posts multipart/form-data (it has
+// a file input for images); the others post urlencoded.
+func readAnswerForm(c *fiber.Ctx, sess *sessions.Session, maxImageBytes int64) (*sessions.SubmitRequest, *web.Answer, error) {
 	draft := &web.Answer{}
 	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-	if err != nil || mt != fiber.MIMEApplicationForm {
-		return nil, draft, sessions.Invalid("Content-Type", "must be "+fiber.MIMEApplicationForm)
+	var get func(name string) []string
+	var files []*multipart.FileHeader
+	switch {
+	case err == nil && mt == fiber.MIMEApplicationForm:
+		args := c.Request().PostArgs()
+		get = func(name string) []string {
+			var out []string
+			for _, v := range args.PeekMulti(name) {
+				out = append(out, string(v))
+			}
+			return out
+		}
+	case err == nil && mt == fiber.MIMEMultipartForm:
+		form, ferr := c.MultipartForm()
+		if ferr != nil {
+			return nil, draft, sessions.Invalid("body", "malformed multipart form")
+		}
+		get = func(name string) []string { return form.Value[name] }
+		files = form.File["images"]
+	default:
+		return nil, draft, sessions.Invalid("Content-Type", "must be "+fiber.MIMEApplicationForm+" or "+fiber.MIMEMultipartForm)
 	}
-	args := c.Request().PostArgs()
-	for _, o := range args.PeekMulti("selectedOptions") {
-		draft.SelectedOptions = append(draft.SelectedOptions, string(o))
+	first := func(name string) string {
+		if vs := get(name); len(vs) > 0 {
+			return vs[0]
+		}
+		return ""
 	}
 	// Browsers send a textarea's newlines as CRLF; each would count as two
 	// characters against the limit.
-	draft.FreeText = strings.ReplaceAll(string(args.Peek("freeText")), "\r\n", "\n")
-
+	crlf := func(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
+	draft.SelectedOptions = get("selectedOptions")
+	draft.FreeText = crlf(first("freeText"))
 	req := &sessions.SubmitRequest{SelectedOptions: draft.SelectedOptions}
 	if draft.FreeText != "" {
 		text := draft.FreeText
 		req.FreeText = &text
 	}
+	if sess.Approval != nil {
+		req.Decision = sessions.Decision(first("decision"))
+		draft.Reason = crlf(first("reason"))
+		if draft.Reason != "" {
+			reason := draft.Reason
+			req.Reason = &reason
+		}
+	}
+	if sess.Fields != nil {
+		draft.Values = map[string][]string{}
+		fieldValues := func(name string) []string {
+			vs := get("values." + name)
+			if p, ok := sess.Fields.Property(name); ok && p.Format == sessions.FormatDateTime {
+				for i, v := range vs {
+					vs[i] = utcDateTime(v)
+				}
+			}
+			draft.Values[name] = vs
+			return vs
+		}
+		values, err := sess.Fields.ValuesFromForm(fieldValues)
+		if err != nil {
+			return nil, draft, err
+		}
+		req.Values = values
+	}
+	for _, fh := range files {
+		if fh.Size == 0 && fh.Filename == "" {
+			continue // a file input left empty
+		}
+		img, err := readFormImage(fh, len(req.Images), maxImageBytes)
+		if err != nil {
+			return nil, draft, err
+		}
+		req.Images = append(req.Images, img)
+	}
 	return req, draft, nil
+}
+
+// readFormImage reads one posted file as an image input; its size is
+// checked before it is read. The sessions service sniffs and checks the
+// rest, as for JSON.
+func readFormImage(fh *multipart.FileHeader, n int, maxBytes int64) (sessions.ImageInput, error) {
+	field := fmt.Sprintf("images[%d]", n)
+	if maxBytes <= 0 {
+		maxBytes = sessions.DefaultMaxImageBytes
+	}
+	if fh.Size > maxBytes {
+		return sessions.ImageInput{}, sessions.Invalid(field, fmt.Sprintf("is %s; each image may be at most %s", sizeText(fh.Size), sizeText(maxBytes)))
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return sessions.ImageInput{}, sessions.Invalid(field, "could not be read")
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
+	if err != nil {
+		return sessions.ImageInput{}, sessions.Invalid(field, "could not be read")
+	}
+	// A browser names the type it guessed from the file name, or none
+	// (application/octet-stream); the bytes decide either way, so only an
+	// image type is passed on to be checked.
+	declared := fh.Header.Get(fiber.HeaderContentType)
+	if !strings.HasPrefix(declared, "image/") {
+		declared = ""
+	}
+	return sessions.ImageInput{Data: base64.StdEncoding.EncodeToString(data), MimeType: declared, Name: fh.Filename}, nil
+}
+
+// utcDateTime completes a datetime-local input's value ("2026-05-01T14:30",
+// seconds optional) as an RFC 3339 time in UTC, which is what the page says
+// such a field means without its script. Anything else is left for
+// validation to refuse.
+func utcDateTime(v string) string {
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC().Format(time.RFC3339)
+		}
+	}
+	return v
 }
 
 // stateBody is what the page polls while it has no socket.

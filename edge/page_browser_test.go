@@ -165,14 +165,14 @@ func eval[T any](tb *tab, expr string) T {
 }
 
 // openPending opens a pending page and waits for its script to take over
-// (it unhides the keyboard shortcut hint, which CSS still hides on phones),
-// which also proves the script runs under the page's CSP.
+// (it builds the images area, on every pending page), which also proves the
+// script runs under the page's CSP.
 func (tb *tab) openPending(url string) {
 	tb.t.Helper()
 	tb.do("open "+url,
 		chromedp.Navigate(url),
 		chromedp.WaitVisible(chromedp.ID("answer-form")),
-		chromedp.Poll[chromedp.Void](`!document.getElementById('shortcut').hidden`, chromedp.WithPollingInterval(50*time.Millisecond)),
+		chromedp.Poll[chromedp.Void](`!!document.getElementById('dropzone')`, chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 	if got := eval[string](tb, `document.visibilityState`); got != "visible" {
 		tb.t.Fatalf("the tab is %s: its timers would be throttled", got)

@@ -245,8 +245,8 @@ func (s *Server) answerLimit(c *fiber.Ctx, on bool, d ratelimit.Decision, err er
 	if hasPathPrefix(c.Path(), "/api") {
 		return s.fail(c, err)
 	}
-	if strings.HasSuffix(c.Path(), "/state") || s.pages == nil || s.pages.render == nil {
-		// The page's own polling reads JSON.
+	if strings.HasSuffix(c.Path(), "/state") || strings.Contains(c.Path(), "/images/") || s.pages == nil || s.pages.render == nil {
+		// The page's own polling reads JSON; an <img> shows no page.
 		return s.fail(c, err)
 	}
 	// Pages are for people: the translated error page, not JSON.

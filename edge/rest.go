@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -22,6 +23,8 @@ type createData struct {
 	ExpiresAt   string `json:"expiresAt"`
 }
 
+// listItem summarises a session: the status body has the whole question,
+// the result the answer.
 type listItem struct {
 	SessionID   string          `json:"sessionId"`
 	Message     string          `json:"message"`
@@ -29,6 +32,10 @@ type listItem struct {
 	CreatedAt   string          `json:"createdAt"`
 	ExpiresAt   string          `json:"expiresAt"`
 	SubmittedAt string          `json:"submittedAt,omitempty"`
+	Kind        sessions.Kind   `json:"kind"`
+	Title       string          `json:"title,omitempty"`
+	Action      string          `json:"action,omitempty"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"`
 }
 
 type listData struct {
@@ -74,7 +81,7 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	return ok(c, fiber.StatusOK, envelope.StatusOf(sess))
+	return ok(c, fiber.StatusOK, envelope.StatusOf(sess, s.publicURL(c)))
 }
 
 func (s *Server) handleSubmit(c *fiber.Ctx) error {
@@ -106,7 +113,7 @@ func (s *Server) handleResult(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	res, err := envelope.ResultOf(sess)
+	res, err := envelope.ResultOf(sess, s.publicURL(c))
 	if err != nil {
 		return s.fail(c, err)
 	}
@@ -148,14 +155,21 @@ func (s *Server) handleList(c *fiber.Ctx) error {
 	}
 	data := listData{Items: make([]listItem, 0, len(page.Items)), NextCursor: page.NextCursor}
 	for _, sess := range page.Items {
-		data.Items = append(data.Items, listItem{
+		item := listItem{
 			SessionID:   sess.ID,
 			Message:     sess.Message,
 			Status:      sess.Status,
 			CreatedAt:   formatTime(sess.CreatedAt),
 			ExpiresAt:   formatTime(sess.ExpiresAt),
 			SubmittedAt: formatOptTime(sess.SubmittedAt),
-		})
+			Kind:        sess.Kind(),
+			Title:       sess.Title,
+			Metadata:    sess.Metadata,
+		}
+		if sess.Approval != nil {
+			item.Action = sess.Approval.Action
+		}
+		data.Items = append(data.Items, item)
 	}
 	return ok(c, fiber.StatusOK, data)
 }

@@ -8,10 +8,11 @@ import (
 
 // contentSecurityPolicy allows only the edge's own scripts, styles and
 // connections (plus WebSockets to the notifier): agent text rendered into a
-// page can never run script, load from elsewhere or post a form away.
-// frame-ancestors and X-Frame-Options stop the page being framed for
+// page can never run script, load from elsewhere or post a form away. blob:
+// images are the previews of images the person attaches, made by the page's
+// own script from local files. frame-ancestors and X-Frame-Options stop the page being framed for
 // clickjacking.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
 	"connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // useSecurity sets up what guards every request before any route sees it:

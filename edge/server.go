@@ -20,8 +20,8 @@ import (
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-// BodyLimit is the largest request body accepted anywhere. See docs/api.md,
-// "Limits".
+// BodyLimit is the largest request body accepted on every route but those
+// that carry images (bodylimit.go). See docs/api.md, "Limits".
 const BodyLimit = 64 * 1024
 
 // Authenticator turns request credentials into a principal.
@@ -70,6 +70,10 @@ type Config struct {
 	// "WebSocket"), as a path on this host or an absolute URL; empty means
 	// DefaultWSPath.
 	WSPath string
+	// UploadMemory bounds the bytes of request bodies over BodyLimit (those
+	// carrying images) that this replica reads at once; zero means
+	// DefaultUploadMemory. See bodylimit.go.
+	UploadMemory int64
 	// MCP configures the MCP server the edge mounts; its Version,
 	// PublicURL and AllowCreate are the edge's own.
 	MCP mcp.Config
@@ -94,6 +98,7 @@ type Server struct {
 	origins map[string]bool // normalized allowed origins
 	proxies []netip.Prefix
 	limits  rateLimits
+	bodies  *bodyGate
 	mcp     *mcp.Server
 }
 
@@ -130,7 +135,11 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, log *slog.Logge
 	// Tell keep-alive clients to go away when shutting down, instead of
 	// waiting for them to fall idle.
 	s.app.Server().CloseOnShutdown = true
-	s.app.Use(s.observe) // outermost: request id, access log, metrics
+	// Body limits per route, decided before a body is read (bodylimit.go).
+	s.bodies = newBodyGate(largeBodyLimitOf(svc.Limits()), cfg.UploadMemory, authn, 30*time.Second)
+	s.bodies.install(s.app.Server())
+	s.app.Use(s.bodies.track)
+	s.app.Use(s.observe) // request id, access log, metrics
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		log.ErrorContext(c.UserContext(), "handler panicked", "path", c.Path(), "panic", e)
 	}}))
@@ -184,6 +193,8 @@ func (s *Server) routes() {
 	api.All("/feedback/:id/result", methodNotAllowed("GET, HEAD"))
 	api.Post("/feedback/:id/cancel", s.requireAuth, s.handleCancel)
 	api.All("/feedback/:id/cancel", methodNotAllowed("POST"))
+	api.Get("/feedback/:id/images/:imageId", s.requireAuth, s.handleOwnerImage)
+	api.All("/feedback/:id/images/:imageId", methodNotAllowed("GET, HEAD"))
 	api.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound)
 	})

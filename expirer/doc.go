@@ -22,6 +22,14 @@
 //     completed and cancelled sessions are never touched, and a request that
 //     arrives early by this host's clock is redelivered at the deadline.
 //
+// The same feed tells the expirer when a record is purged (a limit marker
+// once the session's retention has run out): it then deletes the session's
+// images (sessions.Service.DeleteImages), so they disappear with their
+// session rather than at the image store's own, later expiry. A marker
+// missed while no expirer ran for longer than the marker lives (a minute)
+// leaves the images to that expiry; nothing serves them meanwhile, since
+// images are served only while their record exists.
+//
 // Each subject of Stream holds at most one message, so a repeated feed
 // message replaces a schedule or request instead of adding one. Any number
 // of replicas share both consumers; there is no leader. A replica that dies

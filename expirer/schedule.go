@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,12 +25,24 @@ const kvOperation = "KV-Operation"
 //     request the expiry now;
 //   - finished before its deadline: remove the schedule, which would only
 //     fire a request that finds nothing to do;
-//   - anything else (expired, long finished, deleted): nothing to do.
+//   - the record purged (its retention over: a limit marker, or a delete):
+//     delete the session's images, which would otherwise outlive it until
+//     the image store's own expiry;
+//   - anything else (expired, long finished): nothing to do.
 //
 // Versions of one session may be handled out of order across replicas. That
 // is safe: a schedule left behind only makes an expirer read the record and
 // find it finished, and the expiry itself is a compare-and-swap.
 func (x *expirer) schedule(ctx context.Context, m jetstream.Msg) {
+	if id, ok := x.purged(m); ok {
+		if err := x.cfg.Service.DeleteImages(ctx, id); err != nil && sessions.ErrorCode(err) != sessions.CodeInvalidRequest {
+			x.log.Warn("deleting the images of a purged session failed; retrying", "session", id, "err", err)
+			_ = m.NakWithDelay(retryDelay)
+			return
+		}
+		x.ack(m)
+		return
+	}
 	sess, ok := x.record(m)
 	if !ok {
 		x.ack(m)
@@ -51,6 +64,20 @@ func (x *expirer) schedule(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	x.ack(m)
+}
+
+// purged reports whether m says a session's record is gone (a limit
+// marker once its retention ran out, or a delete or purge), and which.
+func (x *expirer) purged(m jetstream.Msg) (string, bool) {
+	h := m.Headers()
+	if h.Get(kvOperation) == "" && h.Get(jetstream.MarkerReasonHeader) == "" {
+		return "", false
+	}
+	id, ok := strings.CutPrefix(m.Subject(), natskv.FeedSubject(x.cfg.Store.Bucket(), ""))
+	if !ok || sessions.CheckID(id) != nil {
+		return "", false
+	}
+	return id, true
 }
 
 // record decodes a session version; ok is false for delete markers and

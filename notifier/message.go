@@ -89,6 +89,30 @@ type FeedbackSubmitted struct {
 	// Preview is the first PreviewLength characters of combinedFeedback.
 	Preview  string `json:"preview"`
 	Revision uint64 `json:"revision"`
+	// Decision is an approval's answer.
+	Decision sessions.Decision `json:"decision,omitempty"`
+	// Images name the person's images; their bytes are read over REST.
+	Images []ImageInfo `json:"images,omitempty"`
+}
+
+// ImageInfo names an image in a message: never its bytes, which its owner
+// reads at /api/feedback/{sessionId}/images/{id}.
+type ImageInfo struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	MimeType string `json:"mimeType"`
+	Size     int64  `json:"size"`
+}
+
+func imageInfos(refs []sessions.Image) []ImageInfo {
+	if len(refs) == 0 {
+		return nil
+	}
+	out := make([]ImageInfo, len(refs))
+	for i, r := range refs {
+		out[i] = ImageInfo{ID: r.ID, Name: r.Name, MimeType: r.MimeType, Size: r.Size}
+	}
+	return out
 }
 
 // SessionExpired is the data of TypeSessionExpired.
@@ -107,6 +131,12 @@ type SessionCreated struct {
 	CreatedAt string          `json:"createdAt"`
 	ExpiresAt string          `json:"expiresAt"`
 	Revision  uint64          `json:"revision"`
+	// Kind, Title and Action say what is asked; Images name the agent's
+	// images.
+	Kind   sessions.Kind `json:"kind"`
+	Title  string        `json:"title,omitempty"`
+	Action string        `json:"action,omitempty"`
+	Images []ImageInfo   `json:"images,omitempty"`
 }
 
 // Pong is the data of TypePong.
@@ -145,14 +175,21 @@ func encode(typ string, data any, now time.Time) []byte {
 // from pending and what follows it.
 func transitionFrames(s *sessions.Session, now time.Time) [][]byte {
 	if s.Status == sessions.StatusPending {
-		return [][]byte{encode(TypeSessionCreated, SessionCreated{
+		created := SessionCreated{
 			SessionID: s.ID,
 			Status:    s.Status,
 			Message:   s.Message,
 			CreatedAt: formatTime(s.CreatedAt),
 			ExpiresAt: formatTime(s.ExpiresAt),
 			Revision:  s.Revision,
-		}, now)}
+			Kind:      s.Kind(),
+			Title:     s.Title,
+			Images:    imageInfos(s.Images),
+		}
+		if s.Approval != nil {
+			created.Action = s.Approval.Action
+		}
+		return [][]byte{encode(TypeSessionCreated, created, now)}
 	}
 	finished := formatTime(orNow(s.FinishedAt, now))
 	frames := [][]byte{encode(TypeSessionStatusChanged, StatusChanged{
@@ -164,17 +201,21 @@ func transitionFrames(s *sessions.Session, now time.Time) [][]byte {
 	}, now)}
 	switch s.Status {
 	case sessions.StatusCompleted:
-		preview := ""
-		if s.Feedback != nil {
-			preview = sessions.Preview(s.Feedback.CombinedFeedback, PreviewLength)
-		}
-		frames = append(frames, encode(TypeFeedbackSubmitted, FeedbackSubmitted{
+		submitted := FeedbackSubmitted{
 			SessionID:   s.ID,
 			SubmittedBy: SubmittedByUser,
 			Timestamp:   formatTime(orNow(s.SubmittedAt, now)),
-			Preview:     preview,
 			Revision:    s.Revision,
-		}, now))
+		}
+		if s.Feedback != nil {
+			// combinedFeedback renders every kind of answer as text: a
+			// form's values as "Label: value" lines, an approval as
+			// "Approved." or "Denied: reason", images as a count.
+			submitted.Preview = sessions.Preview(s.Feedback.CombinedFeedback, PreviewLength)
+			submitted.Decision = s.Feedback.Decision
+			submitted.Images = imageInfos(s.Feedback.Images)
+		}
+		frames = append(frames, encode(TypeFeedbackSubmitted, submitted, now))
 	case sessions.StatusExpired:
 		frames = append(frames, encode(TypeSessionExpired, SessionExpired{
 			SessionID: s.ID,

@@ -7,6 +7,10 @@
 // style). It also embeds openapi.json, the OpenAPI 3.1 document of the HTTP
 // API (docs/api.md is its twin for people), which the edge serves as it is.
 //
+// A question's richer parts (a single choice, a form, an approval, images) are
+// rendered from the domain's own types (sessions.FormSchema); a seed-style
+// question renders exactly as it did before they existed.
+//
 // It must not know about routes, sessions storage, NATS or authentication:
 // the edge looks the session up, decides the state, fills a PageView with the
 // URLs the page talks to, and mounts Static under StaticPrefix.

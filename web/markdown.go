@@ -40,7 +40,7 @@ var markdown = goldmark.New(
 //     text alone;
 //   - an image becomes a link to the image, labelled with its alt text: a
 //     remote image would tell its host who opened the page and when, and the
-//     page's CSP (img-src 'self' data:) would block it anyway;
+//     page's CSP (img-src 'self' data: blob:) would block it anyway;
 //   - headings are shifted one level down, so the page keeps the only <h1>.
 //
 // Invalid UTF-8 is replaced by U+FFFD first. Tables, strikethrough and bare

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/feedbackd/feedbackd/sessions"
 )
 
 //go:embed templates/*.html
@@ -46,6 +48,10 @@ type Answer struct {
 	SelectedOptions []string
 	FreeText        string
 	SubmittedAt     time.Time // zero for a draft
+	// Values are a form's answers as posted, by field name.
+	Values map[string][]string
+	// Reason is an approval's reason as typed.
+	Reason string
 }
 
 // FormError says why a plain (no-JavaScript) form post was refused, so the
@@ -55,7 +61,8 @@ type FormError struct {
 	// "INVALID_REQUEST", "RATE_LIMITED".
 	Code string
 	// Field is the offending input for INVALID_REQUEST, as the sessions
-	// package names it: "selectedOptions", "selectedOptions[2]", "freeText".
+	// package names it: "selectedOptions", "selectedOptions[2]", "freeText",
+	// "values.day", "images[1]", "decision", "reason".
 	Field string
 }
 
@@ -101,6 +108,30 @@ type PageView struct {
 	// Either empty means polling only.
 	WSURL   string
 	WSToken string
+
+	// Richer questions (question.go). A seed-style question leaves them
+	// zero, and its page is exactly what it was before they existed.
+
+	// Title is a short heading above the question.
+	Title string
+	// SingleSelect makes Options a single choice (radio buttons).
+	SingleSelect bool
+	// Form is a form to fill in, nil if none.
+	Form *sessions.FormSchema
+	// Approval makes the page ask to approve or deny.
+	Approval *Approval
+	// Images are the agent's images, shown as thumbnails that open them.
+	Images []Image
+	// MaxImages and MaxImageBytes are what the person may attach; zero
+	// means the sessions defaults.
+	MaxImages     int
+	MaxImageBytes int64
+}
+
+// rich reports whether the question uses anything beyond a message,
+// options and free text.
+func (v PageView) rich() bool {
+	return v.Title != "" || v.SingleSelect || v.Form != nil || v.Approval != nil || len(v.Images) > 0
 }
 
 // Renderer renders the pages. It is safe for concurrent use.
@@ -141,8 +172,11 @@ func (r *Renderer) funcs(c catalog) template.FuncMap {
 		"t":        c.translate,
 		"asset":    r.assets.url,
 		"contains": slices.Contains[[]string],
-		"utc":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-		"rfc3339":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"anyChecked": func(cs []choiceView) bool {
+			return slices.ContainsFunc(cs, func(c choiceView) bool { return c.Checked })
+		},
+		"utc":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	}
 }
 
@@ -173,9 +207,20 @@ type pageData struct {
 	MessageHTML template.HTML
 	Remaining   string // the no-JavaScript countdown text
 	ErrorText   string // FormError, translated
-	ErrorField  string // "selectedOptions" | "freeText" | ""
+	ErrorField  string // "selectedOptions" | "freeText" | "values.<name>" | "images" | "decision" | "reason" | ""
 	DraftCount  int    // characters already in the refilled text box
 	Script      scriptData
+
+	// Richer questions: Rich is false for a seed-style question, whose
+	// page renders exactly as before.
+	Rich            bool
+	Fields          []fieldView
+	Details         string // an approval's details, pretty-printed
+	DetailsLong     bool   // fold the details away
+	ImageSize       string // the largest image the person may attach, for people
+	ImagesError     string // why the images were refused (no-JavaScript post)
+	ReasonCount     int    // characters already in the refilled reason
+	DatetimeUTCHint string
 }
 
 // scriptData is handed to feedback.js as JSON in <script type="application/json">.
@@ -191,6 +236,11 @@ type scriptData struct {
 	ServerNow   string            `json:"serverNow"`
 	MaxFreeText int               `json:"maxFreeText"`
 	I18n        map[string]string `json:"i18n"`
+	// Kind is "question" or "approval"; MaxImages and MaxImageBytes bound
+	// what the person may attach.
+	Kind          string `json:"kind"`
+	MaxImages     int    `json:"maxImages"`
+	MaxImageBytes int64  `json:"maxImageBytes"`
 }
 
 // Page renders the feedback page for v.
@@ -208,16 +258,25 @@ func (r *Renderer) Page(w io.Writer, v PageView) error {
 		View:        v,
 		MessageHTML: RenderMarkdown(v.Message),
 		Script: scriptData{
-			State:       v.State,
-			Lang:        doc.Lang,
-			SessionID:   v.SessionID,
-			SubmitURL:   v.SubmitURL,
-			StateURL:    v.StateURL,
-			ExpiresAt:   v.ExpiresAt.UTC().Format(time.RFC3339Nano),
-			ServerNow:   v.ServerNow.UTC().Format(time.RFC3339Nano),
-			MaxFreeText: v.MaxFreeText,
-			I18n:        cat,
+			State:         v.State,
+			Lang:          doc.Lang,
+			SessionID:     v.SessionID,
+			SubmitURL:     v.SubmitURL,
+			StateURL:      v.StateURL,
+			ExpiresAt:     v.ExpiresAt.UTC().Format(time.RFC3339Nano),
+			ServerNow:     v.ServerNow.UTC().Format(time.RFC3339Nano),
+			MaxFreeText:   v.MaxFreeText,
+			I18n:          cat,
+			Kind:          string(sessions.KindQuestion),
+			MaxImages:     v.MaxImages,
+			MaxImageBytes: v.MaxImageBytes,
 		},
+		Rich:      v.rich(),
+		ImageSize: sizeText(v.MaxImageBytes),
+	}
+	if v.Approval != nil {
+		d.Script.Kind = string(sessions.KindApproval)
+		d.Details, d.DetailsLong = approvalDetails(v.Approval.Details)
 	}
 	if v.WSURL != "" && v.WSToken != "" {
 		d.Script.WSURL, d.Script.WSToken = v.WSURL, v.WSToken
@@ -228,10 +287,28 @@ func (r *Renderer) Page(w io.Writer, v PageView) error {
 	}
 	if v.Draft != nil {
 		d.DraftCount = utf8.RuneCountInString(v.Draft.FreeText)
+		d.ReasonCount = utf8.RuneCountInString(v.Draft.Reason)
 	}
 	if v.State == StatePending && v.FormError != nil {
 		d.ErrorField, d.ErrorText, err = formError(cat, *v.FormError, v.MaxFreeText)
 		if err != nil {
+			return err
+		}
+		if d.ErrorField == "images" {
+			if d.ImagesError, err = cat.translate("images.refused", "count", v.MaxImages, "size", d.ImageSize); err != nil {
+				return err
+			}
+		}
+	}
+	if v.Form != nil {
+		var draft map[string][]string
+		if v.Draft != nil {
+			draft = v.Draft.Values
+		}
+		if d.Fields, err = pageFields(cat, v.Form, draft, v.Draft != nil, d.ErrorField); err != nil {
+			return err
+		}
+		if d.DatetimeUTCHint, err = cat.translate("field.utc"); err != nil {
 			return err
 		}
 	}
@@ -289,7 +366,12 @@ func (v PageView) clean() PageView {
 		if a == nil {
 			return nil
 		}
-		return &Answer{SelectedOptions: fixAll(a.SelectedOptions), FreeText: fix(a.FreeText), SubmittedAt: a.SubmittedAt}
+		values := make(map[string][]string, len(a.Values))
+		for k, vs := range a.Values {
+			values[fix(k)] = fixAll(vs)
+		}
+		return &Answer{SelectedOptions: fixAll(a.SelectedOptions), FreeText: fix(a.FreeText), SubmittedAt: a.SubmittedAt,
+			Values: values, Reason: fix(a.Reason)}
 	}
 	v.Message = fix(v.Message)
 	v.SessionID = fix(v.SessionID)
@@ -303,6 +385,23 @@ func (v PageView) clean() PageView {
 	}
 	if v.MaxFreeText <= 0 {
 		v.MaxFreeText = DefaultMaxFreeText
+	}
+	v.Title = fix(v.Title)
+	if v.Approval != nil {
+		a := *v.Approval
+		a.Action = fix(a.Action)
+		v.Approval = &a
+	}
+	images := make([]Image, len(v.Images))
+	for i, img := range v.Images {
+		images[i] = Image{URL: fix(img.URL), Name: fix(img.Name), Width: img.Width, Height: img.Height}
+	}
+	v.Images = images
+	if v.MaxImages <= 0 {
+		v.MaxImages = sessions.DefaultMaxImages
+	}
+	if v.MaxImageBytes <= 0 {
+		v.MaxImageBytes = sessions.DefaultMaxImageBytes
 	}
 	return v
 }
@@ -326,15 +425,22 @@ func remaining(c catalog, d time.Duration) (string, error) {
 }
 
 // formError translates a refusal: the most specific of error.CODE.field,
-// error.CODE and error.generic that exists. It also returns the field the
-// page should mark, without any [index].
+// error.CODE and error.generic that exists (a form field's own errors are
+// error.CODE.values). It also returns the field the page should mark,
+// without any [index]: a form field as "values.<name>".
 func formError(c catalog, fe FormError, maxFreeText int) (field, text string, err error) {
 	field, _, _ = strings.Cut(fe.Field, "[")
-	if field != "selectedOptions" && field != "freeText" {
-		field = ""
+	group := field
+	switch {
+	case field == "selectedOptions", field == "freeText", field == "images", field == "decision", field == "reason":
+	case strings.HasPrefix(field, "values.") && len(field) > len("values."):
+		group = "values"
+	case field == "values":
+	default:
+		field, group = "", ""
 	}
 	key := "error.generic"
-	if specific := "error." + fe.Code + "." + field; field != "" && c.has(specific) {
+	if specific := "error." + fe.Code + "." + group; group != "" && c.has(specific) {
 		key = specific
 	} else if c.has("error." + fe.Code) {
 		key = "error." + fe.Code

@@ -24,6 +24,10 @@ async function connect(kind, key = keyA) {
   return client;
 }
 
+// Two small real PNGs: the agent's screenshot and the person's answer.
+const agentPNG = 'iVBORw0KGgoAAAANSUhEUgAAAAMAAAACCAIAAAASFvFNAAAAHElEQVR4nGNg5OAXk1XRNrJk4BOVUdYytLB3AwATeQKA2IiTVwAAAABJRU5ErkJggg==';
+const personPNG = 'iVBORw0KGgoAAAANSUhEUgAAAAQAAAADCAIAAAA7ljmRAAAAMklEQVR4nAEnANj/AGNqcXh/ho2Um6KpsABwd36FjJOaoaivtr0AfYSLkpmgp661vMPKgVYVK3/bOaAAAAAASUVORK5CYII=';
+
 function textOf(result) {
   return result.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
 }
@@ -34,14 +38,49 @@ for (const kind of Object.keys(transports)) {
     before(async () => { client = await connect(kind); });
     after(async () => { await client?.close(); });
 
-    test('the server introduces itself and lists exactly the three tools', async () => {
+    test('the server introduces itself and lists exactly the four tools', async () => {
       assert.equal(client.getServerVersion().name, 'Interactive Feedback MCP');
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['check_feedback_status', 'get_feedback_result', 'interactive_feedback']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'request_approval']);
       for (const tool of tools) {
         assert.equal(tool.inputSchema.type, 'object', tool.name);
-        assert.equal(tool.outputSchema?.type, 'object', tool.name);
+        // request_approval answers with one text content, as a permission
+        // prompt tool must; the others with structured content too.
+        assert.equal(tool.outputSchema?.type, tool.name === 'request_approval' ? undefined : 'object', tool.name);
       }
+    });
+
+    test("the person's image comes back as an image content block", async () => {
+      // The agent asks with a screenshot; the person answers with another.
+      const call = client.callTool({
+        name: 'interactive_feedback',
+        arguments: {
+          message: 'Does it look right?', title: 'Layout check', predefinedOptions: ['Yes', 'No'], multiSelect: false,
+          images: [{ data: agentPNG, mimeType: 'image/png', name: 'layout.png' }], waitSeconds: 30,
+        },
+      });
+      const id = await pendingSession(fb.url, keyA);
+      const [code, env] = await rest('POST', `${fb.url}/api/feedback/${id}/submit`, '', {
+        selectedOptions: ['No'], images: [{ data: personPNG, mimeType: 'image/png', name: 'mine.png' }],
+      });
+      assert.equal(code, 200, JSON.stringify(env));
+      const result = await call;
+      assert.equal(result.isError, undefined, textOf(result));
+      const images = result.content.filter((c) => c.type === 'image');
+      assert.equal(images.length, 1);
+      assert.equal(images[0].mimeType, 'image/png');
+      assert.equal(images[0].data, personPNG);
+      assert.match(textOf(result), /No\n\n\[1 image attached\]/);
+      // structuredContent (validated against the outputSchema by the SDK)
+      // names the image, with a URL its owner can read it at.
+      const { question, feedback } = result.structuredContent;
+      assert.equal(question.title, 'Layout check');
+      assert.equal(question.multiSelect, false);
+      assert.equal(question.images[0].name, 'layout.png');
+      assert.equal(feedback.images[0].name, 'mine.png');
+      const res = await fetch(feedback.images[0].url, { headers: { 'X-API-Key': keyA } });
+      assert.equal(res.status, 200);
+      assert.equal(Buffer.from(await res.arrayBuffer()).toString('base64'), personPNG);
     });
 
     test('each tool answers with structured content that matches its outputSchema', async () => {
@@ -98,7 +137,7 @@ for (const kind of Object.keys(transports)) {
         assert.match(textOf(res), want);
       }
       const { tools } = await client.listTools();
-      assert.equal(tools.length, 3);
+      assert.equal(tools.length, 4);
     });
   });
 }

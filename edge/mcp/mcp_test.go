@@ -21,7 +21,7 @@ import (
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-func TestMCPHandshakeListsExactlyTheThreeToolsWithSchemas(t *testing.T) {
+func TestMCPHandshakeListsExactlyTheFourToolsWithSchemas(t *testing.T) {
 	t.Parallel()
 	e := newEdge(t)
 	for _, tc := range transports {
@@ -40,15 +40,21 @@ func TestMCPHandshakeListsExactlyTheThreeToolsWithSchemas(t *testing.T) {
 				names = append(names, tool.Name)
 				in, _ := json.Marshal(tool.InputSchema)
 				out, _ := json.Marshal(tool.OutputSchema)
-				if !strings.Contains(string(in), `"properties"`) || tool.OutputSchema == nil || !strings.Contains(string(out), `"status"`) {
-					t.Errorf("%s: input schema %s, output schema %s", tool.Name, in, out)
+				if !strings.Contains(string(in), `"properties"`) {
+					t.Errorf("%s: input schema %s", tool.Name, in)
+				}
+				// request_approval answers with one text content, as a
+				// permission prompt tool must; the others with structured
+				// content too.
+				if wantOut := tool.Name != "request_approval"; wantOut != (tool.OutputSchema != nil) || wantOut && !strings.Contains(string(out), `"status"`) {
+					t.Errorf("%s: output schema %s", tool.Name, out)
 				}
 				if tool.Description == "" {
 					t.Errorf("%s has no description", tool.Name)
 				}
 			}
 			slices.Sort(names)
-			if want := []string{"check_feedback_status", "get_feedback_result", "interactive_feedback"}; !slices.Equal(names, want) {
+			if want := []string{"check_feedback_status", "get_feedback_result", "interactive_feedback", "request_approval"}; !slices.Equal(names, want) {
 				t.Fatalf("tools = %v, want %v", names, want)
 			}
 		})

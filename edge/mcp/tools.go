@@ -2,9 +2,11 @@ package mcp
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"strconv"
@@ -23,22 +25,26 @@ import (
 // docs/api.md, "MCP", and docs/mcpgo.md.
 const ServerName = "Interactive Feedback MCP"
 
-// The tools (docs/mcpgo.md).
+// The tools (docs/mcp.md).
 const (
 	toolInteractiveFeedback = "interactive_feedback"
 	toolGetFeedbackResult   = "get_feedback_result"
 	toolCheckFeedbackStatus = "check_feedback_status"
+	toolRequestApproval     = "request_approval"
 )
 
 // maxWaitSeconds bounds waitSeconds, as config bounds MCP_WAIT_SECONDS. A
 // wait also ends at its session's deadline, whichever comes first.
 const maxWaitSeconds = 3600
 
-const mcpInstructions = `Use interactive_feedback to ask a person a question and wait for the answer. ` +
+const mcpInstructions = `Use interactive_feedback to ask a person a question and wait for the answer: free text, ` +
+	`options (several, or one with multiSelect false), a typed form (fields: dates, numbers, yes/no, choices), ` +
+	`with images such as screenshots; the person may answer with images, which come back as image content. ` +
 	`It returns a feedbackUrl to show the person; if the answer has not come when the call returns, ` +
-	`call get_feedback_result with the sessionId to keep waiting. check_feedback_status reports a session's state at once.`
+	`call get_feedback_result with the sessionId to keep waiting. check_feedback_status reports a session's state at once. ` +
+	`request_approval asks the person to approve or deny a tool call, and answers as a permission prompt tool does.`
 
-// tools are the three tools of docs/mcpgo.md, each a small function over the
+// tools are the four tools of docs/mcp.md, each a small function over the
 // sessions service. Who calls comes from the request context (see
 // transport.go); the tools never see HTTP.
 type tools struct {
@@ -62,7 +68,7 @@ func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, opts ...s
 	l := svc.Limits()
 	srv.AddTool(mcpgo.Tool{
 		Name:            toolInteractiveFeedback,
-		Description:     "Ask a person a question and wait for the answer. Creates a feedback session, returns its feedbackUrl for the person to open, and waits up to waitSeconds for the answer. If the wait ends first, the result says how to keep waiting with get_feedback_result.",
+		Description:     "Ask a person a question and wait for the answer. Creates a feedback session, returns its feedbackUrl for the person to open, and waits up to waitSeconds for the answer. The question can offer options (several may be picked, or one with multiSelect false), a typed form (fields, e.g. a date, a number, yes/no, a choice), and images (e.g. a screenshot). The person's images come back as image content. If the wait ends first, the result says how to keep waiting with get_feedback_result.",
 		RawInputSchema:  interactiveFeedbackInput(l, cfg.Wait),
 		RawOutputSchema: resultSchema,
 		Annotations:     annotations("Ask a person", false),
@@ -81,6 +87,15 @@ func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, opts ...s
 		RawOutputSchema: statusSchema,
 		Annotations:     annotations("Check status", true),
 	}, t.checkFeedbackStatus)
+	srv.AddTool(mcpgo.Tool{
+		Name: toolRequestApproval,
+		Description: "Ask a person to approve or deny a tool call, and wait for the decision. Works as Claude Code's permission prompt tool " +
+			"(claude --permission-prompt-tool mcp__<server>__request_approval): returns one text content holding " +
+			`{"behavior":"allow","updatedInput":<input>} or {"behavior":"deny","message":"<why>"}. ` +
+			"Nobody answering before the session's timeout is a deny.",
+		RawInputSchema: requestApprovalInput(l),
+		Annotations:    annotations("Ask for approval", false),
+	}, t.requestApproval)
 	return srv
 }
 
@@ -110,9 +125,25 @@ type resultOutput struct {
 	Instruction string             `json:"instruction,omitempty"`
 }
 
+// createArgs are interactive_feedback's arguments: a question's part of
+// the create request (an approval is request_approval's), and the wait.
 type createArgs struct {
-	sessions.CreateRequest
-	WaitSeconds *json.Number `json:"waitSeconds,omitempty"`
+	Message           string                `json:"message"`
+	PredefinedOptions []string              `json:"predefinedOptions,omitempty"`
+	Timeout           *json.Number          `json:"timeout,omitempty"`
+	Metadata          json.RawMessage       `json:"metadata,omitempty"`
+	Title             string                `json:"title,omitempty"`
+	MultiSelect       *bool                 `json:"multiSelect,omitempty"`
+	Fields            json.RawMessage       `json:"fields,omitempty"`
+	Images            []sessions.ImageInput `json:"images,omitempty"`
+	WaitSeconds       *json.Number          `json:"waitSeconds,omitempty"`
+}
+
+func (a *createArgs) request() *sessions.CreateRequest {
+	return &sessions.CreateRequest{
+		Message: a.Message, PredefinedOptions: a.PredefinedOptions, Timeout: a.Timeout, Metadata: a.Metadata,
+		Title: a.Title, MultiSelect: a.MultiSelect, Fields: a.Fields, Images: a.Images,
+	}
 }
 
 type resultArgs struct {
@@ -139,7 +170,7 @@ func (t *tools) interactiveFeedback(ctx context.Context, req mcpgo.CallToolReque
 			return t.toolError(ctx, err), nil
 		}
 	}
-	sess, err := t.svc.Create(ctx, info.principal.ID, &args.CreateRequest)
+	sess, err := t.svc.Create(ctx, info.principal.ID, args.request())
 	if err != nil {
 		return t.toolError(ctx, err), nil
 	}
@@ -179,7 +210,7 @@ func (t *tools) checkFeedbackStatus(ctx context.Context, req mcpgo.CallToolReque
 	if err != nil {
 		return t.toolError(ctx, err), nil
 	}
-	out := statusOutput{StatusBody: envelope.StatusOf(sess), FeedbackURL: envelope.FeedbackURL(info.baseURL, sess.ID)}
+	out := statusOutput{StatusBody: envelope.StatusOf(sess, info.baseURL), FeedbackURL: envelope.FeedbackURL(info.baseURL, sess.ID)}
 	text := fmt.Sprintf("Session %s is %s. Created %s, expires %s.", sess.ID, sess.Status, out.CreatedAt, out.ExpiresAt)
 	if out.SubmittedAt != "" {
 		text += " Answered " + out.SubmittedAt + "; call get_feedback_result to read the answer."
@@ -251,17 +282,24 @@ func (t *tools) reportProgress(ctx context.Context, token mcpgo.ProgressToken, t
 }
 
 // result renders a session for interactive_feedback and get_feedback_result.
+// The person's images follow the text as image content, so that the model
+// sees them; structuredContent names them with their URLs.
 func (t *tools) result(ctx context.Context, sess *sessions.Session, baseURL string) (*mcpgo.CallToolResult, error) {
-	out := resultOutput{StatusBody: envelope.StatusOf(sess), FeedbackURL: envelope.FeedbackURL(baseURL, sess.ID)}
+	out := resultOutput{StatusBody: envelope.StatusOf(sess, baseURL), FeedbackURL: envelope.FeedbackURL(baseURL, sess.ID)}
 	var text string
 	switch sess.Status {
 	case sessions.StatusCompleted:
-		res, err := envelope.ResultOf(sess)
+		res, err := envelope.ResultOf(sess, baseURL)
 		if err != nil {
 			return t.toolError(ctx, err), nil
 		}
 		out.Feedback, out.Metadata = &res.Feedback, res.Metadata
 		text = "The person answered:\n\n" + res.Feedback.CombinedFeedback
+		if len(sess.Feedback.Images) > 0 {
+			result := mcpgo.NewToolResultStructured(out, text)
+			result.Content = append(result.Content, t.imageContents(ctx, sess)...)
+			return result, nil
+		}
 	case sessions.StatusPending:
 		out.Instruction = fmt.Sprintf("No answer yet. To keep waiting, call %s with sessionId %q.", toolGetFeedbackResult, sess.ID)
 		text = fmt.Sprintf("No answer yet: session %s is still pending until %s. The person answers at %s. %s",
@@ -272,6 +310,36 @@ func (t *tools) result(ctx context.Context, sess *sessions.Session, baseURL stri
 		text = fmt.Sprintf("Session %s was cancelled; no answer will come.", sess.ID)
 	}
 	return mcpgo.NewToolResultStructured(out, text), nil
+}
+
+// imageContents reads the person's images as MCP image content. An image
+// that cannot be read is named in a text content instead: the answer is
+// worth more than failing the call over one image.
+func (t *tools) imageContents(ctx context.Context, sess *sessions.Session) []mcpgo.Content {
+	out := make([]mcpgo.Content, 0, len(sess.Feedback.Images))
+	for _, img := range sess.Feedback.Images {
+		data, err := t.readImage(ctx, sess, img.ID)
+		if err != nil {
+			t.log.WarnContext(ctx, "MCP result: an image could not be read", "session", sess.ID, "image", img.ID, "err", err)
+			out = append(out, mcpgo.NewTextContent(fmt.Sprintf("(The image %q could not be read just now: %s. Fetch it later from feedback.images in the structured result.)", img.Name, sessions.ErrorCode(err))))
+			continue
+		}
+		out = append(out, mcpgo.NewImageContent(base64.StdEncoding.EncodeToString(data), img.MimeType))
+	}
+	return out
+}
+
+func (t *tools) readImage(ctx context.Context, sess *sessions.Session, imageID string) ([]byte, error) {
+	_, rc, err := t.svc.OwnerImage(ctx, sess.Owner, sess.ID, imageID)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, sessions.Unavailable("read image", err)
+	}
+	return data, nil
 }
 
 // decodeArgs reads a tool's arguments with the rules of a REST body

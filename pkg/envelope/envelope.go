@@ -49,7 +49,7 @@ func Status(code sessions.Code) int {
 		return http.StatusBadRequest
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
-	case sessions.CodeNotFound, sessions.CodeNoFeedback, CodeRouteNotFound:
+	case sessions.CodeNotFound, sessions.CodeNoFeedback, sessions.CodeImageNotFound, CodeRouteNotFound:
 		return http.StatusNotFound
 	case CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed

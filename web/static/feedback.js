@@ -1,12 +1,14 @@
 // feedbackd feedback page.
 //
 // Without this script the page is a plain form that posts and reloads. With
-// it the page submits as JSON without a reload, counts characters, keeps a
-// countdown to the deadline, and follows the session live (WebSocket, else
-// polling) so that it changes when the question is answered elsewhere,
-// expires or is cancelled. Every text it shows comes from the translations
-// the server put in <script type="application/json" id="page-data">; it
-// never builds markup from data (textContent only).
+// it the page submits as JSON without a reload, counts characters, checks a
+// form's fields as they are filled in, takes images by paste, drop, file
+// picker or camera (with previews, checked before upload), keeps a countdown
+// to the deadline, and follows the session live (WebSocket, else polling) so
+// that it changes when the question is answered elsewhere, expires or is
+// cancelled. Every text it shows comes from the translations the server put
+// in <script type="application/json" id="page-data">; it never builds markup
+// from data (createElement and textContent only).
 (() => {
   'use strict';
 
@@ -61,7 +63,9 @@
 
   const card = $('card');
   const form = $('answer-form');
-  const textarea = $('free-text');
+  const approval = cfg.kind === 'approval';
+  // The free text, or an approval's reason: the box the counter counts.
+  const textarea = $('free-text') || $('reason');
   const counter = $('counter');
   const errorBox = $('form-error');
   const errorText = $('form-error-text');
@@ -109,6 +113,8 @@
         textarea.readOnly = true;
         form.classList.add('is-closed');
         form.querySelector('.actions').remove();
+        const attach = $('attach');
+        if (attach) attach.remove();
         errorBox.hidden = true;
       }
     }
@@ -154,17 +160,21 @@
 
   // ---- Submitting ----------------------------------------------------------
 
-  const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent || '');
-  shortcut.textContent = t('form.shortcut', { keys: isMac ? '⌘ + Enter' : 'Ctrl + Enter' });
-  shortcut.hidden = false;
-  textarea.setAttribute('aria-keyshortcuts', isMac ? 'Meta+Enter' : 'Control+Enter');
+  // An approval has two buttons and no default: Ctrl+Enter would have to
+  // guess which one, so it has no shortcut.
+  if (shortcut && submitButton) {
+    const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent || '');
+    shortcut.textContent = t('form.shortcut', { keys: isMac ? '⌘ + Enter' : 'Ctrl + Enter' });
+    shortcut.hidden = false;
+    textarea.setAttribute('aria-keyshortcuts', isMac ? 'Meta+Enter' : 'Control+Enter');
 
-  form.addEventListener('keydown', (event) => {
-    if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey) || event.isComposing) return;
-    event.preventDefault();
-    if (typeof form.requestSubmit === 'function') form.requestSubmit();
-    else submitButton.click();
-  });
+    form.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey) || event.isComposing) return;
+      event.preventDefault();
+      if (typeof form.requestSubmit === 'function') form.requestSubmit(submitButton);
+      else submitButton.click();
+    });
+  }
 
   const showError = (message, focusTarget) => {
     errorText.textContent = message;
@@ -179,25 +189,408 @@
     return t('error.generic');
   };
 
-  const setSending = (on) => {
+  const buttons = [...form.querySelectorAll('.actions button')];
+  const labels = new Map(buttons.map((b) => [b, b.textContent]));
+
+  const setSending = (on, pressed) => {
     sending = on;
-    submitButton.setAttribute('aria-disabled', String(on));
-    submitButton.setAttribute('aria-busy', String(on));
-    submitButton.textContent = on ? t('form.sending') : t('form.submit');
+    for (const button of buttons) {
+      button.setAttribute('aria-disabled', String(on));
+      button.setAttribute('aria-busy', String(on && button === pressed));
+      button.textContent = on && button === pressed ? t('form.sending') : labels.get(button);
+    }
   };
 
-  const showSubmitted = (selected, text, submittedAt) => {
+  // ---- Form fields -----------------------------------------------------------
+
+  // Each field of a form is a .form-field with data-name and data-control;
+  // its error element carries the translated texts the server wrote for it.
+  const fields = [...form.querySelectorAll('.form-field')].map((el) => ({
+    el,
+    name: el.dataset.name,
+    control: el.dataset.control,
+    required: el.hasAttribute('data-required'),
+    minItems: Number(el.dataset.minItems || 0),
+    maxItems: Number(el.dataset.maxItems || 0),
+    inputs: [...el.querySelectorAll('input, select')],
+    error: el.querySelector('.field-error'),
+  }));
+
+  // datetime-local inputs hold UTC from the server; show the person's own
+  // time, and say so.
+  const pad = (n) => String(n).padStart(2, '0');
+  const localInput = (date) =>
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  const zoneName = () => {
+    const minutes = -new Date().getTimezoneOffset();
+    const sign = minutes < 0 ? '−' : '+';
+    return `UTC${sign}${pad(Math.floor(Math.abs(minutes) / 60))}:${pad(Math.abs(minutes) % 60)}`;
+  };
+  for (const input of form.querySelectorAll('input[data-utc]')) {
+    if (input.value) {
+      const date = new Date(`${input.value}Z`);
+      if (!Number.isNaN(date.getTime())) input.value = localInput(date);
+    }
+  }
+  for (const tz of form.querySelectorAll('[data-tz]')) {
+    tz.textContent = t('field.localTime', { zone: zoneName() });
+    tz.parentElement.hidden = false;
+  }
+
+  // fieldValue reads a field as the API wants it; undefined is no answer.
+  const fieldValue = (f) => {
+    switch (f.control) {
+      case 'checkbox':
+        return f.inputs[0].checked;
+      case 'checkboxes': {
+        const picked = f.inputs.filter((i) => i.checked).map((i) => i.value);
+        return picked.length ? picked : undefined;
+      }
+      case 'radios': {
+        const picked = f.inputs.find((i) => i.checked);
+        return picked && picked.value !== '' ? picked.value : undefined;
+      }
+      case 'number': {
+        const v = f.inputs[0].value.trim();
+        return v === '' ? undefined : Number(v);
+      }
+      case 'datetime-local': {
+        const v = f.inputs[0].value;
+        if (!v) return undefined;
+        const date = new Date(v); // local time, as the person sees it
+        return Number.isNaN(date.getTime()) ? v : date.toISOString();
+      }
+      default: {
+        const v = f.inputs[0].value;
+        return v === '' ? undefined : v;
+      }
+    }
+  };
+
+  // fieldProblem says what is wrong with a field now: '' (nothing),
+  // 'required' or 'invalid'. The browser checks types, bounds and lengths.
+  const fieldProblem = (f) => {
+    const value = fieldValue(f);
+    if (value === undefined) return f.required ? 'required' : '';
+    if (f.control === 'checkboxes') {
+      if ((f.minItems && value.length < f.minItems) || (f.maxItems && value.length > f.maxItems)) return 'invalid';
+      return '';
+    }
+    if (f.control === 'number' && !Number.isFinite(value)) return 'invalid';
+    return f.inputs.every((i) => i.checkValidity()) ? '' : 'invalid';
+  };
+
+  const showFieldError = (f, problem) => {
+    if (!f.error) return;
+    f.error.textContent = problem ? f.error.dataset[problem === 'required' ? 'requiredText' : 'invalidText'] : '';
+    f.error.hidden = !problem;
+    for (const input of f.inputs) {
+      if (problem) input.setAttribute('aria-invalid', 'true');
+      else input.removeAttribute('aria-invalid');
+    }
+  };
+
+  // A field's error clears as soon as it is fixed, and shows when the
+  // person leaves a field that is wrong.
+  for (const f of fields) {
+    f.el.addEventListener('input', () => {
+      if (!f.error.hidden) showFieldError(f, fieldProblem(f));
+    });
+    f.el.addEventListener('change', () => {
+      if (!f.error.hidden) showFieldError(f, fieldProblem(f));
+    });
+    f.el.addEventListener('focusout', (event) => {
+      if (f.el.contains(event.relatedTarget)) return;
+      const problem = fieldProblem(f);
+      if (problem === 'invalid') showFieldError(f, problem);
+    });
+  }
+
+  // ---- Images ----------------------------------------------------------------
+
+  const imageTypes = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
+  const maxImages = cfg.maxImages || 4;
+  const maxImageBytes = cfg.maxImageBytes || 5 * 1024 * 1024;
+  const attached = []; // {file, type, url}
+
+  const sizeText = (n) =>
+    n >= 1048576 ? `${(n / 1048576).toFixed(1).replace(/\.0$/, '')} MB` : `${Math.ceil(n / 1024)} KB`;
+
+  // sniff reads a file's first bytes: the server trusts nothing else, and
+  // neither does the page (an HTML file renamed .png is refused here).
+  const sniff = async (file) => {
+    const b = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+    const is = (...bytes) => bytes.every((x, i) => b[i] === x);
+    if (is(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'image/png';
+    if (is(0xff, 0xd8, 0xff)) return 'image/jpeg';
+    if (is(0x47, 0x49, 0x46, 0x38)) return 'image/gif';
+    if (is(0x52, 0x49, 0x46, 0x46) && b[8] === 0x57 && b[9] === 0x45 && b[10] === 0x42 && b[11] === 0x50) return 'image/webp';
+    return '';
+  };
+
+  // The attach area: built here for every page (a seed-style question has
+  // no server-rendered one), replacing the plain file input of the page
+  // without script.
+  const attachArea = document.createElement('div');
+  attachArea.className = 'field attach';
+  attachArea.id = 'attach';
+  const attachLabel = document.createElement('p');
+  attachLabel.className = 'field-label';
+  attachLabel.id = 'attach-label';
+  attachLabel.textContent = t('images.label');
+  const attachOptional = document.createElement('span');
+  attachOptional.className = 'optional';
+  attachOptional.textContent = ` (${t('form.optional')})`;
+  attachLabel.append(attachOptional);
+  const attachHint = document.createElement('p');
+  attachHint.className = 'hint';
+  attachHint.id = 'images-hint';
+  attachHint.textContent = t('images.hint', { count: maxImages, size: sizeText(maxImageBytes) });
+  const zone = document.createElement('div');
+  zone.className = 'dropzone';
+  zone.id = 'dropzone';
+  const zoneText = document.createElement('span');
+  zoneText.className = 'dropzone-text';
+  zoneText.textContent = t('images.drop');
+  const pickInput = document.createElement('input');
+  pickInput.type = 'file';
+  pickInput.accept = imageTypes.join(',');
+  pickInput.multiple = true;
+  pickInput.id = 'images';
+  pickInput.className = 'sr-only';
+  pickInput.tabIndex = -1;
+  pickInput.setAttribute('aria-hidden', 'true');
+  const cameraInput = document.createElement('input');
+  cameraInput.type = 'file';
+  cameraInput.accept = 'image/*';
+  cameraInput.setAttribute('capture', 'environment');
+  cameraInput.id = 'camera';
+  cameraInput.className = 'sr-only';
+  cameraInput.tabIndex = -1;
+  cameraInput.setAttribute('aria-hidden', 'true');
+  const pickButton = document.createElement('button');
+  pickButton.type = 'button';
+  pickButton.className = 'button button-quiet button-small';
+  pickButton.id = 'pick-images';
+  pickButton.textContent = t('images.choose');
+  pickButton.setAttribute('aria-describedby', 'images-hint images-error');
+  const cameraButton = document.createElement('button');
+  cameraButton.type = 'button';
+  cameraButton.className = 'button button-quiet button-small camera';
+  cameraButton.id = 'take-photo';
+  cameraButton.textContent = t('images.camera');
+  zone.append(zoneText, pickButton, cameraButton, pickInput, cameraInput);
+  const previews = document.createElement('ul');
+  previews.className = 'previews';
+  previews.id = 'previews';
+  previews.setAttribute('aria-labelledby', 'attach-label');
+  const imagesError = document.createElement('p');
+  imagesError.className = 'field-error';
+  imagesError.id = 'images-error';
+  imagesError.setAttribute('role', 'alert');
+  imagesError.hidden = true;
+  const imagesStatus = document.createElement('p');
+  imagesStatus.className = 'sr-only';
+  imagesStatus.setAttribute('aria-live', 'polite');
+  attachArea.append(attachLabel, attachHint, zone, previews, imagesError, imagesStatus);
+  const plainAttach = $('attach');
+  const serverImagesError = plainAttach && plainAttach.querySelector('.field-error');
+  if (serverImagesError && !serverImagesError.hidden) {
+    imagesError.textContent = serverImagesError.textContent;
+    imagesError.hidden = false;
+  }
+  if (plainAttach) plainAttach.replaceWith(attachArea);
+  else form.insertBefore(attachArea, errorBox);
+
+  const showImagesError = (message) => {
+    imagesError.textContent = message;
+    imagesError.hidden = !message;
+  };
+
+  const renderPreviews = () => {
+    previews.replaceChildren(
+      ...attached.map((item) => {
+        const li = document.createElement('li');
+        li.className = 'preview';
+        const img = document.createElement('img');
+        img.src = item.url;
+        img.alt = item.file.name || t('images.label');
+        const name = document.createElement('span');
+        name.className = 'preview-name';
+        name.textContent = item.file.name;
+        const remove = document.createElement('button');
+        remove.type = 'button';
+        remove.className = 'preview-remove';
+        remove.textContent = '×';
+        remove.setAttribute('aria-label', t('images.remove', { name: item.file.name || t('images.label') }));
+        remove.addEventListener('click', () => {
+          const i = attached.indexOf(item);
+          if (i >= 0) attached.splice(i, 1);
+          URL.revokeObjectURL(item.url);
+          renderPreviews();
+          showImagesError('');
+          imagesStatus.textContent = t('images.removed', { name: item.file.name || t('images.label') });
+          (previews.querySelector('.preview-remove') || pickButton).focus();
+        });
+        li.append(img, name, remove);
+        return li;
+      }),
+    );
+    previews.hidden = attached.length === 0;
+  };
+
+  // addFiles checks each file before anything is uploaded: an image, of an
+  // accepted type by its bytes, small enough, and not one too many.
+  const addFiles = async (files) => {
+    if (closed || sending) return;
+    showImagesError('');
+    for (const file of files) {
+      const name = file.name || t('images.label');
+      if (attached.length >= maxImages) {
+        showImagesError(t('images.tooMany', { count: maxImages }));
+        break;
+      }
+      const type = await sniff(file);
+      if (!type) {
+        showImagesError(t('images.notImage', { name }));
+        continue;
+      }
+      if (file.size > maxImageBytes) {
+        showImagesError(t('images.tooBig', { name, actual: sizeText(file.size), size: sizeText(maxImageBytes) }));
+        continue;
+      }
+      attached.push({ file, type, url: URL.createObjectURL(file) });
+      imagesStatus.textContent = t('images.added', { name });
+    }
+    renderPreviews();
+  };
+
+  pickButton.addEventListener('click', () => pickInput.click());
+  cameraButton.addEventListener('click', () => cameraInput.click());
+  for (const input of [pickInput, cameraInput]) {
+    input.addEventListener('change', () => {
+      addFiles([...input.files]);
+      input.value = '';
+    });
+  }
+  // Paste anywhere on the page; text pastes are left alone.
+  document.addEventListener('paste', (event) => {
+    const files = [...((event.clipboardData && event.clipboardData.files) || [])];
+    if (files.length === 0 || closed) return;
+    event.preventDefault();
+    addFiles(files);
+  });
+  // Drop anywhere on the card.
+  const hasFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes('Files');
+  card.addEventListener('dragover', (event) => {
+    if (!hasFiles(event) || closed) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = 'copy';
+    zone.classList.add('is-over');
+  });
+  card.addEventListener('dragleave', (event) => {
+    if (!card.contains(event.relatedTarget)) zone.classList.remove('is-over');
+  });
+  card.addEventListener('drop', (event) => {
+    zone.classList.remove('is-over');
+    if (!hasFiles(event) || closed) return;
+    event.preventDefault();
+    addFiles([...event.dataTransfer.files]);
+  });
+  renderPreviews();
+
+  const readBase64 = (file) =>
+    new Promise((ok, fail) => {
+      const reader = new FileReader();
+      reader.onload = () => ok(String(reader.result).replace(/^data:[^,]*,/, ''));
+      reader.onerror = () => fail(reader.error);
+      reader.readAsDataURL(file);
+    });
+
+  // ---- Submitting -------------------------------------------------------------
+
+  // sentRow adds a row to the "what you sent" list.
+  const sentRow = (label, build) => {
+    const row = document.createElement('div');
+    const dt = document.createElement('dt');
+    dt.textContent = label;
+    const dd = document.createElement('dd');
+    build(dd);
+    row.append(dt, dd);
+    $('sent').querySelector('dl').append(row);
+  };
+
+  const formatValue = (f, value) => {
+    if (f.control === 'checkbox') return value ? t('field.yes') : t('field.no');
+    const labelOf = (v) => {
+      const select = f.inputs.find((i) => i.tagName === 'SELECT');
+      if (select) {
+        const option = [...select.options].find((o) => o.value === v);
+        return option ? option.textContent : String(v);
+      }
+      const input = f.inputs.find((i) => i.value === v);
+      const label = input && input.closest('label');
+      return label ? label.textContent.trim() : String(v);
+    };
+    if (Array.isArray(value)) return value.map(labelOf).join(', ');
+    if (f.control === 'radios' || f.control === 'select') return labelOf(value);
+    if (f.control === 'datetime-local') return formatTime(value);
+    return String(value);
+  };
+
+  const showSubmitted = (answer, submittedAt) => {
     const list = $('sent-options');
     list.replaceChildren(
-      ...selected.map((option) => {
+      ...answer.selected.map((option) => {
         const item = document.createElement('li');
         item.textContent = option;
         return item;
       }),
     );
-    $('sent-options-row').hidden = selected.length === 0;
-    $('sent-text').textContent = text.trim();
-    $('sent-text-row').hidden = text.trim() === '';
+    $('sent-options-row').hidden = answer.selected.length === 0;
+    if (answer.values.length) {
+      sentRow(t('view.submitted.values'), (dd) => {
+        const inner = document.createElement('dl');
+        inner.className = 'sent-values';
+        for (const [label, text] of answer.values) {
+          const dt = document.createElement('dt');
+          dt.textContent = label;
+          const value = document.createElement('dd');
+          value.textContent = text;
+          inner.append(dt, value);
+        }
+        dd.append(inner);
+      });
+    }
+    if (answer.decision) {
+      sentRow(t('view.submitted.decision'), (dd) => {
+        dd.textContent = answer.decision === 'approve' ? t('view.submitted.approved') : t('view.submitted.denied');
+      });
+    }
+    if (answer.reason.trim()) {
+      sentRow(t('view.submitted.reason'), (dd) => {
+        dd.className = 'sent-text';
+        dd.textContent = answer.reason.trim();
+      });
+    }
+    $('sent-text').textContent = answer.text.trim();
+    $('sent-text-row').hidden = answer.text.trim() === '';
+    if (answer.images.length) {
+      sentRow(t('view.submitted.images'), (dd) => {
+        const ul = document.createElement('ul');
+        ul.className = 'previews sent-images';
+        for (const item of answer.images) {
+          const li = document.createElement('li');
+          li.className = 'preview';
+          const img = document.createElement('img');
+          img.src = item.url;
+          img.alt = item.file.name || t('images.label');
+          li.append(img);
+          ul.append(li);
+        }
+        dd.append(ul);
+      });
+    }
     setSentAt(submittedAt || new Date(now()).toISOString());
     $('sent').hidden = false;
     finish('submitted', true);
@@ -215,11 +608,33 @@
     event.preventDefault();
     if (sending || closed) return;
 
+    const pressed = event.submitter || submitButton;
+    const decision = approval ? (pressed && pressed.value) || '' : '';
     const boxes = [...form.querySelectorAll('input[name="selectedOptions"]')];
     const selected = boxes.filter((box) => box.checked).map((box) => box.value);
     const text = textarea.value;
     const n = charCount(text);
-    if (selected.length === 0 && text.trim() === '') {
+
+    let firstBad = null;
+    const values = {};
+    const shown = [];
+    for (const f of fields) {
+      const problem = fieldProblem(f);
+      showFieldError(f, problem);
+      if (problem && !firstBad) firstBad = f;
+      const value = fieldValue(f);
+      if (value !== undefined) {
+        values[f.name] = value;
+        const label = f.el.querySelector('legend, .field-label, .option-text');
+        shown.push([label ? label.firstChild.textContent.trim() : f.name, formatValue(f, value)]);
+      }
+    }
+    if (firstBad) {
+      showError(t('error.fields'));
+      (firstBad.inputs.find((i) => i.checked) || firstBad.inputs[0]).focus();
+      return;
+    }
+    if (!approval && fields.length === 0 && selected.length === 0 && text.trim() === '' && attached.length === 0) {
       showError(t('error.empty'), boxes[0] || textarea);
       return;
     }
@@ -230,14 +645,26 @@
     errorBox.hidden = true;
 
     const body = {};
-    if (selected.length > 0) body.selectedOptions = selected;
-    if (text.trim() !== '') body.freeText = text;
+    if (approval) {
+      body.decision = decision;
+      if (text.trim() !== '') body.reason = text;
+    } else {
+      if (selected.length > 0) body.selectedOptions = selected;
+      if (fields.length > 0) body.values = values;
+      if (text.trim() !== '') body.freeText = text;
+    }
+    const images = attached.slice();
 
-    setSending(true);
+    setSending(true, pressed);
     deferredStatus = '';
     let response;
     let payload = null;
     try {
+      if (images.length > 0) {
+        body.images = await Promise.all(
+          images.map(async (item) => ({ data: await readBase64(item.file), mimeType: item.type, name: item.file.name || '' })),
+        );
+      }
       response = await fetch(cfg.submitUrl, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
@@ -254,12 +681,16 @@
     setSending(false);
 
     if (response.ok && payload && payload.success) {
-      showSubmitted(selected, text, payload.data && payload.data.submittedAt);
+      showSubmitted(
+        { selected, text: approval ? '' : text, values: shown, decision, reason: approval ? text : '', images },
+        payload.data && payload.data.submittedAt,
+      );
       return;
     }
     const error = (payload && payload.error) || {};
     let code = error.code || '';
     if (!code && response.status === 429) code = 'RATE_LIMITED';
+    if (!code && response.status === 413) code = 'PAYLOAD_TOO_LARGE';
     if (!code && response.status >= 500) code = 'SERVICE_UNAVAILABLE';
     if (finishedBy[code]) {
       finish(finishedBy[code], true);
@@ -269,8 +700,22 @@
       applyStatus(deferredStatus);
       if (closed) return;
     }
-    const field = String((error.details && error.details.field) || '').split('[')[0];
-    showError(errorMessage(code, field), field === 'freeText' ? textarea : null);
+    const fullField = String((error.details && error.details.field) || '');
+    const field = fullField.split('[')[0];
+    if (code === 'INVALID_REQUEST' && field.startsWith('values.')) {
+      const f = fields.find((x) => `values.${x.name}` === field);
+      if (f) {
+        showFieldError(f, fieldProblem(f) || 'invalid');
+        showError(t('error.fields'));
+        f.inputs[0].focus();
+        return;
+      }
+    }
+    if (code === 'INVALID_REQUEST' && field === 'images') {
+      showImagesError(t('images.refused', { count: maxImages, size: sizeText(maxImageBytes) }));
+    }
+    const group = field.startsWith('values.') ? 'values' : field;
+    showError(errorMessage(code, group), field === 'freeText' || field === 'reason' ? textarea : null);
   });
 
   // ---- Countdown -------------------------------------------------------------

@@ -22,12 +22,13 @@ import (
 const pageTokenSecret = "page-token"
 
 // Backend is what every role works over: the JetStream handle, the sessions
-// bucket, the change feed fanned out through a hub, the sessions service, and
+// bucket and the image buckets, the change feed fanned out through a hub, the sessions service, and
 // the secret that signs the page's socket credential. One process has one.
 type Backend struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	store  *natskv.Store
+	images *natskv.Images
 	hub    *sessions.Hub
 	svc    *sessions.Service
 	tokens *auth.PageTokens
@@ -63,6 +64,16 @@ func openBackend(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	err = w.untilJetStream(ctx, "open the image buckets", func(ctx context.Context) (err error) {
+		be.images, err = natskv.OpenImages(ctx, js, natskv.ImageOptions{
+			Replicas: cfg.KVReplicas,
+			MaxAge:   natskv.ImageMaxAge(time.Duration(cfg.MaxTimeout)*time.Second, cfg.ResultRetention),
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	var secret []byte
 	err = w.untilJetStream(ctx, "read the page token secret", func(ctx context.Context) (err error) {
 		secret, err = natsutil.SharedSecret(ctx, js, pageTokenSecret, cfg.KVReplicas)
@@ -75,8 +86,9 @@ func openBackend(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logge
 		return nil, fmt.Errorf("page tokens: %w", err)
 	}
 	svcOpts := append([]sessions.Option{
-		sessions.WithLimits(sessions.DefaultLimits(time.Duration(cfg.DefaultTimeout)*time.Second, time.Duration(cfg.MaxTimeout)*time.Second)),
+		sessions.WithLimits(Limits(cfg)),
 		sessions.WithRetention(cfg.ResultRetention),
+		sessions.WithImageStore(be.images),
 		sessions.WithObserver(metrics.Sessions{}),
 	}, opts...)
 	be.svc = sessions.NewService(be.store, be.hub, svcOpts...)
@@ -88,6 +100,17 @@ func openBackend(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logge
 	}
 	be.stopFeed, be.feedDone = stop, feed
 	return be, nil
+}
+
+// Limits are the sessions limits cfg sets: the documented defaults with the
+// configured timeouts and image limits.
+func Limits(cfg Config) sessions.Limits {
+	l := sessions.DefaultLimits(time.Duration(cfg.DefaultTimeout)*time.Second, time.Duration(cfg.MaxTimeout)*time.Second)
+	l.MaxImages = cfg.ImageMaxCount
+	if cfg.imageMaxBytes > 0 {
+		l.MaxImageBytes = cfg.imageMaxBytes
+	}
+	return l
 }
 
 // Close stops following the change feed and waits until it has stopped. It
@@ -112,6 +135,9 @@ func (b *Backend) JetStream() jetstream.JetStream { return b.js }
 
 // Store is the sessions bucket.
 func (b *Backend) Store() *natskv.Store { return b.store }
+
+// Images is the object store of the images of questions and answers.
+func (b *Backend) Images() *natskv.Images { return b.images }
 
 // Hub is the in-process fan-out of the change feed.
 func (b *Backend) Hub() *sessions.Hub { return b.hub }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +68,15 @@ type Config struct {
 	MaxTimeout      int           `env:"MAX_TIMEOUT" envDefault:"3600"`
 	ResultRetention time.Duration `env:"RESULT_RETENTION" envDefault:"24h"`
 	MCPWaitSeconds  int           `env:"MCP_WAIT_SECONDS" envDefault:"50"`
+
+	// Images on questions and answers (docs/api.md, "Limits"); sizes are
+	// bytes with an optional KiB or MiB suffix.
+	ImageMaxBytes string `env:"IMAGE_MAX_BYTES" envDefault:"5MiB"`
+	ImageMaxCount int    `env:"IMAGE_MAX_COUNT" envDefault:"4"`
+	UploadMemory  string `env:"UPLOAD_MEMORY" envDefault:"128MiB"`
+
+	// Parsed by check from ImageMaxBytes and UploadMemory.
+	imageMaxBytes, uploadMemory int64
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
@@ -207,6 +217,7 @@ func (c *Config) check() error {
 	if c.MCPWaitSeconds < 0 || c.MCPWaitSeconds > 3600 {
 		errs = append(errs, fmt.Errorf("MCP_WAIT_SECONDS=%d must be between 0 and 3600", c.MCPWaitSeconds))
 	}
+	errs = append(errs, c.checkImages()...)
 	if c.KVReplicas < 1 || c.KVReplicas > 5 {
 		errs = append(errs, fmt.Errorf("KV_REPLICAS=%d must be between 1 and 5", c.KVReplicas))
 	}
@@ -256,6 +267,65 @@ func (c *Config) check() error {
 	return errors.Join(errs...)
 }
 
+// The bounds of the image settings: enough for a phone photo, small enough
+// that a request with every image still fits comfortably in memory.
+const (
+	minImageBytes = 1 << 10
+	maxImageBytes = 25 << 20
+	maxImageCount = 10
+)
+
+// checkImages parses and checks IMAGE_MAX_BYTES, IMAGE_MAX_COUNT and
+// UPLOAD_MEMORY: the memory for large bodies must hold at least one
+// request carrying every image.
+func (c *Config) checkImages() []error {
+	var errs []error
+	n, err := parseBytes(c.ImageMaxBytes)
+	switch {
+	case err != nil:
+		errs = append(errs, fmt.Errorf("IMAGE_MAX_BYTES=%q: %w", c.ImageMaxBytes, err))
+	case n < minImageBytes || n > maxImageBytes:
+		errs = append(errs, fmt.Errorf("IMAGE_MAX_BYTES=%q must be between 1KiB and 25MiB", c.ImageMaxBytes))
+	default:
+		c.imageMaxBytes = n
+	}
+	if c.ImageMaxCount < 1 || c.ImageMaxCount > maxImageCount {
+		errs = append(errs, fmt.Errorf("IMAGE_MAX_COUNT=%d must be between 1 and %d", c.ImageMaxCount, maxImageCount))
+	}
+	m, err := parseBytes(c.UploadMemory)
+	if err != nil {
+		return append(errs, fmt.Errorf("UPLOAD_MEMORY=%q: %w", c.UploadMemory, err))
+	}
+	c.uploadMemory = m
+	if len(errs) == 0 {
+		if need := edge.LargeBodyLimit(c.ImageMaxCount, c.imageMaxBytes); m < need {
+			errs = append(errs, fmt.Errorf("UPLOAD_MEMORY=%q must hold at least one request with every image: %d bytes (IMAGE_MAX_COUNT × IMAGE_MAX_BYTES in base64, plus 64 KiB)", c.UploadMemory, need))
+		}
+	}
+	return errs
+}
+
+// parseBytes reads a size: a whole number of bytes, or one followed by KiB
+// or MiB (KB and MB are taken as the same).
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"K", 1 << 10}, {"M", 1 << 20}, {"B", 1}} {
+		if len(s) > len(u.suffix) && strings.EqualFold(s[len(s)-len(u.suffix):], u.suffix) {
+			s, mult = strings.TrimSpace(s[:len(s)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return 0, errors.New("must be a size such as 5MiB, 512KiB or 1048576")
+	}
+	return n * mult, nil
+}
+
 // checkOrigin accepts what a browser sends as Origin: scheme://host[:port].
 // A wildcard is refused: CORS here reflects exact origins only.
 func checkOrigin(o string) error {
@@ -292,6 +362,7 @@ func edgeConfig(c Config, version string) edge.Config {
 		TrustedProxies: c.trustedProxies,
 	}
 	ec.MCP.Wait = time.Duration(c.MCPWaitSeconds) * time.Second
+	ec.UploadMemory = c.uploadMemory
 	// The protected resource metadata names the authorization server that
 	// issues tokens for this edge: only an external one (JWKS_URL) has one
 	// to name, and JWT_ISSUER says which.

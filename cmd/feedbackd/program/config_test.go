@@ -145,3 +145,43 @@ func TestEmptyVariablesTakeTheDefault(t *testing.T) {
 		t.Fatalf("defaults not applied: %q %d", cfg.ListenAddr, cfg.DefaultTimeout)
 	}
 }
+
+// The image limits reach the sessions service and the edge: sizes with or
+// without a unit, and an upload budget that must hold one full request.
+func TestImageLimitsFromTheEnvironment(t *testing.T) {
+	cfg, err := loadConfig(vars())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := Limits(cfg); l.MaxImages != 4 || l.MaxImageBytes != 5<<20 {
+		t.Errorf("default image limits %d × %d", l.MaxImages, l.MaxImageBytes)
+	}
+	if ec := edgeConfig(cfg, "test"); ec.UploadMemory != 128<<20 {
+		t.Errorf("default upload memory %d", ec.UploadMemory)
+	}
+	for _, tc := range []struct {
+		bytes string
+		want  int64
+	}{{"1048576", 1 << 20}, {"512KiB", 512 << 10}, {"2 MiB", 2 << 20}, {"3mb", 3 << 20}, {"64k", 64 << 10}} {
+		cfg, err := loadConfig(vars("IMAGE_MAX_BYTES", tc.bytes, "IMAGE_MAX_COUNT", "2"))
+		if err != nil {
+			t.Fatalf("IMAGE_MAX_BYTES=%s: %v", tc.bytes, err)
+		}
+		if l := Limits(cfg); l.MaxImageBytes != tc.want || l.MaxImages != 2 {
+			t.Errorf("IMAGE_MAX_BYTES=%s: limits %d × %d, want 2 × %d", tc.bytes, l.MaxImages, l.MaxImageBytes, tc.want)
+		}
+	}
+	for _, tc := range []struct{ env, value, want string }{
+		{"IMAGE_MAX_BYTES", "lots", `IMAGE_MAX_BYTES="lots": must be a size`},
+		{"IMAGE_MAX_BYTES", "100", "must be between 1KiB and 25MiB"},
+		{"IMAGE_MAX_BYTES", "26MiB", "must be between 1KiB and 25MiB"},
+		{"IMAGE_MAX_COUNT", "0", "IMAGE_MAX_COUNT=0 must be between 1 and 10"},
+		{"IMAGE_MAX_COUNT", "11", "IMAGE_MAX_COUNT=11 must be between 1 and 10"},
+		{"UPLOAD_MEMORY", "-1", `UPLOAD_MEMORY="-1": must be a size`},
+		{"UPLOAD_MEMORY", "10MiB", "must hold at least one request with every image"},
+	} {
+		if _, err := loadConfig(vars(tc.env, tc.value)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: error %v, want one containing %q", tc.env, tc.value, err, tc.want)
+		}
+	}
+}

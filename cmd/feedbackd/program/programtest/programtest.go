@@ -53,6 +53,8 @@ type settings struct {
 	logs   io.Writer
 	hooks  program.Hooks
 	noWait bool
+	// shortTimeouts widens the configured limits' timeouts (ShortTimeouts).
+	shortTimeouts bool
 }
 
 // Role runs the named role instead of serve: edge, notifier, expirer or
@@ -84,11 +86,7 @@ func Sessions(opts ...sessions.Option) Option {
 
 // ShortTimeouts lets sessions last from one second to four hours, which the
 // configuration refuses: tests of expiry need short ones.
-func ShortTimeouts() Option {
-	l := sessions.DefaultLimits(300*time.Second, 4*time.Hour)
-	l.MinTimeout = time.Second
-	return Sessions(sessions.WithLimits(l))
-}
+func ShortTimeouts() Option { return func(s *settings) { s.shortTimeouts = true } }
 
 // QuickStorageErrors makes a storage failure a 503 after 300 ms instead of
 // after the production retry budget, for tests that stop NATS.
@@ -151,6 +149,13 @@ func MustRunMain(tb testing.TB, opts ...Option) *program.Main {
 	m.Hooks = s.hooks
 	if err := m.ParseFlags(tb.Context(), []string{s.role}); err != nil {
 		tb.Fatalf("feedbackd %s: %v", s.role, err)
+	}
+	if s.shortTimeouts {
+		// The configured limits (image limits included), with timeouts the
+		// configuration would refuse; applied before the test's own options.
+		l := program.Limits(m.Config)
+		l.MinTimeout, l.MaxTimeout = time.Second, 4*time.Hour
+		m.Hooks.Sessions = append([]sessions.Option{sessions.WithLimits(l)}, m.Hooks.Sessions...)
 	}
 	if err := m.Run(tb.Context()); err != nil {
 		tb.Fatalf("feedbackd %s: %v", s.role, err)

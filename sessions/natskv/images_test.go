@@ -430,7 +430,10 @@ func TestDeleteImagesOfALiveSession(t *testing.T) {
 }
 
 func TestAServiceWithoutAnImageStoreRefusesImages(t *testing.T) {
-	svc, _ := newService(t)
+	// The program always wires an image store; a service built without one
+	// (as a tool might) must refuse images rather than drop them.
+	_, store := newService(t)
+	svc := sessions.NewService(store, sessions.NewHub())
 	img := imageInput(noisePNG(t, 4, 4, 15), "")
 	_, err := svc.Create(context.Background(), "alice", &sessions.CreateRequest{Message: "q", Images: []sessions.ImageInput{img}})
 	if e, ok := err.(*sessions.Error); !ok || e.Field != "images" {

@@ -95,15 +95,25 @@ func TestEveryErrorCodeFromTheRealServer(t *testing.T) {
 		wantAPIError(t, err, client.ErrCancelled, client.CodeCancelled, 410)
 	})
 	t.Run("PAYLOAD_TOO_LARGE", func(t *testing.T) {
-		// Every route but create and submit takes at most 64 KiB.
-		err := c.Raw(ctx, http.MethodPost, "/api/feedback/"+pending+"/cancel", nil, []byte(`{"x":"`+strings.Repeat("x", 100<<10)+`"}`))
-		wantAPIError(t, err, client.ErrPayloadTooLarge, client.CodePayloadTooLarge, 413)
-		// A body far over any limit may be cut off by the server before
-		// its answer can be read: the error says what probably happened.
-		_, err = c.Create(ctx, client.Question{Message: strings.Repeat("x", 40<<20)})
-		if err == nil || (!errors.Is(err, client.ErrPayloadTooLarge) && !strings.Contains(err.Error(), "over its size limit")) {
-			t.Fatalf("a 40 MiB create: %v", err)
+		// The server answers 413 to a body over its limit before reading it,
+		// then closes the connection; the unread rest of the body makes the
+		// close a TCP reset, which may destroy the answer before the client
+		// reads it. Either way the caller must learn what happened.
+		tooLarge := func(err error) {
+			t.Helper()
+			if errors.Is(err, client.ErrPayloadTooLarge) {
+				wantAPIError(t, err, client.ErrPayloadTooLarge, client.CodePayloadTooLarge, 413)
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "over its size limit") {
+				t.Fatalf("error %v, want PAYLOAD_TOO_LARGE or the reset explained", err)
+			}
+			t.Logf("the 413 was lost to the reset: %v", err)
 		}
+		// Every route but create and submit takes at most 64 KiB.
+		tooLarge(c.Raw(ctx, http.MethodPost, "/api/feedback/"+pending+"/cancel", nil, []byte(`{"x":"`+strings.Repeat("x", 100<<10)+`"}`)))
+		_, err := c.Create(ctx, client.Question{Message: strings.Repeat("x", 40<<20)})
+		tooLarge(err)
 	})
 	t.Run("UPGRADE_REQUIRED", func(t *testing.T) {
 		err := c.Raw(ctx, http.MethodGet, "/ws", nil, nil)

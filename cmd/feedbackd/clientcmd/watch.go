@@ -81,7 +81,7 @@ func Watch(env Env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	w := &watcher{env: env, json: asJSON, titles: map[string]string{}}
+	w := &watcher{env: env, c: c, json: asJSON, titles: map[string]string{}}
 	opts = append(opts, client.OnDisconnect(func(err error, retryIn time.Duration) {
 		fmt.Fprintf(env.Stderr, "feedbackd watch: connection lost (%v); reconnecting in %s\n", err, retryIn.Round(100*time.Millisecond))
 	}))
@@ -100,6 +100,7 @@ func Watch(env Env, args []string) error {
 // watcher prints events.
 type watcher struct {
 	env       Env
+	c         *client.Client
 	json      bool
 	connected bool
 	// titles remembers what each session asked, from its session_created,
@@ -124,8 +125,11 @@ func (w *watcher) print(ev client.Event, server string) {
 	text := firstNonEmpty(ev.Title, oneLine(ev.Message))
 	if text != "" {
 		w.titles[ev.SessionID] = text
-	} else {
-		text = w.titles[ev.SessionID]
+	} else if text = w.titles[ev.SessionID]; text == "" && ev.SessionID != "" {
+		// A session first heard of after its creation (a replay, or the
+		// feed skipping a superseded version): ask what it was about.
+		text = w.lookUp(ev.SessionID)
+		w.titles[ev.SessionID] = text
 	}
 	switch ev.Type {
 	case client.EventSubmitted:
@@ -151,6 +155,18 @@ func (w *watcher) print(ev client.Event, server string) {
 	}
 	line := fmt.Sprintf("%s  %-22s  %-8s  %-9s  %s", at.Local().Format("15:04:05"), ev.Type, id, ev.Status, text)
 	fmt.Fprintln(w.env.Stdout, strings.TrimRight(line, " "))
+}
+
+// lookUp reads what a session asks, briefly: a line without it is better
+// than a late line.
+func (w *watcher) lookUp(id string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := w.c.Status(ctx, id)
+	if err != nil {
+		return ""
+	}
+	return oneLine(st.Heading())
 }
 
 func firstNonEmpty(s ...string) string {

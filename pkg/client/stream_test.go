@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -286,4 +287,49 @@ func TestWatchAcrossANotifierRestart(t *testing.T) {
 	if !slices.IsSorted(revs) {
 		t.Fatalf("revisions out of order: %v", revs)
 	}
+}
+
+// clientGoroutines lists the goroutines running code of this package.
+func clientGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "feedbackd/pkg/client.") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Every way a stream ends stops its goroutines: the session's end, the
+// loop breaking, the context ending. (Not parallel: other tests' streams
+// would be counted.)
+func TestStreamsLeaveNoGoroutineBehind(t *testing.T) {
+	m := serve(t)
+	c := clientOf(t, m)
+	ctx := ctxFor(t, 60*time.Second)
+	id := mustCreate(t, c, client.Question{Message: "leak?"}).SessionID
+	if err := c.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range c.Subscribe(ctx, id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range c.Watch(ctx) {
+		break
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	col := collect(c.Watch(wctx))
+	programtest.WaitFor(t, 10*time.Second, programtest.Until("connected", func() bool { return col.has(connected) }))
+	cancel()
+	col.wait(t)
+	programtest.WaitFor(t, 10*time.Second, func() error {
+		if g := clientGoroutines(); len(g) > 0 {
+			return fmt.Errorf("%d goroutines of pkg/client still run:\n%s", len(g), strings.Join(g, "\n\n"))
+		}
+		return nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"reflect"
 	"slices"
 	"strings"
@@ -244,6 +245,20 @@ func TestSessionIDsThatWouldChangeThePathAreRefused(t *testing.T) {
 	for _, id := range []string{"", ".", "..", "a/b", "x?y", "x#y", "%2e%2e", `a\b`} {
 		if _, err := sessionPath(id, "/status"); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%q: %v", id, err)
+		}
+	}
+}
+
+// The package stands alone: a program that uses it links nothing of the
+// server (package doc).
+func TestImportsNothingOfTheServer(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for dep := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		if strings.HasPrefix(dep, "github.com/feedbackd/feedbackd/") && dep != "github.com/feedbackd/feedbackd/pkg/client" {
+			t.Errorf("pkg/client depends on %s", dep)
 		}
 	}
 }

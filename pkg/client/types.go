@@ -144,46 +144,70 @@ type Created struct {
 	ExpiresAt   time.Time `json:"expiresAt"`
 }
 
-// Session is a session as its owner sees it: from Status and from List.
-// The question's fields are filled as far as the server reports them.
-type Session struct {
-	ID          string     `json:"sessionId"`
-	Status      Status     `json:"status"`
-	CreatedAt   time.Time  `json:"createdAt"`
-	ExpiresAt   time.Time  `json:"expiresAt"`
-	SubmittedAt *time.Time `json:"submittedAt,omitempty"`
-
-	Message     string          `json:"message,omitempty"`
-	Title       string          `json:"title,omitempty"`
+// Asked is what a session asks, as its owner created it: the kind, the
+// title, the message, the options (MultiSelect is set with options only),
+// the form, an approval's action and details, the question's images, and
+// the metadata given at create. Fields the server does not report are
+// zero.
+type Asked struct {
 	Kind        Kind            `json:"kind,omitempty"`
+	Title       string          `json:"title,omitempty"`
+	Message     string          `json:"message,omitempty"`
 	Options     []string        `json:"predefinedOptions,omitempty"`
 	MultiSelect *bool           `json:"multiSelect,omitempty"`
 	Fields      *Form           `json:"fields,omitempty"`
 	Action      string          `json:"action,omitempty"`
 	Details     json.RawMessage `json:"details,omitempty"`
 	Images      []ImageRef      `json:"images,omitempty"`
-	// Metadata is the metadata given at create.
-	Metadata json.RawMessage `json:"metadata,omitempty"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"`
+}
+
+// Session is a session as its owner sees it: from Status (with the whole
+// question) and from List (with a summary of it: kind, title, message,
+// action, metadata).
+type Session struct {
+	ID          string     `json:"sessionId"`
+	Status      Status     `json:"status"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	ExpiresAt   time.Time  `json:"expiresAt"`
+	SubmittedAt *time.Time `json:"submittedAt,omitempty"`
+	// Asked is what the session asks.
+	Asked
 
 	// Raw is the session's JSON as the server sent it.
 	Raw json.RawMessage `json:"-"`
 }
 
-// UnmarshalJSON reads a session and keeps its JSON in Raw.
+// UnmarshalJSON reads a session, whether the server puts the question in a
+// "question" object (status) or beside the status (list items), and keeps
+// the JSON in Raw.
 func (s *Session) UnmarshalJSON(b []byte) error {
-	type plain Session
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
+	var w struct {
+		ID          string     `json:"sessionId"`
+		Status      Status     `json:"status"`
+		CreatedAt   time.Time  `json:"createdAt"`
+		ExpiresAt   time.Time  `json:"expiresAt"`
+		SubmittedAt *time.Time `json:"submittedAt"`
+		Question    *Asked     `json:"question"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*s = Session(p)
+	var flat Asked
+	if err := json.Unmarshal(b, &flat); err != nil {
+		return err
+	}
+	*s = Session{ID: w.ID, Status: w.Status, CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt, SubmittedAt: w.SubmittedAt, Asked: flat}
+	if w.Question != nil {
+		s.Asked = *w.Question
+	}
 	s.Raw = append(json.RawMessage(nil), b...)
 	return nil
 }
 
 // Heading is what a person would read first: the title, else the action of
 // an approval, else the message.
-func (s *Session) Heading() string {
+func (s *Asked) Heading() string {
 	switch {
 	case s.Title != "":
 		return s.Title
@@ -228,6 +252,8 @@ type Result struct {
 	SubmittedAt time.Time `json:"submittedAt"`
 	// Metadata is the metadata sent with the answer, nil if none.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
+	// Question is what the session asked, when the server reports it.
+	Question *Asked `json:"question,omitempty"`
 
 	// Raw is the result's JSON as the server sent it.
 	Raw json.RawMessage `json:"-"`

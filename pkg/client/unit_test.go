@@ -262,3 +262,27 @@ func TestImportsNothingOfTheServer(t *testing.T) {
 		}
 	}
 }
+
+// A status names the question in a "question" object, a list item beside
+// the status; both land in Session.Asked.
+func TestSessionReadsBothShapes(t *testing.T) {
+	status := `{"sessionId":"s","status":"pending","createdAt":"2026-11-22T04:36:12.481Z","expiresAt":"2026-11-22T04:46:12.481Z",
+		"question":{"kind":"question","title":"T","message":"M","predefinedOptions":["A","B"],"multiSelect":false,
+		"fields":null,"images":[{"id":"i","name":"a.png","mimeType":"image/png","size":3,"url":"http://x/api/feedback/s/images/i"}],"metadata":{"k":1}}}`
+	item := `{"sessionId":"s","message":"M","status":"completed","createdAt":"2026-11-22T04:36:12.481Z","expiresAt":"2026-11-22T04:46:12.481Z",
+		"submittedAt":"2026-11-22T04:39:57.034Z","kind":"approval","title":"T","action":"Run","metadata":{"k":1}}`
+	var a, b Session
+	if err := json.Unmarshal([]byte(status), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(item), &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.ID != "s" || a.Title != "T" || a.Message != "M" || !slices.Equal(a.Options, []string{"A", "B"}) || a.MultiSelect == nil || *a.MultiSelect ||
+		len(a.Images) != 1 || a.Images[0].URL == "" || string(a.Metadata) != `{"k":1}` || a.Heading() != "T" || string(a.Raw) != status {
+		t.Errorf("status %+v", a)
+	}
+	if b.Kind != KindApproval || b.Action != "Run" || b.Message != "M" || b.SubmittedAt == nil || b.Status != StatusCompleted || string(b.Metadata) != `{"k":1}` {
+		t.Errorf("list item %+v", b)
+	}
+}

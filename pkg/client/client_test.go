@@ -301,7 +301,7 @@ func TestImagesRoundTrip(t *testing.T) {
 	if !bytes.Equal(img.Data, pic) || img.MimeType != "image/png" {
 		t.Fatalf("downloaded %d bytes of %s", len(img.Data), img.MimeType)
 	}
-	if _, err := c.Image(ctx, created.SessionID, "no-such-image"); !errors.Is(err, client.ErrNotFound) {
+	if _, err := c.Image(ctx, created.SessionID, "0b6e6a3c-9f57-4b0f-8a55-3f0e2f1d9c11"); !errors.Is(err, client.ErrNotFound) {
 		t.Fatalf("unknown image: %v", err)
 	}
 	other := clientOf(t, m, client.WithAPIKey(programtest.KeyB))

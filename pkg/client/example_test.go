@@ -41,7 +41,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Fprintln(os.Stderr, "Please answer at", created.FeedbackURL)
+	// Show created.FeedbackURL to the person: in a chat, an e-mail, a QR code.
 
 	personAnswers(created.SessionID, client.Answer{SelectedOptions: []string{"Yes"}, FreeText: "Watch the error rate."})
 

@@ -275,3 +275,34 @@ func startShell(t *testing.T, dir string, env []string, line string) *proc {
 	}
 	return startProgram(t, bash, dir, env, nil, "-c", line)
 }
+
+// --image sends the file's bytes with the question; the owner reads them
+// back byte for byte.
+func TestAskWithAnImage(t *testing.T) {
+	t.Parallel()
+	m, c := server(t)
+	pic := filepath.Join(t.TempDir(), "screenshot.png")
+	// A 1×1 PNG.
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+	if err := os.WriteFile(pic, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, m, "ask", "Does this look right?", "--image", pic, "--option", "Yes")
+	programtest.WaitFor(t, 30*time.Second, programtest.Until("the link, or an exit", func() bool {
+		return strings.Contains(p.stderr.String(), "Answer at:") || p.exited()
+	}))
+	if p.exited() && strings.Contains(p.stderr.String(), "does not accept images") {
+		t.Skipf("this server keeps no images yet: %s", p.stderr.String())
+	}
+	_, id := p.link(t)
+	st, err := c.Status(t.Context(), id)
+	if err != nil || len(st.Images) != 1 || st.Images[0].Name != "screenshot.png" {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	img, err := c.Image(t.Context(), id, st.Images[0].ID)
+	if err != nil || string(img.Data) != string(png) || img.MimeType != "image/png" {
+		t.Fatalf("image %+v %v", img, err)
+	}
+	submit(t, c, id, client.Answer{SelectedOptions: []string{"Yes"}})
+	p.expect(t, 0, "Yes\n", "")
+}

@@ -149,6 +149,16 @@ func (p *proc) link(t *testing.T) (link, id string) {
 	return link, id
 }
 
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // exit waits for the process to end and returns its exit status.
 func (p *proc) exit(t *testing.T) int {
 	t.Helper()

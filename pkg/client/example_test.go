@@ -361,13 +361,12 @@ func ExampleClient_Watch() {
 		switch ev.Type {
 		case client.EventConnected:
 			// Following every session of ours from here on: ask one.
-			created, err := c.Create(ctx, client.Question{Message: "Watched question"})
-			if err != nil {
+			if _, err := c.Create(ctx, client.Question{Message: "Watched question"}); err != nil {
 				log.Fatal(err)
 			}
-			go personAnswers(created.SessionID, client.Answer{FreeText: "seen"})
 		case client.EventCreated:
 			fmt.Println(ev.Type, ev.Message)
+			go personAnswers(ev.SessionID, client.Answer{FreeText: "seen"})
 		default:
 			fmt.Println(ev.Type, ev.Status)
 		}

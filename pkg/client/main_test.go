@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -24,6 +25,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	// The examples' clients keep idle connections in the default transport,
+	// which the edge's graceful shutdown would wait for.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	if err := stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop the examples' server:", err)
 		code = 1

@@ -109,6 +109,11 @@ func TestAskRefusesWhatCannotWork(t *testing.T) {
 			t.Errorf("%q printed %q %q before refusing", tc.args, out.String(), errOut.String())
 		}
 	}
+	for _, args := range [][]string{{"--since", "12abc"}, {"--since", "-1"}, {"extra"}} {
+		if err := Watch(Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}, args); err == nil || !strings.Contains(err.Error(), "--help") {
+			t.Errorf("watch %q: %v", args, err)
+		}
+	}
 	var out bytes.Buffer
 	if err := Ask(Env{Stdout: &out, Stderr: io.Discard, Getenv: func(string) string { return "" }}, []string{"--help"}); !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "--field NAME[?]:TYPE[:TITLE]") {
 		t.Errorf("--help: %v %q", err, out.String())

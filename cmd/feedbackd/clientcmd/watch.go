@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -65,8 +66,8 @@ func Watch(env Env, args []string) error {
 	}
 	var opts []client.StreamOption
 	if since != "" {
-		var rev uint64
-		if _, err := fmt.Sscan(since, &rev); err != nil {
+		rev, err := strconv.ParseUint(since, 10, 64)
+		if err != nil {
 			return usageError("watch", fmt.Errorf("--since %q: want a revision number", since))
 		}
 		opts = append(opts, client.FromRevision(rev))

@@ -49,6 +49,9 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s ./pkg/envelope/
 	$(GO) test -run '^$$' -fuzz FuzzAuthorizationHeader -fuzztime 30s ./edge/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeError -fuzztime 30s ./pkg/client/
+	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime 30s ./pkg/client/
+	$(GO) test -run '^$$' -fuzz FuzzFormJSON -fuzztime 30s ./pkg/client/
 
 clean:
 	rm -rf bin

@@ -25,8 +25,8 @@ func main() {
 }
 
 // run runs feedbackd with args until it is done or gets SIGINT or SIGTERM,
-// and returns the exit status: 0 for success (and for help asked for), 1
-// otherwise.
+// and returns the exit status: 0 for success (and for help asked for), the
+// command's own status when it has one, 1 otherwise.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -45,9 +45,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitStatus(stderr, m.Close())
 }
 
+// exitStatus prints err and returns the status it calls for: its own when
+// it has one (feedbackd ask exits 2 on expiry, and so on), else 1.
 func exitStatus(stderr io.Writer, err error) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(stderr, "feedbackd", msg)
+		}
+		return coded.ExitCode()
 	}
 	fmt.Fprintln(stderr, "feedbackd:", err)
 	return 1

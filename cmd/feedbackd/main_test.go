@@ -27,6 +27,11 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"launch"}, 1, "", `unknown command "launch"`},
 		{[]string{"edge", "now"}, 1, "", "takes no arguments"},
 		{[]string{"healthcheck"}, 1, "", "usage: feedbackd healthcheck"},
+		{[]string{"ask", "--help"}, 0, "usage: feedbackd ask", ""},
+		{[]string{"ask"}, 1, "", "feedbackd ask: what should the person be asked"},
+		{[]string{"ask", "Ship it?", "--option", "Yes", "--expect", "No"}, 1, "", "none of the options"},
+		{[]string{"watch", "--help"}, 0, "usage: feedbackd watch", ""},
+		{[]string{"watch", "now"}, 1, "", "feedbackd watch: takes no arguments"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer

@@ -3,6 +3,8 @@ package program
 import (
 	"fmt"
 	"strings"
+
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/clientcmd"
 )
 
 // commands are what feedbackd runs to its end, as opposed to roles.
@@ -17,6 +19,13 @@ var commands = map[string]func(m *Main, getenv func(string) string) error{
 	},
 	"apikey":      func(m *Main, _ func(string) string) error { return runAPIKey(m.args, m.Stdout, m.Stderr) },
 	"healthcheck": func(m *Main, _ func(string) string) error { return runHealthcheck(m.args, m.Stdout) },
+	// The client commands: feedbackd as its own client (pkg/client).
+	"ask": func(m *Main, getenv func(string) string) error {
+		return clientcmd.Ask(clientcmd.Env{Stdout: m.Stdout, Stderr: m.Stderr, Getenv: getenv}, m.args)
+	},
+	"watch": func(m *Main, getenv func(string) string) error {
+		return clientcmd.Watch(clientcmd.Env{Stdout: m.Stdout, Stderr: m.Stderr, Getenv: getenv}, m.args)
+	},
 }
 
 // usage is `feedbackd help`: the roles from the role table, then the
@@ -31,7 +40,11 @@ func usage() string {
 		}
 		fmt.Fprintf(&b, "  feedbackd %-10s %s\n", name, r.about)
 	}
-	b.WriteString(`  feedbackd token      print a signed HS256 JWT (--sub, --ttl, --claim k=v)
+	b.WriteString(`  feedbackd ask "Ship it?" --option Yes --option No [--expect Yes]
+                       ask a person from a script; exits 0 answered, 2 expired, 3 cancelled,
+                       4 not as expected (feedbackd ask --help)
+  feedbackd watch      follow your sessions live, one line per event (--json)
+  feedbackd token      print a signed HS256 JWT (--sub, --ttl, --claim k=v)
   feedbackd apikey     print a new random API key
   feedbackd healthcheck URL   exit 0 when URL answers 200 (for container health checks)
   feedbackd version    print the version

@@ -68,6 +68,8 @@ type Config struct {
 	MaxTimeout      int           `env:"MAX_TIMEOUT" envDefault:"3600"`
 	ResultRetention time.Duration `env:"RESULT_RETENTION" envDefault:"24h"`
 	MCPWaitSeconds  int           `env:"MCP_WAIT_SECONDS" envDefault:"50"`
+	// ResultMaxWait caps ?wait= on the result route, in seconds.
+	ResultMaxWait int `env:"RESULT_MAX_WAIT" envDefault:"60"`
 
 	// Images on questions and answers (docs/api.md, "Limits"); sizes are
 	// bytes with an optional KiB or MiB suffix.
@@ -218,6 +220,9 @@ func (c *Config) check() error {
 		errs = append(errs, fmt.Errorf("MCP_WAIT_SECONDS=%d must be between 0 and 3600", c.MCPWaitSeconds))
 	}
 	errs = append(errs, c.checkImages()...)
+	if c.ResultMaxWait < 1 || c.ResultMaxWait > 60 {
+		errs = append(errs, fmt.Errorf("RESULT_MAX_WAIT=%d must be between 1 and 60", c.ResultMaxWait))
+	}
 	if c.KVReplicas < 1 || c.KVReplicas > 5 {
 		errs = append(errs, fmt.Errorf("KV_REPLICAS=%d must be between 1 and 5", c.KVReplicas))
 	}
@@ -363,6 +368,7 @@ func edgeConfig(c Config, version string) edge.Config {
 	}
 	ec.MCP.Wait = time.Duration(c.MCPWaitSeconds) * time.Second
 	ec.UploadMemory = c.uploadMemory
+	ec.MaxWait = time.Duration(c.ResultMaxWait) * time.Second
 	// The protected resource metadata names the authorization server that
 	// issues tokens for this edge: only an external one (JWKS_URL) has one
 	// to name, and JWT_ISSUER says which.

@@ -185,3 +185,26 @@ func TestImageLimitsFromTheEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// RESULT_MAX_WAIT lowers the cap on ?wait= (for proxies that cut idle
+// requests sooner, and for tests of clients that wait longer than one poll).
+func TestResultMaxWait(t *testing.T) {
+	cfg, err := loadConfig(vars())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := edgeConfig(cfg, "test").MaxWait; got != 60*time.Second {
+		t.Errorf("default cap %s, want 60s", got)
+	}
+	if cfg, err = loadConfig(vars("RESULT_MAX_WAIT", "2")); err != nil {
+		t.Fatal(err)
+	}
+	if got := edgeConfig(cfg, "test").MaxWait; got != 2*time.Second {
+		t.Errorf("cap %s, want 2s", got)
+	}
+	for _, bad := range []string{"0", "61", "-1"} {
+		if _, err := loadConfig(vars("RESULT_MAX_WAIT", bad)); err == nil || !strings.Contains(err.Error(), "RESULT_MAX_WAIT") {
+			t.Errorf("RESULT_MAX_WAIT=%s: error %v", bad, err)
+		}
+	}
+}

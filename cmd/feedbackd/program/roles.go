@@ -16,6 +16,7 @@ import (
 	"github.com/feedbackd/feedbackd/expirer"
 	"github.com/feedbackd/feedbackd/notifier"
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/dirlock"
 	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
@@ -137,11 +138,16 @@ var (
 func (m *Main) start() error {
 	cfg := &m.Config
 	r := m.role
-	if r.nats == natsServerOnly {
-		return m.startNATSServer()
-	}
 	if r.nats == externalNATS && cfg.NATSURL == "" {
 		return fmt.Errorf("feedbackd %s needs NATS_URL (feedbackd serve runs every role over an embedded server)", r.name)
+	}
+	if r.nats == natsServerOnly || (r.nats == embeddedUnlessURL && cfg.NATSURL == "") {
+		if err := m.lockDataDir(); err != nil {
+			return err
+		}
+	}
+	if r.nats == natsServerOnly {
+		return m.startNATSServer()
 	}
 	switch r.creds {
 	case requireCredentials:
@@ -262,6 +268,23 @@ func (m *Main) newAuthenticator() error {
 	if cfg.AuthDisabled {
 		m.log.Warn("AUTH_DISABLED=true: every request is accepted without credentials and all sessions share one owner. Never run this on a network others can reach.")
 	}
+	return nil
+}
+
+// lockDataDir locks DATA_DIR for the life of the process before the
+// embedded NATS server opens its store there: two servers on one store
+// corrupt it (each believes it owns the message blocks), so the second
+// refuses to start and says which process holds the directory.
+func (m *Main) lockDataDir() error {
+	l, err := dirlock.Acquire(m.Config.DataDir)
+	if errors.Is(err, dirlock.ErrUnsupported) {
+		m.log.Warn("DATA_DIR cannot be locked on this system: never run two servers on it at once", "dir", m.Config.DataDir)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	m.onClose("DATA_DIR lock", l.Release)
 	return nil
 }
 

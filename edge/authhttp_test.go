@@ -228,6 +228,10 @@ func TestAuthEveryCredentialFormThroughTheHTTPStack(t *testing.T) {
 		{"query credential beside a valid header", e, h("X-API-Key", keyA), "?APIKEY=" + keyA, 401},
 		{"two Authorization headers", e, h("Authorization", "ApiKey "+keyA, "Authorization", "Bearer "+hs), "", 401},
 		{"two X-API-Key headers", e, h("X-API-Key", keyA, "X-API-Key", keyA), "", 401},
+		{"X-API-Key beside a wrong Bearer", e, h("X-API-Key", keyA, "Authorization", "Bearer wrong"), "", 401},
+		{"X-API-Key beside a valid Bearer", e, h("X-API-Key", keyA, "Authorization", "Bearer "+hs), "", 401},
+		{"X-API-Key beside the same key as ApiKey", e, h("X-API-Key", keyA, "Authorization", "ApiKey "+keyA), "", 401},
+		{"wrong X-API-Key beside a valid Bearer", e, h("X-API-Key", "wrong", "Authorization", "Bearer "+hs), "", 401},
 
 		{"X-API-Key", e, h("X-API-Key", keyA), "", 200},
 		{"Authorization: ApiKey", e, h("Authorization", "ApiKey "+keyA), "", 200},

@@ -83,6 +83,8 @@ func (s *Server) unauthorized(c *fiber.Ctx, err error) error {
 		msg = "credentials in the query string are not accepted here: send X-API-Key or Authorization instead"
 	case errors.Is(err, errDuplicateCredentials):
 		msg = "send exactly one Authorization or X-API-Key header"
+	case errors.Is(err, auth.ErrAmbiguousCredentials):
+		msg = "send one credential: X-API-Key or Authorization, not both"
 	}
 	return s.fail(c, sessions.Errorf(envelope.CodeUnauthorized, "%s", msg))
 }

@@ -3,6 +3,7 @@ package notifier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -162,7 +163,11 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 	who, err := n.authorize(ctx, c)
 	if err != nil {
 		n.log.Debug("WebSocket authentication failed", "path", c.Path(), "reason", err)
-		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "missing or invalid credentials: pass ?apiKey=, ?token=, X-API-Key or Authorization"))
+		msg := "missing or invalid credentials: pass ?apiKey=, ?token=, X-API-Key or Authorization"
+		if errors.Is(err, auth.ErrAmbiguousCredentials) {
+			msg = "send one credential: one of ?apiKey=, ?token=, X-API-Key or Authorization, not several"
+		}
+		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "%s", msg))
 	}
 	if who.pageSession != "" && req.sessionID == "" {
 		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "a feedback page credential opens only /ws/{its session id}"))
@@ -211,13 +216,15 @@ type caller struct {
 	pageSession string
 }
 
-// authorize reads the request's credentials. The page credential is tried
+// authorize reads the request's one credential. A page credential is tried
 // first so that it can never be mistaken for a general one.
 func (n *Notifier) authorize(ctx context.Context, c *fiber.Ctx) (caller, error) {
-	token := c.Query("token")
-	header := c.Get(fiber.HeaderAuthorization)
+	creds, err := upgradeCredentials(c)
+	if err != nil {
+		return caller{}, err
+	}
 	if n.pages != nil {
-		for _, t := range []string{token, bearer(header)} {
+		for _, t := range []string{creds.Token, bearer(creds.Authorization)} {
 			if t == "" {
 				continue
 			}
@@ -226,18 +233,35 @@ func (n *Notifier) authorize(ctx context.Context, c *fiber.Ctx) (caller, error) 
 			}
 		}
 	}
-	creds := auth.Credentials{Authorization: header, APIKey: c.Get("X-API-Key")}
-	if creds.APIKey == "" {
-		creds.APIKey = c.Query("apiKey")
-	}
-	if creds.Authorization == "" && token != "" {
-		creds.Authorization = "Bearer " + token
-	}
 	p, err := n.authn.Authenticate(ctx, creds)
 	if err != nil {
 		return caller{}, err
 	}
 	return caller{owner: strings.Clone(p.ID)}, nil
+}
+
+// upgradeCredentials reads the credentials of an upgrade request: the
+// headers of the REST API, or ?apiKey= and ?token= for browsers, which
+// cannot set headers on a WebSocket. Exactly one may be given: two (any
+// mix, or one of them twice) are refused, as on the REST API, so that no
+// order of precedence decides who is calling.
+func upgradeCredentials(c *fiber.Ctx) (auth.Credentials, error) {
+	h := &c.Request().Header
+	q := c.Context().QueryArgs()
+	if len(h.PeekAll(fiber.HeaderAuthorization)) > 1 || len(h.PeekAll("X-API-Key")) > 1 ||
+		len(q.PeekMulti("token")) > 1 || len(q.PeekMulti("apiKey")) > 1 {
+		return auth.Credentials{}, fmt.Errorf("%w: %w", auth.ErrUnauthorized, auth.ErrAmbiguousCredentials)
+	}
+	creds := auth.Credentials{
+		APIKey:        c.Get("X-API-Key"),
+		Authorization: c.Get(fiber.HeaderAuthorization),
+		Token:         c.Query("token"),
+		QueryAPIKey:   c.Query("apiKey"),
+	}
+	if creds.Count() > 1 {
+		return auth.Credentials{}, fmt.Errorf("%w: %w", auth.ErrUnauthorized, auth.ErrAmbiguousCredentials)
+	}
+	return creds, nil
 }
 
 // bearer is the credential of an "Authorization: Bearer T" header, read by

@@ -1,14 +1,18 @@
 package edge_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	fws "github.com/fasthttp/websocket"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
+	"github.com/feedbackd/feedbackd/sessions"
 )
 
 // The regression tests of issue 12 ("Hardening") that concern the edge and
@@ -95,5 +99,154 @@ func TestTwoCredentialsAreRefusedOnMCPAndWebSocket(t *testing.T) {
 				t.Fatalf("refusal is not the UNAUTHORIZED envelope: %s", body)
 			}
 		})
+	}
+}
+
+// headerTransport sends every request with the header name: value.
+type headerTransport struct{ name, value string }
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(h.name, h.value)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// mcpClient connects to the edge's /mcp with the official Go SDK, as key.
+func mcpClient(t *testing.T, base, key string) *sdk.ClientSession {
+	t.Helper()
+	tr := &sdk.StreamableClientTransport{Endpoint: base + "/mcp", HTTPClient: &http.Client{Transport: headerTransport{"X-API-Key", key}}, MaxRetries: -1}
+	cs, err := sdk.NewClient(&sdk.Implementation{Name: "feedbackd-hardening-test", Version: "1"}, nil).Connect(t.Context(), tr, nil)
+	if err != nil {
+		t.Fatalf("MCP connect: %v", err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+// toolText is the text of a tool result, and whether it is an error.
+func toolText(t *testing.T, cs *sdk.ClientSession, name string, args map[string]any) (string, bool) {
+	t.Helper()
+	res, err := cs.CallTool(t.Context(), &sdk.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("call %s: %v", name, err)
+	}
+	var parts []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*sdk.TextContent); ok {
+			parts = append(parts, tc.Text)
+		}
+	}
+	return strings.Join(parts, "\n"), res.IsError
+}
+
+// Another principal learns nothing about a session, in any state, on any
+// route that its owner may use: every one answers 404 SESSION_NOT_FOUND,
+// exactly as for an id that never existed, and nothing changes (issue 12,
+// break 7: cancelling another tenant's session answered 409
+// ALREADY_SUBMITTED, 410 SESSION_CANCELLED or 410 SESSION_EXPIRED, and
+// expired an overdue one).
+func TestAnotherPrincipalGetsNotFoundInEveryStateOnEveryOwnerRoute(t *testing.T) {
+	t.Parallel()
+	clk := &offsetClock{}
+	e := serveStack(t, programtest.ShortTimeouts(), programtest.Sessions(sessions.WithClock(clk.Now)))
+	ctx := context.Background()
+	store := e.m.Backend().Store()
+
+	// The deadlines are far away in real time, so the expirer (which fires
+	// on NATS message schedules) leaves them alone; the service's clock is
+	// moved instead.
+	pending := e.create(t, keyA, map[string]any{"message": "pending", "timeout": 4 * 3600})
+	completed := e.create(t, keyA, map[string]any{"message": "completed", "timeout": 4 * 3600})
+	cancelled := e.create(t, keyA, map[string]any{"message": "cancelled", "timeout": 4 * 3600})
+	expired := e.create(t, keyA, map[string]any{"message": "expired", "timeout": 30 * 60})
+	overdue := e.create(t, keyA, map[string]any{"message": "overdue", "timeout": 60 * 60})
+	if r := e.submit(t, completed, map[string]any{"freeText": "the secret answer"}); r.Status != 200 {
+		t.Fatalf("submit: %d %s", r.Status, r.Raw)
+	}
+	if r := do(t, "POST", e.URL+"/api/feedback/"+cancelled+"/cancel", keyA, "", nil); r.Status != 200 {
+		t.Fatalf("cancel: %d %s", r.Status, r.Raw)
+	}
+	clk.Advance(45 * time.Minute)
+	if _, ok, err := e.Svc.Expire(ctx, expired); err != nil || !ok {
+		t.Fatalf("expire: %v %v", ok, err)
+	}
+	clk.Advance(30 * time.Minute) // overdue is past its deadline, unwritten
+	states := []struct{ name, id, status string }{
+		{"pending", pending, "pending"},
+		{"completed", completed, "completed"},
+		{"cancelled", cancelled, "cancelled"},
+		{"expired", expired, "expired"},
+		{"overdue", overdue, "pending"}, // as stored; its owner's next read expires it
+		{"unknown", sessions.NewID(), ""},
+	}
+	revisions := map[string]uint64{}
+	for _, st := range states[:5] {
+		sess, err := store.Get(ctx, st.id)
+		if err != nil || string(sess.Status) != st.status {
+			t.Fatalf("%s session stored as %v (%v)", st.name, sess, err)
+		}
+		revisions[st.id] = sess.Revision
+	}
+
+	mcpB := mcpClient(t, e.URL, keyB)
+	for _, st := range states {
+		t.Run(st.name, func(t *testing.T) {
+			for _, rt := range []struct{ method, path string }{
+				{"GET", "/status"},
+				{"GET", "/result"},
+				{"GET", "/result?wait=1"},
+				{"POST", "/cancel"},
+			} {
+				r := do(t, rt.method, e.URL+"/api/feedback/"+st.id+rt.path, keyB, "", nil)
+				if r.Status != 404 || r.code() != "SESSION_NOT_FOUND" {
+					t.Errorf("%s %s: %d %s, want 404 SESSION_NOT_FOUND", rt.method, rt.path, r.Status, r.Raw)
+				}
+			}
+			if status, body := wsDial(t, e.URL+"/ws/"+st.id+"?apiKey="+keyB, nil); status != 404 || !strings.Contains(body, "SESSION_NOT_FOUND") {
+				t.Errorf("/ws/{id}: %d %s, want 404 SESSION_NOT_FOUND", status, body)
+			}
+			for _, call := range []struct {
+				tool string
+				args map[string]any
+			}{
+				{"check_feedback_status", map[string]any{"sessionId": st.id}},
+				{"get_feedback_result", map[string]any{"sessionId": st.id, "waitSeconds": 0}},
+				{"get_feedback_result", map[string]any{"sessionId": st.id, "waitSeconds": 1}},
+			} {
+				if text, isErr := toolText(t, mcpB, call.tool, call.args); !isErr || !strings.HasPrefix(text, "SESSION_NOT_FOUND:") {
+					t.Errorf("MCP %s %v: %q (error %v), want SESSION_NOT_FOUND", call.tool, call.args, text, isErr)
+				}
+			}
+		})
+	}
+
+	// Nothing B did changed anything, and B's list does not show A's.
+	for _, st := range states[:5] {
+		sess, err := store.Get(ctx, st.id)
+		if err != nil || string(sess.Status) != st.status || sess.Revision != revisions[st.id] {
+			t.Fatalf("%s session after B's requests: %+v (%v), want %s at revision %d", st.name, sess, err, st.status, revisions[st.id])
+		}
+	}
+	r := do(t, "GET", e.URL+"/api/feedback?limit=100", keyB, "", nil)
+	for _, st := range states {
+		if r.Status != 200 || strings.Contains(string(r.Raw), st.id) {
+			t.Fatalf("B's list: %d %s", r.Status, r.Raw)
+		}
+	}
+	// The same routes answer A, so the 404s above are about B.
+	for _, st := range states[:5] {
+		r := do(t, "GET", e.URL+"/api/feedback/"+st.id+"/status", keyA, "", nil)
+		var d struct{ Status string }
+		r.data(t, &d)
+		want := st.status
+		if st.name == "overdue" {
+			want = "expired"
+		}
+		if r.Status != 200 || d.Status != want {
+			t.Fatalf("A's %s status: %d %s", st.name, r.Status, r.Raw)
+		}
+	}
+	if r := do(t, "POST", e.URL+"/api/feedback/"+completed+"/cancel", keyA, "", nil); r.Status != 409 {
+		t.Fatalf("A cancels the answered session: %d %s", r.Status, r.Raw)
 	}
 }

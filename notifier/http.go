@@ -193,12 +193,16 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 		if who.pageSession != "" && who.pageSession != req.sessionID {
 			return fail(c, http.StatusNotFound, sessions.Errorf(sessions.CodeNotFound, "session not found"))
 		}
-		sess, err := n.svc.Get(ctx, req.sessionID)
+		// The page credential is the capability of its own session; anyone
+		// else sees only their own sessions, and any other is not found.
+		var err error
+		if who.pageSession != "" {
+			_, err = n.svc.Get(ctx, req.sessionID)
+		} else {
+			_, err = n.svc.GetOwned(ctx, who.owner, req.sessionID)
+		}
 		if err != nil {
 			return fail(c, statusOf(err), err)
-		}
-		if who.pageSession == "" && sess.Owner != who.owner {
-			return fail(c, http.StatusNotFound, sessions.Errorf(sessions.CodeNotFound, "session not found"))
 		}
 	}
 

@@ -124,7 +124,7 @@ func create(t *testing.T, svc *sessions.Service, key string, timeout int, opts .
 	t.Helper()
 	req := &sessions.CreateRequest{Message: "Ship it?", PredefinedOptions: opts}
 	if timeout > 0 {
-		n := json.Number(strconv.Itoa(timeout))
+		n := sessions.Number(strconv.Itoa(timeout))
 		req.Timeout = &n
 	}
 	s, err := svc.Create(context.Background(), owner(key), req)

@@ -582,3 +582,27 @@ func TestOwnAppServesHealthReadyAndMetrics(t *testing.T) {
 		t.Fatalf("POST /health: %d", res.StatusCode)
 	}
 }
+
+// A 405 says in words what its Allow header says (issue 12: the message
+// said "allowed: GET" beside "Allow: GET, HEAD"), on every route of the
+// notifier's own app.
+func TestMethodNotAllowedSaysWhatAllowSays(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
+	for _, path := range []string{"/ws", "/ws/" + sessions.NewID(), "/health", "/ready", "/metrics"} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions} {
+			req, _ := http.NewRequest(method, "http://"+s.addr+path, nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			allow := res.Header.Get("Allow")
+			if res.StatusCode != http.StatusMethodNotAllowed || allow != "GET, HEAD" ||
+				!strings.Contains(string(body), `"METHOD_NOT_ALLOWED"`) || !strings.Contains(string(body), "allowed: "+allow+`"`) {
+				t.Fatalf("%s %s: %d Allow %q %s", method, path, res.StatusCode, allow, body)
+			}
+		}
+	}
+}

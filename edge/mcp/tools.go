@@ -2,7 +2,6 @@ package mcp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -112,12 +111,12 @@ type resultOutput struct {
 
 type createArgs struct {
 	sessions.CreateRequest
-	WaitSeconds *json.Number `json:"waitSeconds,omitempty"`
+	WaitSeconds *sessions.Number `json:"waitSeconds,omitempty"`
 }
 
 type resultArgs struct {
-	SessionID   string       `json:"sessionId"`
-	WaitSeconds *json.Number `json:"waitSeconds,omitempty"`
+	SessionID   string           `json:"sessionId"`
+	WaitSeconds *sessions.Number `json:"waitSeconds,omitempty"`
 }
 
 type statusArgs struct {
@@ -192,7 +191,7 @@ func (t *tools) checkFeedbackStatus(ctx context.Context, req mcpgo.CallToolReque
 
 // waitFor turns the waitSeconds argument into a duration; absent means the
 // configured default.
-func (t *tools) waitFor(n *json.Number) (time.Duration, error) {
+func (t *tools) waitFor(n *sessions.Number) (time.Duration, error) {
 	if n == nil {
 		return t.wait, nil
 	}

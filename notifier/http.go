@@ -172,7 +172,12 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 	if who.pageSession != "" && req.sessionID == "" {
 		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "a feedback page credential opens only /ws/{its session id}"))
 	}
-	req.owner = who.owner
+	if !who.expires.IsZero() && !time.Now().Before(who.expires) {
+		// A JWT within its clock-skew leeway still authenticates a request,
+		// but a socket it opened would have to close at once.
+		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "the credential has expired: get a fresh one"))
+	}
+	req.owner, req.page, req.expires = who.owner, who.pageSession != "", who.expires
 	if req.sessionID != "" {
 		if err := sessions.CheckID(req.sessionID); err != nil {
 			return fail(c, http.StatusBadRequest, err)
@@ -184,7 +189,7 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, retryAfter)
 		return fail(c, http.StatusServiceUnavailable, sessions.Errorf(sessions.CodeServiceUnavailable, "this notifier is not taking more connections: try again later"))
 	}
-	if req.sessionID != "" && n.hub.sessionConns(req.sessionID) >= n.cfg.MaxPerSession {
+	if req.sessionID != "" && n.hub.sessionConns(req.sessionID, req.page) >= n.perSessionLimit(req.page) {
 		c.Set(fiber.HeaderRetryAfter, retryAfter)
 		return fail(c, http.StatusTooManyRequests, sessions.Errorf(envelope.CodeRateLimited, "too many connections to this session: try again later"))
 	}
@@ -214,10 +219,11 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 }
 
 // caller is who an upgrade request acts for: a principal, whose sessions it
-// may follow, or the feedback page of one session.
+// may follow, or the feedback page of one session; until expires, when set.
 type caller struct {
 	owner       string
 	pageSession string
+	expires     time.Time
 }
 
 // authorize reads the request's one credential. A page credential is tried
@@ -232,8 +238,8 @@ func (n *Notifier) authorize(ctx context.Context, c *fiber.Ctx) (caller, error) 
 			if t == "" {
 				continue
 			}
-			if id, err := n.pages.Verify(t); err == nil {
-				return caller{pageSession: strings.Clone(id)}, nil
+			if id, exp, err := n.pages.VerifyExpiry(t); err == nil {
+				return caller{pageSession: strings.Clone(id), expires: exp}, nil
 			}
 		}
 	}
@@ -241,7 +247,7 @@ func (n *Notifier) authorize(ctx context.Context, c *fiber.Ctx) (caller, error) 
 	if err != nil {
 		return caller{}, err
 	}
-	return caller{owner: strings.Clone(p.ID)}, nil
+	return caller{owner: strings.Clone(p.ID), expires: p.Expires}, nil
 }
 
 // upgradeCredentials reads the credentials of an upgrade request: the

@@ -2,7 +2,9 @@ package edge_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -248,5 +250,146 @@ func TestAnotherPrincipalGetsNotFoundInEveryStateOnEveryOwnerRoute(t *testing.T)
 	}
 	if r := do(t, "POST", e.URL+"/api/feedback/"+completed+"/cancel", keyA, "", nil); r.Status != 409 {
 		t.Fatalf("A cancels the answered session: %d %s", r.Status, r.Raw)
+	}
+}
+
+// pretendListener reports another address than the one it listens on, so
+// that a test bound to 127.0.0.1 (as every test server is) can stand for a
+// server on a network interface.
+type pretendListener struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l pretendListener) Addr() net.Addr { return l.addr }
+
+// hostRequest sends method path to base with the Host header host and
+// returns the status and the error code of the envelope, if any.
+func hostRequest(t *testing.T, base, method, path, host string, hdr http.Header, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Host = host
+	res, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var env struct {
+		Error *struct{ Code, Message string } `json:"error"`
+	}
+	_ = json.Unmarshal(raw, &env)
+	if env.Error != nil {
+		return res.StatusCode, env.Error.Code
+	}
+	return res.StatusCode, ""
+}
+
+// A server on loopback answers only the names that always mean this machine
+// (and PUBLIC_URL's host and ALLOWED_HOSTS): a page on a rebinding domain
+// that resolves to 127.0.0.1 gets 421 on every route (issue 12, break 5:
+// Host: evil.com was served 200). The operations API stays open to probes
+// that use an address.
+func TestForeignHostIsRefusedOnEveryRoute(t *testing.T) {
+	t.Parallel()
+	e := serveStack(t, programtest.Env("PUBLIC_URL", "https://feedback.example.com"), programtest.Env("ALLOWED_HOSTS", "lan-box"))
+	id := e.create(t, keyA, map[string]any{"message": "rebinding?"})
+	port := e.URL[strings.LastIndex(e.URL, ":")+1:]
+	key := h("X-API-Key", keyA)
+	jsonKey := h("X-API-Key", keyA, "Content-Type", ctJSON, "Accept", "application/json, text/event-stream")
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	routes := []struct {
+		method, path string
+		hdr          http.Header
+		body         string
+		ok           int
+	}{
+		{"GET", "/api/feedback", key, "", 200},
+		{"POST", "/api/feedback/create", jsonKey, `{"message":"q"}`, 201},
+		{"GET", "/api/feedback/" + id + "/status", key, "", 200},
+		{"GET", "/api/feedback/" + id + "/result", key, "", 404},
+		{"POST", "/api/feedback/" + sessions.NewID() + "/submit", h("Content-Type", ctJSON), `{"freeText":"x"}`, 404},
+		{"GET", "/feedback/" + id, nil, "", 200},
+		{"GET", "/feedback/" + id + "/state", nil, "", 200},
+		{"POST", "/mcp", jsonKey, initialize, 200},
+		{"GET", "/openapi.json", nil, "", 200},
+		{"GET", "/nope", nil, "", 404},
+	}
+	for _, host := range []string{"evil.example.com", "evil.example.com:" + port, "localhost.evil.example.com", "127.0.0.1.nip.io:" + port, "10.1.2.3"} {
+		for _, r := range routes {
+			if status, code := hostRequest(t, e.URL, r.method, r.path, host, r.hdr, r.body); status != http.StatusMisdirectedRequest || code != "MISDIRECTED_REQUEST" {
+				t.Errorf("Host %s: %s %s = %d %s, want 421 MISDIRECTED_REQUEST", host, r.method, r.path, status, code)
+			}
+		}
+		if status, body := wsDial(t, e.URL+"/ws/"+id+"?apiKey="+keyA, h("Host", host)); status != http.StatusMisdirectedRequest {
+			t.Errorf("Host %s: /ws/{id} upgrade = %d %s, want 421", host, status, body)
+		}
+		for _, probe := range []string{"/health", "/ready", "/metrics"} {
+			if status, _ := hostRequest(t, e.URL, "GET", probe, host, nil, ""); status != 200 {
+				t.Errorf("Host %s: %s = %d, want 200 (probes are exempt)", host, probe, status)
+			}
+		}
+	}
+	// X-Forwarded-Host is believed only from TRUSTED_PROXIES, which a
+	// rebinding page is not.
+	if status, _ := hostRequest(t, e.URL, "GET", "/api/feedback", "evil.example.com", h("X-API-Key", keyA, "X-Forwarded-Host", "localhost"), ""); status != http.StatusMisdirectedRequest {
+		t.Errorf("X-Forwarded-Host from a client: %d, want 421", status)
+	}
+	for _, host := range []string{"localhost:" + port, "LOCALHOST", "127.0.0.1:" + port, "127.1.2.3", "[::1]:" + port, "feedback.example.com", "lan-box:" + port} {
+		for _, r := range routes {
+			if status, code := hostRequest(t, e.URL, r.method, r.path, host, r.hdr, r.body); status != r.ok {
+				t.Errorf("Host %s: %s %s = %d %s, want %d", host, r.method, r.path, status, code, r.ok)
+			}
+		}
+		if status, body := wsDial(t, e.URL+"/ws/"+id+"?apiKey="+keyA, h("Host", host)); status != http.StatusSwitchingProtocols {
+			t.Errorf("Host %s: /ws/{id} upgrade = %d %s", host, status, body)
+		}
+	}
+}
+
+// A server on a network interface answers PUBLIC_URL's host and
+// ALLOWED_HOSTS only — not even localhost, which a rebinding page can name
+// as well as any other. With neither set it answers every host, as it must
+// to be reachable at all on a first start, and says so at start.
+func TestHostCheckOnANetworkInterface(t *testing.T) {
+	t.Parallel()
+	pretend := func(real *string) programtest.Option {
+		return programtest.Listen(func(ln net.Listener) net.Listener {
+			*real = "http://" + ln.Addr().String()
+			return pretendListener{ln, &net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: ln.Addr().(*net.TCPAddr).Port}}
+		})
+	}
+	var strict, open string
+	logs := &logBuffer{}
+	programtest.MustRunMain(t, pretend(&strict), programtest.Env("PUBLIC_URL", "https://feedback.example.com"), programtest.Env("ALLOWED_HOSTS", "10.0.0.5"))
+	programtest.MustRunMain(t, pretend(&open), programtest.Logs(logs))
+	for _, c := range []struct {
+		base, host string
+		want       int
+	}{
+		{strict, "feedback.example.com", 200},
+		{strict, "10.0.0.5:8787", 200},
+		{strict, "localhost", 421},
+		{strict, "127.0.0.1", 421},
+		{strict, "evil.example.com", 421},
+		{open, "evil.example.com", 200},
+		{open, "localhost", 200},
+	} {
+		if status, _ := hostRequest(t, c.base, "GET", "/api/feedback", c.host, h("X-API-Key", keyA), ""); status != c.want {
+			t.Errorf("Host %s: %d, want %d", c.host, status, c.want)
+		}
+	}
+	if !strings.Contains(logs.String(), "PUBLIC_URL and ALLOWED_HOSTS are not set") {
+		t.Errorf("no warning that every host is answered:\n%s", logs.String())
 	}
 }

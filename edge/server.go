@@ -15,6 +15,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/edge/mcp"
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/hostcheck"
 	"github.com/feedbackd/feedbackd/pkg/httpbridge"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
 	"github.com/feedbackd/feedbackd/sessions"
@@ -73,6 +74,10 @@ type Config struct {
 	// MCP configures the MCP server the edge mounts; its Version,
 	// PublicURL and AllowCreate are the edge's own.
 	MCP mcp.Config
+	// Hosts are the Host header values the edge answers (docs/api.md,
+	// "Host check"); others get 421 on every route but the operations
+	// API. nil answers every host.
+	Hosts *hostcheck.Policy
 }
 
 // PageTokenMinter mints the feedback page's credential for the WebSocket of

@@ -158,3 +158,35 @@ func TestPageSocketsCannotLockTheOwnerOut(t *testing.T) {
 		t.Fatalf("a freed page slot let an owner socket in: %d", status)
 	}
 }
+
+// The notifier run on its own refuses upgrades for a host it does not
+// answer, as the edge does (docs/api.md, "Host check"): on loopback, only
+// loopback names. Its probes stay open.
+func TestNotifierRefusesForeignHosts(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
+	sess := create(t, s.svc, keyAlice, 0)
+	u := s.wsURL("/ws/"+sess.ID, apiKey(keyAlice))
+	for _, host := range []string{"evil.example.com", "evil.example.com:" + strings.Split(s.addr, ":")[1]} {
+		if status, code := refused(t, u, http.Header{"Host": {host}}); status != http.StatusMisdirectedRequest || code != "MISDIRECTED_REQUEST" {
+			t.Fatalf("Host %s: %d %s, want 421 MISDIRECTED_REQUEST", host, status, code)
+		}
+		// A proxy header from the client changes nothing: no proxy is trusted.
+		if status, _ := refused(t, u, http.Header{"Host": {host}, "X-Forwarded-Host": {"localhost"}}); status != http.StatusMisdirectedRequest {
+			t.Fatalf("Host %s with X-Forwarded-Host: %d", host, status)
+		}
+		req, _ := http.NewRequest("GET", "http://"+s.addr+"/health", nil)
+		req.Host = host
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("Host %s: /health %d", host, res.StatusCode)
+		}
+	}
+	for _, host := range []string{"localhost", "127.0.0.1:" + strings.Split(s.addr, ":")[1], "[::1]"} {
+		dial(t, u, http.Header{"Host": {host}}).expect(notifier.TypeConnectionEstablished)
+	}
+}

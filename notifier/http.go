@@ -16,6 +16,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/pkg/hostcheck"
 	"github.com/feedbackd/feedbackd/pkg/httpbridge"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
 	"github.com/feedbackd/feedbackd/sessions"
@@ -55,6 +56,10 @@ type AppConfig struct {
 	// Ops, when set, answers /health, /ready and /metrics: the operations
 	// API every role shows (pkg/opsapi).
 	Ops *opsapi.Handler
+	// Hosts are the Host header values the WebSocket routes answer
+	// (docs/api.md, "Host check"); others get 421. The operations API is
+	// exempt. nil answers every host.
+	Hosts *hostcheck.Policy
 }
 
 // App is the notifier's own HTTP app, for the notifier run as its own
@@ -110,6 +115,21 @@ func (n *Notifier) NewApp(cfg AppConfig) *App {
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
 		n.log.Error("handler panicked", "path", c.Path(), "panic", e)
 	}}))
+	if !cfg.Hosts.Any() {
+		app.Use("/ws", func(c *fiber.Ctx) error {
+			// The Host header itself: this app believes no proxy's
+			// X-Forwarded-Host, which a rebinding page could set on its
+			// same-origin requests.
+			if host := string(c.Request().Host()); !cfg.Hosts.Allows(host) {
+				if len(host) > 100 {
+					host = host[:100]
+				}
+				return fail(c, http.StatusMisdirectedRequest, sessions.Errorf(envelope.CodeMisdirected,
+					"this server does not answer for host %q: use its own address, or add the name to ALLOWED_HOSTS", host))
+			}
+			return c.Next()
+		})
+	}
 	if cfg.Ops != nil {
 		ops := bridge.Handler(cfg.Ops, nil)
 		for _, path := range cfg.Ops.Paths() {

@@ -18,6 +18,7 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/hostcheck"
 	"github.com/feedbackd/feedbackd/pkg/httpbridge"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -137,7 +138,7 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, log *slog.Logge
 	s.app.Server().CloseOnShutdown = true
 	s.app.Use(s.observe) // outermost: request id, access log, metrics
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
-		log.ErrorContext(c.UserContext(), "handler panicked", "path", c.Path(), "panic", e)
+		log.ErrorContext(c.UserContext(), "handler panicked", "path", redact.IDs(c.Path()), "panic", e)
 	}}))
 	s.useSecurity()
 	s.opsRoutes()

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/contrib/websocket"
 
 	"github.com/feedbackd/feedbackd/pkg/metrics"
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -125,13 +126,13 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 			<-writerDone
 		}
 		c.finish()
-		n.log.Debug("WebSocket closed", "client", c.id, "session", c.sessionID)
+		n.log.Debug("WebSocket closed", "client", c.id, "session", redact.ID(c.sessionID))
 	}()
 
-	n.log.Debug("WebSocket open", "client", c.id, "session", c.sessionID, "clientType", c.kind)
+	n.log.Debug("WebSocket open", "client", c.id, "session", redact.ID(c.sessionID), "clientType", c.kind)
 	if err := c.catchUp(watermark); err != nil {
 		if !c.isClosed() {
-			n.log.Warn("WebSocket catch-up failed", "client", c.id, "session", c.sessionID, "err", err)
+			n.log.Warn("WebSocket catch-up failed", "client", c.id, "session", redact.ID(c.sessionID), "err", err)
 			c.kill(CloseInternal, "could not read the current state: reconnect")
 		}
 		// Let the writer send the close frame.
@@ -365,7 +366,7 @@ func (c *client) enqueueLocked(frames ...[]byte) {
 	if len(c.queue)+len(frames) > cap(c.queue) {
 		c.n.dropped.Add(1)
 		metrics.WSDropped()
-		c.n.log.Info("dropping slow WebSocket client", "client", c.id, "session", c.sessionID, "queued", len(c.queue))
+		c.n.log.Info("dropping slow WebSocket client", "client", c.id, "session", redact.ID(c.sessionID), "queued", len(c.queue))
 		c.killLocked(CloseSlowClient, "send queue full: client too slow")
 		return
 	}

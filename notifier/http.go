@@ -19,6 +19,7 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/hostcheck"
 	"github.com/feedbackd/feedbackd/pkg/httpbridge"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -107,13 +108,13 @@ func (n *Notifier) NewApp(cfg AppConfig) *App {
 				}
 			}
 			if status >= 500 {
-				n.log.Error("request failed", "path", c.Path(), "err", err)
+				n.log.Error("request failed", "path", redact.IDs(c.Path()), "err", err)
 			}
 			return fail(c, status, &sessions.Error{Code: code, Message: http.StatusText(status)})
 		},
 	})
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
-		n.log.Error("handler panicked", "path", c.Path(), "panic", e)
+		n.log.Error("handler panicked", "path", redact.IDs(c.Path()), "panic", e)
 	}}))
 	if !cfg.Hosts.Any() {
 		app.Use("/ws", func(c *fiber.Ctx) error {
@@ -182,7 +183,7 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 	defer cancel()
 	who, err := n.authorize(ctx, c)
 	if err != nil {
-		n.log.Debug("WebSocket authentication failed", "path", c.Path(), "reason", err)
+		n.log.Debug("WebSocket authentication failed", "path", redact.IDs(c.Path()), "reason", err)
 		msg := "missing or invalid credentials: pass ?apiKey=, ?token=, X-API-Key or Authorization"
 		if errors.Is(err, auth.ErrAmbiguousCredentials) {
 			msg = "send one credential: one of ?apiKey=, ?token=, X-API-Key or Authorization, not several"

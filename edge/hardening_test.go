@@ -3,15 +3,18 @@ package edge_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	fws "github.com/fasthttp/websocket"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/net/html"
 
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/sessions"
@@ -391,5 +394,118 @@ func TestHostCheckOnANetworkInterface(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "PUBLIC_URL and ALLOWED_HOSTS are not set") {
 		t.Errorf("no warning that every host is answered:\n%s", logs.String())
+	}
+}
+
+// A session id is the capability to answer: whoever reads the logs must not
+// be able to (issue 12, "Operator friction": access logs carried
+// path=/feedback/<uuid> at info level). Every line the program logs, at
+// debug level, across REST, the page, MCP, WebSocket and the expirer,
+// carries ids only as an 8-character prefix.
+func TestLogsCarryNoWholeSessionID(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	e := serveStack(t, programtest.Env("LOG_LEVEL", "debug"), programtest.Logs(logs), programtest.ShortTimeouts())
+	ctx := context.Background()
+
+	answered := e.create(t, keyA, map[string]any{"message": "logged?"})
+	expiring := e.create(t, keyA, map[string]any{"message": "soon gone", "timeout": 1})
+	unknown := sessions.NewID()
+	for _, r := range []struct{ method, path, key string }{
+		{"GET", "/feedback/" + answered, ""},
+		{"GET", "/feedback/" + answered + "/state", ""},
+		{"GET", "/feedback/" + unknown, ""},
+		{"GET", "/api/feedback/" + answered + "/status", keyA},
+		{"GET", "/api/feedback/" + answered + "/status", "wrong-key"},
+		{"GET", "/api/feedback/" + strings.ToUpper(answered) + "/status", keyA},
+		{"GET", "/api/feedback/" + answered + "/result?wait=1", keyA},
+		{"GET", "/nope?next=/feedback/" + answered, ""},
+	} {
+		do(t, r.method, e.URL+r.path, r.key, "", nil)
+	}
+	if r := e.submit(t, answered, map[string]any{"freeText": "yes"}); r.Status != 200 {
+		t.Fatalf("submit: %d %s", r.Status, r.Raw)
+	}
+	do(t, "POST", e.URL+"/api/feedback/"+answered+"/cancel", keyA, "", nil) // 409
+	for _, path := range []string{"/ws/" + answered + "?apiKey=" + keyA, "/ws/" + unknown + "?apiKey=" + keyA, "/ws/" + answered + "?token=forged"} {
+		wsDial(t, e.URL+path, nil)
+	}
+	cs := mcpClient(t, e.URL, keyA)
+	toolText(t, cs, "check_feedback_status", map[string]any{"sessionId": answered})
+	toolText(t, cs, "get_feedback_result", map[string]any{"sessionId": unknown, "waitSeconds": 0})
+	text, _ := toolText(t, cs, "interactive_feedback", map[string]any{"message": "from MCP", "waitSeconds": 0})
+	viaMCP := regexpUUID.FindString(text)
+	programtest.WaitFor(t, 20*time.Second, func() error {
+		s, err := e.m.Backend().Store().Get(ctx, expiring)
+		if err != nil || s.Status != sessions.StatusExpired {
+			return fmt.Errorf("not expired yet: %v %v", s, err)
+		}
+		return nil
+	})
+	programtest.WaitFor(t, 5*time.Second, programtest.Until("the expirer to log the expiry", func() bool {
+		return strings.Contains(logs.String(), "session expired")
+	}))
+
+	out := logs.String()
+	for name, id := range map[string]string{"answered": answered, "expiring": expiring, "unknown": unknown, "created over MCP": viaMCP} {
+		if id == "" {
+			t.Fatalf("%s: no id", name)
+		}
+		for _, form := range []string{id, strings.ToUpper(id)} {
+			if i := strings.Index(out, form); i >= 0 {
+				line := out[strings.LastIndex(out[:i], "\n")+1:]
+				line, _, _ = strings.Cut(line, "\n")
+				t.Errorf("the log carries the whole id of the %s session:\n%s", name, line)
+			}
+		}
+	}
+	// The lines are there, with the prefix: the test looked at something.
+	for _, want := range []string{"path=/feedback/" + answered[:8] + "…", "/api/feedback/" + answered[:8] + "…/status", "session=" + expiring[:8] + "…"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no log line with %q", want)
+		}
+	}
+}
+
+var regexpUUID = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// Opening the address the start-up line prints shows what the server is
+// (issue 12, "Operator friction": it was a JSON 404), in the person's
+// language and theme, with links to the OpenAPI document and /health and
+// the MCP address to connect an agent to.
+func TestBaseURLShowsALandingPage(t *testing.T) {
+	t.Parallel()
+	e := serveStack(t)
+	p := getPage(t, e.URL+"/")
+	if p.Status != 200 || !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") || p.Doc == nil {
+		t.Fatalf("GET /: %d %s %.200s", p.Status, p.Header.Get("Content-Type"), p.Body)
+	}
+	assertHTMLHeaders(t, "landing page", p)
+	links := map[string]bool{}
+	for _, a := range findNodes(p.Doc, func(n *html.Node) bool { return n.Data == "a" }) {
+		href, _ := nodeAttr(a, "href")
+		links[href] = true
+	}
+	for _, want := range []string{"/openapi.json", "/health"} {
+		if !links[want] {
+			t.Errorf("no link to %s: %v", want, links)
+		}
+		if r := do(t, "GET", e.URL+want, "", "", nil); r.Status != 200 {
+			t.Errorf("the landing page links to %s, which answers %d", want, r.Status)
+		}
+	}
+	if !strings.Contains(nodeText(p.root()), e.URL+"/mcp") || !strings.Contains(p.Body, `<html lang="en" data-theme="auto">`) {
+		t.Errorf("landing page: %.600s", p.Body)
+	}
+
+	zh := fetchPage(t, "GET", e.URL+"/?theme=dark", http.Header{"Accept-Language": {"zh-CN,zh;q=0.9"}}, nil)
+	if zh.Status != 200 || !strings.Contains(zh.Body, `<html lang="zh-CN" data-theme="dark">`) || !strings.Contains(zh.Body, tr("zh", "home.title")) {
+		t.Errorf("Chinese, dark: %d %.300s", zh.Status, zh.Body)
+	}
+	if head := fetchPage(t, "HEAD", e.URL+"/", nil, nil); head.Status != 200 {
+		t.Errorf("HEAD /: %d", head.Status)
+	}
+	if r := do(t, "POST", e.URL+"/", keyA, ctJSON, []byte(`{}`)); r.Status != 405 || r.Header.Get("Allow") != "GET, HEAD" || r.code() != "METHOD_NOT_ALLOWED" {
+		t.Errorf("POST /: %d %q %s", r.Status, r.Header.Get("Allow"), r.Raw)
 	}
 }

@@ -434,6 +434,9 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 
 		// GET /api/feedback
 		{name: "list", method: "GET", path: "/api/feedback", key: keyA, want: 200, req: reqConforms},
+		{name: "home", method: "GET", path: "/", want: 200, req: reqConforms},
+		{name: "home: Chinese, dark", method: "GET", path: "/?lang=zh&theme=dark", want: 200, req: reqConforms},
+		{name: "home: POST", method: "POST", path: "/", want: 405, code: "METHOD_NOT_ALLOWED"},
 		{name: "list: a host this server does not answer", method: "GET", path: "/api/feedback", key: keyA, host: "evil.example.com", want: 421, code: "MISDIRECTED_REQUEST"},
 		{name: "page: a host this server does not answer", method: "GET", path: "/feedback/" + pending, host: "evil.example.com", want: 421, code: "MISDIRECTED_REQUEST"},
 		{name: "list: filtered page", method: "GET", path: "/api/feedback?status=completed&limit=1", key: keyA, want: 200, req: reqConforms},

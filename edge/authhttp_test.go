@@ -754,7 +754,10 @@ func TestSecurityForwardedHostOnlyFromTrustedProxies(t *testing.T) {
 	t.Parallel()
 	ns := programtest.StartNATS(t)
 	direct := runEdge(t, ns.URL)
-	proxied := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} }))
+	// The host a trusted proxy forwards is the one the host check looks at,
+	// so it must be one this edge answers (docs/api.md, "Host check").
+	proxied := runEdge(t, ns.URL, programtest.Env("ALLOWED_HOSTS", "public.example"),
+		withEdge(func(c *edge.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} }))
 	link := func(e *restEdge) string {
 		r := send(t, "POST", e.URL+"/api/feedback/create", h("X-API-Key", keyA, "Content-Type", ctJSON,
 			"X-Forwarded-Host", "public.example", "X-Forwarded-Proto", "https"), `{"message":"q"}`)

@@ -103,3 +103,19 @@ func FuzzAllows(f *testing.F) {
 		}
 	})
 }
+
+// The check runs on every request.
+func BenchmarkAllows(b *testing.B) {
+	p, err := hostcheck.New(true, "https://feedback.example.com", []string{"10.0.0.5"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, host := range []string{"127.0.0.1:8787", "feedback.example.com", "evil.example.com:8787"} {
+		b.Run(host, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Allows(host)
+			}
+		})
+	}
+}

@@ -34,3 +34,19 @@ func TestIDsShortensEveryID(t *testing.T) {
 		t.Errorf("ID(short) = %q", got)
 	}
 }
+
+// IDs runs on the path of every access log line.
+func BenchmarkIDs(b *testing.B) {
+	for name, p := range map[string]string{
+		"no id":   "/api/feedback?status=pending&limit=20",
+		"one id":  "/api/feedback/3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b/result?wait=30",
+		"no path": "/health",
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				redact.IDs(p)
+			}
+		})
+	}
+}

@@ -228,6 +228,10 @@ func TestAuthEveryCredentialFormThroughTheHTTPStack(t *testing.T) {
 		{"query credential beside a valid header", e, h("X-API-Key", keyA), "?APIKEY=" + keyA, 401},
 		{"two Authorization headers", e, h("Authorization", "ApiKey "+keyA, "Authorization", "Bearer "+hs), "", 401},
 		{"two X-API-Key headers", e, h("X-API-Key", keyA, "X-API-Key", keyA), "", 401},
+		{"X-API-Key beside a wrong Bearer", e, h("X-API-Key", keyA, "Authorization", "Bearer wrong"), "", 401},
+		{"X-API-Key beside a valid Bearer", e, h("X-API-Key", keyA, "Authorization", "Bearer "+hs), "", 401},
+		{"X-API-Key beside the same key as ApiKey", e, h("X-API-Key", keyA, "Authorization", "ApiKey "+keyA), "", 401},
+		{"wrong X-API-Key beside a valid Bearer", e, h("X-API-Key", "wrong", "Authorization", "Bearer "+hs), "", 401},
 
 		{"X-API-Key", e, h("X-API-Key", keyA), "", 200},
 		{"Authorization: ApiKey", e, h("Authorization", "ApiKey "+keyA), "", 200},
@@ -750,7 +754,10 @@ func TestSecurityForwardedHostOnlyFromTrustedProxies(t *testing.T) {
 	t.Parallel()
 	ns := programtest.StartNATS(t)
 	direct := runEdge(t, ns.URL)
-	proxied := runEdge(t, ns.URL, withEdge(func(c *edge.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} }))
+	// The host a trusted proxy forwards is the one the host check looks at,
+	// so it must be one this edge answers (docs/api.md, "Host check").
+	proxied := runEdge(t, ns.URL, programtest.Env("ALLOWED_HOSTS", "public.example"),
+		withEdge(func(c *edge.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} }))
 	link := func(e *restEdge) string {
 		r := send(t, "POST", e.URL+"/api/feedback/create", h("X-API-Key", keyA, "Content-Type", ctJSON,
 			"X-Forwarded-Host", "public.example", "X-Forwarded-Proto", "https"), `{"message":"q"}`)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -73,7 +74,7 @@ func (s *Server) requireAuth(c *fiber.Ctx) error {
 // an external authorization server is configured. The reason is logged at
 // debug level; it never contains a credential, only a fingerprint.
 func (s *Server) unauthorized(c *fiber.Ctx, err error) error {
-	s.log.Debug("authentication failed", "method", c.Method(), "path", c.Path(), "client", s.clientKey(c), "reason", err)
+	s.log.Debug("authentication failed", "method", c.Method(), "path", redact.IDs(c.Path()), "client", s.clientKey(c), "reason", err)
 	if hasPathPrefix(c.Path(), "/mcp") || hasPathPrefix(c.Path(), "/sse") {
 		c.Set(fiber.HeaderWWWAuthenticate, auth.Challenge(err, s.resourceMetadataURL(c)))
 	}
@@ -83,6 +84,8 @@ func (s *Server) unauthorized(c *fiber.Ctx, err error) error {
 		msg = "credentials in the query string are not accepted here: send X-API-Key or Authorization instead"
 	case errors.Is(err, errDuplicateCredentials):
 		msg = "send exactly one Authorization or X-API-Key header"
+	case errors.Is(err, auth.ErrAmbiguousCredentials):
+		msg = "send one credential: X-API-Key or Authorization, not both"
 	}
 	return s.fail(c, sessions.Errorf(envelope.CodeUnauthorized, "%s", msg))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/pkg/requestid"
 )
 
@@ -130,7 +131,9 @@ const maxLoggedPath = 512
 
 // loggedPath is the request path with its query, every value whose name
 // looks like a credential replaced by REDACTED (?apiKey=, ?token= of the
-// WebSocket and anything alike).
+// WebSocket and anything alike), and every session id shortened to a
+// prefix: an id is the capability to answer, and logs are read by more
+// people than may answer (pkg/redact).
 func loggedPath(c *fiber.Ctx) string {
 	var b strings.Builder
 	b.WriteString(c.Path())
@@ -149,7 +152,7 @@ func loggedPath(c *fiber.Ctx) string {
 			}
 		})
 	}
-	out := b.String()
+	out := redact.IDs(b.String())
 	if len(out) > maxLoggedPath {
 		out = out[:maxLoggedPath] + "…"
 	}

@@ -155,6 +155,7 @@ type apiCase struct {
 	want   int    // status
 	code   string // error.code, for an enveloped error
 	req    reqCheck
+	host   string // the Host header; "" is the server's address
 }
 
 // newRequest builds the request of c against base.
@@ -176,6 +177,9 @@ func (c apiCase) newRequest(t *testing.T, base string) *http.Request {
 	}
 	for k, v := range c.header {
 		req.Header.Add(k, v)
+	}
+	if c.host != "" {
+		req.Host = c.host
 	}
 	return req
 }
@@ -215,6 +219,9 @@ func (k *contract) run(t *testing.T, base string, c apiCase) (http.Header, []byt
 // answers only in general (a method a path does not list, a path it does
 // not list) are given an operation with just that general response.
 func (k *contract) route(req *http.Request, status int) (*routers.Route, map[string]string, string, error) {
+	if status == http.StatusMisdirectedRequest {
+		return k.general(req, "MisdirectedRequest", status), nil, "#MisdirectedRequest", nil
+	}
 	route, params, err := k.router.FindRoute(req)
 	switch {
 	case err == nil:
@@ -483,6 +490,7 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		create("timeout below 30", map[string]any{"message": "q", "timeout": 29}, 400, invalid, reqBreaks),
 		create("timeout above MAX_TIMEOUT", map[string]any{"message": "q", "timeout": 3601}, 400, invalid, reqUnchecked),
 		create("fractional timeout", map[string]any{"message": "q", "timeout": 60.5}, 400, invalid, reqBreaks),
+		create("timeout as a string", map[string]any{"message": "q", "timeout": "60"}, 400, invalid, reqBreaks),
 		create("metadata not an object", map[string]any{"message": "q", "metadata": []int{1}}, 400, invalid, reqBreaks),
 		create("metadata over 4 KiB", map[string]any{"message": "q", "metadata": map[string]string{"k": strings.Repeat("m", 4096)}}, 400, invalid, reqUnchecked),
 		{name: "create: no credentials", method: "POST", path: "/api/feedback/create", ctype: ctJSON, body: `{"message":"q"}`, want: 401, code: "UNAUTHORIZED", req: reqBreaks},
@@ -508,9 +516,15 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 
 		// GET /api/feedback
 		{name: "list", method: "GET", path: "/api/feedback", key: keyA, want: 200, req: reqConforms},
+		{name: "home", method: "GET", path: "/", want: 200, req: reqConforms},
+		{name: "home: Chinese, dark", method: "GET", path: "/?lang=zh&theme=dark", want: 200, req: reqConforms},
+		{name: "home: POST", method: "POST", path: "/", want: 405, code: "METHOD_NOT_ALLOWED"},
+		{name: "list: a host this server does not answer", method: "GET", path: "/api/feedback", key: keyA, host: "evil.example.com", want: 421, code: "MISDIRECTED_REQUEST"},
+		{name: "page: a host this server does not answer", method: "GET", path: "/feedback/" + pending, host: "evil.example.com", want: 421, code: "MISDIRECTED_REQUEST"},
 		{name: "list: filtered page", method: "GET", path: "/api/feedback?status=completed&limit=1", key: keyA, want: 200, req: reqConforms},
 		{name: "list: limit not a number", method: "GET", path: "/api/feedback?limit=ten", key: keyA, want: 400, code: invalid, req: reqBreaks},
 		{name: "list: limit over 100", method: "GET", path: "/api/feedback?limit=101", key: keyA, want: 400, code: invalid, req: reqBreaks},
+		{name: "list: limit 0", method: "GET", path: "/api/feedback?limit=0", key: keyA, want: 400, code: invalid, req: reqBreaks},
 		{name: "list: unknown status", method: "GET", path: "/api/feedback?status=done", key: keyA, want: 400, code: invalid, req: reqBreaks},
 		{name: "list: forged cursor", method: "GET", path: "/api/feedback?cursor=Zm9v", key: keyA, want: 400, code: invalid},
 		{name: "list: no credentials", method: "GET", path: "/api/feedback", want: 401, code: "UNAUTHORIZED", req: reqBreaks},
@@ -701,6 +715,9 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 	}
 	if !k.seen["#RouteNotFound"] {
 		t.Error("the general RouteNotFound response was never produced")
+	}
+	if !k.seen["#MisdirectedRequest"] {
+		t.Error("the general MisdirectedRequest response was never produced")
 	}
 }
 

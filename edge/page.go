@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/web"
 )
@@ -69,6 +70,17 @@ func (s *Server) pageRoutes() {
 	s.app.Post("/feedback/:id", p.handleForm)
 	s.app.All("/feedback/:id", methodNotAllowed("GET, HEAD, POST"))
 	s.app.All("/feedback/*", p.handleNotFound)
+	s.app.Get("/", p.handleHome)
+	s.app.All("/", methodNotAllowed("GET, HEAD"))
+}
+
+// handleHome is the landing page: someone who opens the server's address
+// (the start-up line prints it) learns what it is and where to go. An inbox
+// for signed-in people may take this address over later.
+func (p *pages) handleHome(c *fiber.Ctx) error {
+	pr := pagePrefs(c)
+	v := web.HomeView{Lang: pr.lang, Theme: pr.theme, BaseURL: p.s.publicURL(c), Version: p.s.cfg.Version}
+	return p.html(c, http.StatusOK, pr, func(w io.Writer) error { return p.render.Home(w, v) })
 }
 
 // prefs is the language and theme a request asks for.
@@ -121,7 +133,7 @@ func (p *pages) html(c *fiber.Ctx, status int, pr prefs, render func(w io.Writer
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	if err := render(c); err != nil {
-		p.s.log.Error("render feedback page", "path", c.Path(), "err", err)
+		p.s.log.Error("render feedback page", "path", redact.IDs(c.Path()), "err", err)
 		c.Response().ResetBody()
 		if err := p.render.Error(c, pr.lang, pr.theme, string(sessions.CodeInternal)); err != nil {
 			c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)

@@ -252,6 +252,7 @@ func TestPageInBrowser(t *testing.T) {
 		t.Run("LiveCancelled", func(t *testing.T) { t.Parallel(); browserLive(t, b, e, "cancelled") })
 		t.Run("LiveExpired", func(t *testing.T) { t.Parallel(); browserLive(t, b, e, "expired") })
 		t.Run("NoJavaScriptFormPost", func(t *testing.T) { t.Parallel(); browserNoJS(t, b, e) })
+		t.Run("LandingPage", func(t *testing.T) { t.Parallel(); browserHome(t, b, e) })
 		t.Run("LiveOverWebSocket", func(t *testing.T) {
 			t.Parallel()
 			browserLive(t, b, live, "completed")
@@ -313,6 +314,43 @@ func browserScreenshots(t *testing.T, b *browser, e *restEdge) {
 	}
 	if backgrounds["dark"] == backgrounds["light"] {
 		t.Errorf("dark and light themes have the same background %s", backgrounds["dark"])
+	}
+}
+
+// browserHome opens the landing page at / in both themes and languages, on
+// a phone and on a desktop: it fits, the themes differ, nothing is blocked,
+// and its language links switch the language.
+func browserHome(t *testing.T, b *browser, e *restEdge) {
+	tb := b.newTab(t, true)
+	backgrounds := map[string]string{}
+	for _, c := range []struct{ theme, lang string }{{"dark", "zh"}, {"light", "en"}} {
+		for _, width := range []int64{375, 1280} {
+			name := fmt.Sprintf("home-%s-%s-%d", c.theme, c.lang, width)
+			tb.do("open "+name,
+				chromedp.EmulateViewport(width, 900, chromedp.EmulateScale(1)),
+				chromedp.Navigate(fmt.Sprintf("%s/?theme=%s&lang=%s", e.URL, c.theme, c.lang)),
+				chromedp.WaitVisible(chromedp.ID("page-title")),
+			)
+			if got := eval[string](tb, `document.documentElement.dataset.theme + ' ' + document.documentElement.lang`); got != c.theme+" "+map[string]string{"zh": "zh-CN", "en": "en"}[c.lang] {
+				t.Errorf("%s: theme and language %q", name, got)
+			}
+			if over := eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
+				t.Errorf("%s: the page is %d px wider than the screen", name, over)
+			}
+			if got := eval[string](tb, `document.getElementById('page-title').textContent`); got != tr(c.lang, "home.title") {
+				t.Errorf("%s: title %q", name, got)
+			}
+			backgrounds[c.theme] = eval[string](tb, `getComputedStyle(document.body).backgroundColor`)
+			tb.screenshot(name)
+		}
+		tb.assertClean()
+	}
+	if backgrounds["dark"] == backgrounds["light"] {
+		t.Errorf("dark and light themes have the same background %s", backgrounds["dark"])
+	}
+	tb.do("switch to English", chromedp.Click(chromedp.CSS(`nav.langs a[hreflang="en"]`)), chromedp.WaitVisible(chromedp.ID("page-title")))
+	if got := eval[string](tb, `document.documentElement.lang + ' ' + document.getElementById('page-title').textContent`); got != "en "+tr("en", "home.title") {
+		t.Errorf("after the language link: %q", got)
 	}
 }
 

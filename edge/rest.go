@@ -2,6 +2,7 @@ package edge
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -143,9 +144,11 @@ func (s *Server) handleCancel(c *fiber.Ctx) error {
 func (s *Server) handleList(c *fiber.Ctx) error {
 	q := sessions.ListQuery{Status: sessions.Status(c.Query("status")), Cursor: c.Query("cursor")}
 	if l := c.Query("limit"); l != "" {
+		// Given, it must be a page size: 0 is not "the default" (that is
+		// leaving it out), whatever the service does with a zero.
 		n, err := strconv.Atoi(l)
-		if err != nil {
-			return s.fail(c, sessions.Invalid("limit", "must be a whole number"))
+		if err != nil || n < 1 || n > sessions.MaxListLimit {
+			return s.fail(c, sessions.Invalid("limit", fmt.Sprintf("must be a whole number from 1 to %d", sessions.MaxListLimit)))
 		}
 		q.Limit = n
 	}

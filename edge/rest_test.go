@@ -218,6 +218,10 @@ func TestCreateValidation(t *testing.T) {
 		{"timeout fractional", `{"message":"q","timeout":30.5}`, ctJSON, 400, "timeout"},
 		{"timeout negative", `{"message":"q","timeout":-30}`, ctJSON, 400, "timeout"},
 		{"timeout wrong type", `{"message":"q","timeout":true}`, ctJSON, 400, "timeout"},
+		{"timeout as a quoted number", `{"message":"q","timeout":"60"}`, ctJSON, 400, "timeout"},
+		{"timeout as a quoted fraction", `{"message":"q","timeout":"60.0"}`, ctJSON, 400, "timeout"},
+		{"timeout as an object", `{"message":"q","timeout":{"s":60}}`, ctJSON, 400, "timeout"},
+		{"timeout null is the default", `{"message":"q","timeout":null}`, ctJSON, 201, ""},
 		{"message wrong type", `{"message":42}`, ctJSON, 400, "message"},
 		{"options wrong type", `{"message":"q","predefinedOptions":"a"}`, ctJSON, 400, "predefinedOptions"},
 		{"metadata not an object", `{"message":"q","metadata":[1,2]}`, ctJSON, 400, "metadata"},
@@ -540,9 +544,13 @@ func TestListPaginationAndStatusFilter(t *testing.T) {
 	if len(p.Items) != 1 || p.Items[0].SessionID != ids[1] || p.Items[0].SubmittedAt == "" {
 		t.Fatalf("completed filter: %s", r.Raw)
 	}
-	for _, q := range []string{"?limit=0x", "?limit=101", "?limit=-1", "?status=done", "?cursor=%%%", "?cursor=Zm9v", "?limit=99999999999999999999"} {
-		if r := do(t, "GET", e.URL+"/api/feedback"+q, keyA, "", nil); r.Status != 400 || r.code() != "INVALID_REQUEST" {
+	for _, q := range []string{"?limit=0", "?limit=00", "?limit=0x", "?limit=101", "?limit=-1", "?status=done", "?cursor=%%%", "?cursor=Zm9v", "?limit=99999999999999999999"} {
+		r := do(t, "GET", e.URL+"/api/feedback"+q, keyA, "", nil)
+		if r.Status != 400 || r.code() != "INVALID_REQUEST" {
 			t.Fatalf("list %s: %d %s", q, r.Status, r.Raw)
+		}
+		if strings.HasPrefix(q, "?limit=") && r.Body.Error.Details.Field != "limit" {
+			t.Fatalf("list %s names field %q", q, r.Body.Error.Details.Field)
 		}
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/sessions"
 )
 
 // contentSecurityPolicy allows only the edge's own scripts, styles and
@@ -30,7 +33,32 @@ func (s *Server) useSecurity() {
 	}
 	s.proxies = s.cfg.TrustedProxies
 	s.limits = newRateLimits(s.cfg)
-	s.app.Use(s.securityHeaders, s.cors, s.limitPages)
+	s.app.Use(s.securityHeaders, s.checkHost, s.cors, s.limitPages)
+}
+
+// maxQuotedHost bounds the Host value quoted back in a 421.
+const maxQuotedHost = 100
+
+// checkHost answers 421 MISDIRECTED_REQUEST to a request for a host the
+// edge does not answer, before any route (REST, MCP, pages, /ws) sees it:
+// with a loopback listener, a page on a rebinding domain would otherwise
+// reach it as its own origin. The operations API (/health, /ready,
+// /metrics) is exempt: probes and scrapers address a replica by its IP, and
+// it reveals nothing a rebinding page could use. Behind a trusted proxy the
+// host is the one the client asked the proxy for (X-Forwarded-Host).
+func (s *Server) checkHost(c *fiber.Ctx) error {
+	if s.cfg.Hosts.Any() || opsPaths[strings.ToLower(strings.TrimSuffix(c.Path(), "/"))] {
+		return c.Next()
+	}
+	host := c.Hostname()
+	if s.cfg.Hosts.Allows(host) {
+		return c.Next()
+	}
+	if len(host) > maxQuotedHost {
+		host = host[:maxQuotedHost]
+	}
+	return s.fail(c, sessions.Errorf(envelope.CodeMisdirected,
+		"this server does not answer for host %q: use its own address, or add the name to ALLOWED_HOSTS", host))
 }
 
 // securityHeaders are set before the handler runs, so a handler that needs

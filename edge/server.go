@@ -15,8 +15,10 @@ import (
 
 	"github.com/feedbackd/feedbackd/edge/mcp"
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/hostcheck"
 	"github.com/feedbackd/feedbackd/pkg/httpbridge"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -77,6 +79,10 @@ type Config struct {
 	// MCP configures the MCP server the edge mounts; its Version,
 	// PublicURL and AllowCreate are the edge's own.
 	MCP mcp.Config
+	// Hosts are the Host header values the edge answers (docs/api.md,
+	// "Host check"); others get 421 on every route but the operations
+	// API. nil answers every host.
+	Hosts *hostcheck.Policy
 }
 
 // PageTokenMinter mints the feedback page's credential for the WebSocket of
@@ -141,7 +147,7 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, log *slog.Logge
 	s.app.Use(s.bodies.track)
 	s.app.Use(s.observe) // request id, access log, metrics
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
-		log.ErrorContext(c.UserContext(), "handler panicked", "path", c.Path(), "panic", e)
+		log.ErrorContext(c.UserContext(), "handler panicked", "path", redact.IDs(c.Path()), "panic", e)
 	}}))
 	s.useSecurity()
 	s.opsRoutes()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -32,7 +33,7 @@ func (x *expirer) expire(ctx context.Context, m jetstream.Msg) {
 			if md, err := m.Metadata(); err == nil {
 				requested = md.Timestamp
 			}
-			x.log.Debug("session expired", "session", id,
+			x.log.Debug("session expired", "session", redact.ID(id),
 				"requested", requested.Sub(sess.ExpiresAt), "late", sess.FinishedAt.Sub(sess.ExpiresAt))
 		}
 		x.ack(m)
@@ -42,10 +43,10 @@ func (x *expirer) expire(ctx context.Context, m jetstream.Msg) {
 		// Finished some other way, or already purged.
 		x.ack(m)
 	case sessions.ErrorCode(err) == sessions.CodeInvalidRequest:
-		x.log.Warn("dropping an expiry request for a malformed session id", "subject", m.Subject())
+		x.log.Warn("dropping an expiry request for a malformed session id", "subject", redact.IDs(m.Subject()))
 		_ = m.Term()
 	default:
-		x.log.Warn("expiring a session failed; retrying", "session", id, "err", err)
+		x.log.Warn("expiring a session failed; retrying", "session", redact.ID(id), "err", err)
 		_ = m.NakWithDelay(retryDelay)
 	}
 }

@@ -2,7 +2,6 @@ package expirer_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -64,7 +63,7 @@ func (h *harness) startExpirer(opts ...programtest.Option) (stop func()) {
 
 func (h *harness) create(timeout int) *sessions.Session {
 	h.t.Helper()
-	n := json.Number(fmt.Sprint(timeout))
+	n := sessions.Number(fmt.Sprint(timeout))
 	s, err := h.svc.Create(context.Background(), "agent", &sessions.CreateRequest{
 		Message: "Ship it?", PredefinedOptions: []string{"yes", "no"}, Timeout: &n,
 	})

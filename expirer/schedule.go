@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
@@ -59,7 +60,7 @@ func (x *expirer) schedule(ctx context.Context, m jetstream.Msg) {
 		err = x.unschedule(ctx, sess.ID)
 	}
 	if err != nil {
-		x.log.Warn("scheduling a session deadline failed; retrying", "session", sess.ID, "err", err)
+		x.log.Warn("scheduling a session deadline failed; retrying", "session", redact.ID(sess.ID), "err", err)
 		_ = m.NakWithDelay(retryDelay)
 		return
 	}
@@ -93,11 +94,11 @@ func (x *expirer) record(m jetstream.Msg) (*sessions.Session, bool) {
 	}
 	sess, err := natskv.Decode(m.Data(), rev)
 	if err != nil {
-		x.log.Warn("skipping an undecodable session record", "subject", m.Subject(), "err", err)
+		x.log.Warn("skipping an undecodable session record", "subject", redact.IDs(m.Subject()), "err", err)
 		return nil, false
 	}
 	if sessions.CheckID(sess.ID) != nil {
-		x.log.Warn("skipping a session record with a malformed id", "subject", m.Subject())
+		x.log.Warn("skipping a session record with a malformed id", "subject", redact.IDs(m.Subject()))
 		return nil, false
 	}
 	return sess, true
@@ -162,6 +163,6 @@ func scheduleTime(deadline time.Time, wholeSeconds bool) string {
 
 func (x *expirer) ack(m jetstream.Msg) {
 	if err := m.Ack(); err != nil {
-		x.log.Debug("ack failed; the message will come again", "subject", m.Subject(), "err", err)
+		x.log.Debug("ack failed; the message will come again", "subject", redact.IDs(m.Subject()), "err", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/contrib/websocket"
 
 	"github.com/feedbackd/feedbackd/pkg/metrics"
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -43,6 +44,8 @@ type client struct {
 	kind      string
 	sessionID string // set on /ws/{id}
 	owner     string // set on /ws, and on /ws/{id} for a principal
+	page      bool   // opened with the feedback page's token: status only
+	expires   time.Time
 	resume    uint64
 	resuming  bool
 
@@ -64,9 +67,13 @@ type client struct {
 type connRequest struct {
 	sessionID string
 	owner     string
-	kind      string
-	resume    uint64
-	resuming  bool
+	page      bool
+	// expires is when the credential runs out (zero: never); the
+	// connection is closed then.
+	expires  time.Time
+	kind     string
+	resume   uint64
+	resuming bool
 }
 
 const requestKey = "feedbackd.notifier.request"
@@ -85,6 +92,8 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 		kind:      req.kind,
 		sessionID: req.sessionID,
 		owner:     req.owner,
+		page:      req.page,
+		expires:   req.expires,
 		resume:    req.resume,
 		resuming:  req.resuming,
 		ws:        wc.Conn,
@@ -97,10 +106,15 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 		return
 	}
 	defer n.release(c)
-	watermark, ok := n.hub.add(c, n.cfg.MaxPerSession)
+	watermark, ok := n.hub.add(c, n.perSessionLimit(c.page))
 	if !ok {
 		c.refuse(CloseTryAgainLater, "too many connections to this session: try again later")
 		return
+	}
+	if !c.expires.IsZero() {
+		// A socket must not outlive the credential that opened it.
+		expiry := time.AfterFunc(time.Until(c.expires), func() { c.kill(CloseCredentialExpired, "credential expired") })
+		defer expiry.Stop()
 	}
 
 	writerDone := make(chan struct{})
@@ -112,13 +126,13 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 			<-writerDone
 		}
 		c.finish()
-		n.log.Debug("WebSocket closed", "client", c.id, "session", c.sessionID)
+		n.log.Debug("WebSocket closed", "client", c.id, "session", redact.ID(c.sessionID))
 	}()
 
-	n.log.Debug("WebSocket open", "client", c.id, "session", c.sessionID, "clientType", c.kind)
+	n.log.Debug("WebSocket open", "client", c.id, "session", redact.ID(c.sessionID), "clientType", c.kind)
 	if err := c.catchUp(watermark); err != nil {
 		if !c.isClosed() {
-			n.log.Warn("WebSocket catch-up failed", "client", c.id, "session", c.sessionID, "err", err)
+			n.log.Warn("WebSocket catch-up failed", "client", c.id, "session", redact.ID(c.sessionID), "err", err)
 			c.kill(CloseInternal, "could not read the current state: reconnect")
 		}
 		// Let the writer send the close frame.
@@ -166,7 +180,7 @@ func (c *client) catchUp(watermark uint64) error {
 		hello.Revision = sess.Revision
 		if c.resuming && sess.Revision > c.resume && sess.Status.Terminal() {
 			hello.Revision = c.resume
-			replay = append(replay, &event{id: sess.ID, rev: sess.Revision, frames: transitionFrames(sess, now)})
+			replay = append(replay, newEvent(sess, now))
 		}
 		sent[sess.ID] = sess.Revision
 		c.mu.Lock()
@@ -210,7 +224,7 @@ func (c *client) catchUp(watermark uint64) error {
 			batch = mergeEvents(nil, batch, sent)
 		}
 		for _, ev := range batch {
-			for _, f := range ev.frames {
+			for _, f := range ev.framesFor(c.audience()) {
 				if err := c.writeNow(f); err != nil {
 					c.writeFailed(err)
 					return nil
@@ -280,7 +294,7 @@ func (n *Notifier) missed(ctx context.Context, owner string, since uint64, now t
 					return nil, fmt.Errorf("expire due session: %w", err)
 				}
 			}
-			out = append(out, &event{id: s.ID, rev: s.Revision, frames: transitionFrames(s, now)})
+			out = append(out, newEvent(s, now))
 			newest = max(newest, s.Revision)
 		}
 		if page.NextCursor == "" {
@@ -324,8 +338,16 @@ func (c *client) deliver(ev *event) {
 			}
 			c.floor = ev.rev
 		}
-		c.enqueueLocked(ev.frames...)
+		c.enqueueLocked(ev.framesFor(c.audience())...)
 	}
+}
+
+// audience is whom the client's messages are encoded for.
+func (c *client) audience() audience {
+	if c.page {
+		return pageAudience
+	}
+	return ownerAudience
 }
 
 // send queues one message of the connection's own (pong, error).
@@ -344,7 +366,7 @@ func (c *client) enqueueLocked(frames ...[]byte) {
 	if len(c.queue)+len(frames) > cap(c.queue) {
 		c.n.dropped.Add(1)
 		metrics.WSDropped()
-		c.n.log.Info("dropping slow WebSocket client", "client", c.id, "session", c.sessionID, "queued", len(c.queue))
+		c.n.log.Info("dropping slow WebSocket client", "client", c.id, "session", redact.ID(c.sessionID), "queued", len(c.queue))
 		c.killLocked(CloseSlowClient, "send queue full: client too slow")
 		return
 	}

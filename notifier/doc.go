@@ -10,9 +10,15 @@
 // Every connection is authorized before the upgrade (plain HTTP 401/403/404,
 // never a closed socket), has one writer goroutine with a bounded send queue,
 // and is dropped with close code 1008 when that queue fills, so a slow client
-// never delays the others. On connect the client is subscribed first, then the
+// never delays the others. It lives no longer than its credential (4001 when
+// a JWT or page token expires). A connection opened with the feedback page's
+// token hears the status only, never the answer, and counts against a
+// per-session budget of its own. On connect the client is subscribed first, then the
 // current record is read, and changes are ordered by their KV revision, so
-// nothing falls into the gap between the two and nothing is sent twice.
+// nothing falls into the gap between the two and nothing is sent twice. The
+// feed promises the latest state of every session and always its final
+// state, not every version (docs/architecture.md, "The change feed"), so the
+// final status change carries what session_created would have said.
 //
 // The package consumes sessions.Service and the small Authenticator and
 // PageTokenVerifier interfaces below; it must not know how sessions are stored

@@ -84,7 +84,7 @@ func newStack(t *testing.T, natsURL string, cfg notifier.Config, opts ...program
 			if cfg.AllowedOrigins != nil {
 				c.AllowedOrigins = cfg.AllowedOrigins
 			}
-			for _, f := range []struct{ dst, src *int }{{&c.QueueSize, &cfg.QueueSize}, {&c.MaxConnections, &cfg.MaxConnections}, {&c.MaxPerSession, &cfg.MaxPerSession}} {
+			for _, f := range []struct{ dst, src *int }{{&c.QueueSize, &cfg.QueueSize}, {&c.MaxConnections, &cfg.MaxConnections}, {&c.MaxPerSession, &cfg.MaxPerSession}, {&c.MaxPagePerSession, &cfg.MaxPagePerSession}} {
 				if *f.src != 0 {
 					*f.dst = *f.src
 				}
@@ -124,7 +124,7 @@ func create(t *testing.T, svc *sessions.Service, key string, timeout int, opts .
 	t.Helper()
 	req := &sessions.CreateRequest{Message: "Ship it?", PredefinedOptions: opts}
 	if timeout > 0 {
-		n := json.Number(strconv.Itoa(timeout))
+		n := sessions.Number(strconv.Itoa(timeout))
 		req.Timeout = &n
 	}
 	s, err := svc.Create(context.Background(), owner(key), req)

@@ -3,6 +3,7 @@ package notifier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,8 +16,10 @@ import (
 
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/pkg/hostcheck"
 	"github.com/feedbackd/feedbackd/pkg/httpbridge"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -54,6 +57,10 @@ type AppConfig struct {
 	// Ops, when set, answers /health, /ready and /metrics: the operations
 	// API every role shows (pkg/opsapi).
 	Ops *opsapi.Handler
+	// Hosts are the Host header values the WebSocket routes answer
+	// (docs/api.md, "Host check"); others get 421. The operations API is
+	// exempt. nil answers every host.
+	Hosts *hostcheck.Policy
 }
 
 // App is the notifier's own HTTP app, for the notifier run as its own
@@ -101,14 +108,29 @@ func (n *Notifier) NewApp(cfg AppConfig) *App {
 				}
 			}
 			if status >= 500 {
-				n.log.Error("request failed", "path", c.Path(), "err", err)
+				n.log.Error("request failed", "path", redact.IDs(c.Path()), "err", err)
 			}
 			return fail(c, status, &sessions.Error{Code: code, Message: http.StatusText(status)})
 		},
 	})
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
-		n.log.Error("handler panicked", "path", c.Path(), "panic", e)
+		n.log.Error("handler panicked", "path", redact.IDs(c.Path()), "panic", e)
 	}}))
+	if !cfg.Hosts.Any() {
+		app.Use("/ws", func(c *fiber.Ctx) error {
+			// The Host header itself: this app believes no proxy's
+			// X-Forwarded-Host, which a rebinding page could set on its
+			// same-origin requests.
+			if host := string(c.Request().Host()); !cfg.Hosts.Allows(host) {
+				if len(host) > 100 {
+					host = host[:100]
+				}
+				return fail(c, http.StatusMisdirectedRequest, sessions.Errorf(envelope.CodeMisdirected,
+					"this server does not answer for host %q: use its own address, or add the name to ALLOWED_HOSTS", host))
+			}
+			return c.Next()
+		})
+	}
 	if cfg.Ops != nil {
 		ops := bridge.Handler(cfg.Ops, nil)
 		for _, path := range cfg.Ops.Paths() {
@@ -161,13 +183,22 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 	defer cancel()
 	who, err := n.authorize(ctx, c)
 	if err != nil {
-		n.log.Debug("WebSocket authentication failed", "path", c.Path(), "reason", err)
-		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "missing or invalid credentials: pass ?apiKey=, ?token=, X-API-Key or Authorization"))
+		n.log.Debug("WebSocket authentication failed", "path", redact.IDs(c.Path()), "reason", err)
+		msg := "missing or invalid credentials: pass ?apiKey=, ?token=, X-API-Key or Authorization"
+		if errors.Is(err, auth.ErrAmbiguousCredentials) {
+			msg = "send one credential: one of ?apiKey=, ?token=, X-API-Key or Authorization, not several"
+		}
+		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "%s", msg))
 	}
 	if who.pageSession != "" && req.sessionID == "" {
 		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "a feedback page credential opens only /ws/{its session id}"))
 	}
-	req.owner = who.owner
+	if !who.expires.IsZero() && !time.Now().Before(who.expires) {
+		// A JWT within its clock-skew leeway still authenticates a request,
+		// but a socket it opened would have to close at once.
+		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "the credential has expired: get a fresh one"))
+	}
+	req.owner, req.page, req.expires = who.owner, who.pageSession != "", who.expires
 	if req.sessionID != "" {
 		if err := sessions.CheckID(req.sessionID); err != nil {
 			return fail(c, http.StatusBadRequest, err)
@@ -179,7 +210,7 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, retryAfter)
 		return fail(c, http.StatusServiceUnavailable, sessions.Errorf(sessions.CodeServiceUnavailable, "this notifier is not taking more connections: try again later"))
 	}
-	if req.sessionID != "" && n.hub.sessionConns(req.sessionID) >= n.cfg.MaxPerSession {
+	if req.sessionID != "" && n.hub.sessionConns(req.sessionID, req.page) >= n.perSessionLimit(req.page) {
 		c.Set(fiber.HeaderRetryAfter, retryAfter)
 		return fail(c, http.StatusTooManyRequests, sessions.Errorf(envelope.CodeRateLimited, "too many connections to this session: try again later"))
 	}
@@ -188,12 +219,16 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 		if who.pageSession != "" && who.pageSession != req.sessionID {
 			return fail(c, http.StatusNotFound, sessions.Errorf(sessions.CodeNotFound, "session not found"))
 		}
-		sess, err := n.svc.Get(ctx, req.sessionID)
+		// The page credential is the capability of its own session; anyone
+		// else sees only their own sessions, and any other is not found.
+		var err error
+		if who.pageSession != "" {
+			_, err = n.svc.Get(ctx, req.sessionID)
+		} else {
+			_, err = n.svc.GetOwned(ctx, who.owner, req.sessionID)
+		}
 		if err != nil {
 			return fail(c, statusOf(err), err)
-		}
-		if who.pageSession == "" && sess.Owner != who.owner {
-			return fail(c, http.StatusNotFound, sessions.Errorf(sessions.CodeNotFound, "session not found"))
 		}
 	}
 
@@ -205,39 +240,59 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 }
 
 // caller is who an upgrade request acts for: a principal, whose sessions it
-// may follow, or the feedback page of one session.
+// may follow, or the feedback page of one session; until expires, when set.
 type caller struct {
 	owner       string
 	pageSession string
+	expires     time.Time
 }
 
-// authorize reads the request's credentials. The page credential is tried
+// authorize reads the request's one credential. A page credential is tried
 // first so that it can never be mistaken for a general one.
 func (n *Notifier) authorize(ctx context.Context, c *fiber.Ctx) (caller, error) {
-	token := c.Query("token")
-	header := c.Get(fiber.HeaderAuthorization)
+	creds, err := upgradeCredentials(c)
+	if err != nil {
+		return caller{}, err
+	}
 	if n.pages != nil {
-		for _, t := range []string{token, bearer(header)} {
+		for _, t := range []string{creds.Token, bearer(creds.Authorization)} {
 			if t == "" {
 				continue
 			}
-			if id, err := n.pages.Verify(t); err == nil {
-				return caller{pageSession: strings.Clone(id)}, nil
+			if id, exp, err := n.pages.VerifyExpiry(t); err == nil {
+				return caller{pageSession: strings.Clone(id), expires: exp}, nil
 			}
 		}
-	}
-	creds := auth.Credentials{Authorization: header, APIKey: c.Get("X-API-Key")}
-	if creds.APIKey == "" {
-		creds.APIKey = c.Query("apiKey")
-	}
-	if creds.Authorization == "" && token != "" {
-		creds.Authorization = "Bearer " + token
 	}
 	p, err := n.authn.Authenticate(ctx, creds)
 	if err != nil {
 		return caller{}, err
 	}
-	return caller{owner: strings.Clone(p.ID)}, nil
+	return caller{owner: strings.Clone(p.ID), expires: p.Expires}, nil
+}
+
+// upgradeCredentials reads the credentials of an upgrade request: the
+// headers of the REST API, or ?apiKey= and ?token= for browsers, which
+// cannot set headers on a WebSocket. Exactly one may be given: two (any
+// mix, or one of them twice) are refused, as on the REST API, so that no
+// order of precedence decides who is calling.
+func upgradeCredentials(c *fiber.Ctx) (auth.Credentials, error) {
+	h := &c.Request().Header
+	q := c.Context().QueryArgs()
+	if len(h.PeekAll(fiber.HeaderAuthorization)) > 1 || len(h.PeekAll("X-API-Key")) > 1 ||
+		len(q.PeekMulti("token")) > 1 || len(q.PeekMulti("apiKey")) > 1 {
+		return auth.Credentials{}, fmt.Errorf("%w: %w", auth.ErrUnauthorized, auth.ErrAmbiguousCredentials)
+	}
+	creds := auth.Credentials{
+		APIKey:        c.Get("X-API-Key"),
+		Authorization: c.Get(fiber.HeaderAuthorization),
+		Token:         c.Query("token"),
+		QueryAPIKey:   c.Query("apiKey"),
+	}
+	if creds.Count() > 1 {
+		return auth.Credentials{}, fmt.Errorf("%w: %w", auth.ErrUnauthorized, auth.ErrAmbiguousCredentials)
+	}
+	return creds, nil
 }
 
 // bearer is the credential of an "Authorization: Bearer T" header, read by

@@ -18,24 +18,43 @@ type Hub struct {
 	mu      sync.RWMutex
 	byID    map[string]map[*client]struct{}
 	byOwner map[string]map[*client]struct{}
+	// pages counts the page-token connections among byID, per session:
+	// they have a budget of their own, so that people holding a link can
+	// never lock the owner out, nor the owner's apps the page.
+	pages map[string]int
 	// lastRev is the highest revision published so far. A /ws client that
 	// registers sees every change above it; it is the client's resume point.
 	lastRev atomic.Uint64
 	now     func() time.Time
 }
 
-// event is one version of one session, encoded once for every connection
-// that follows it.
+// event is one version of one session, encoded at most once per audience
+// for every connection that follows it.
 type event struct {
-	id     string
-	rev    uint64
-	frames [][]byte
+	id   string
+	rev  uint64
+	sess *sessions.Session
+	at   time.Time
+
+	once   [audiences]sync.Once
+	frames [audiences][][]byte
+}
+
+func newEvent(s *sessions.Session, at time.Time) *event {
+	return &event{id: s.ID, rev: s.Revision, sess: s, at: at}
+}
+
+// framesFor returns the messages of ev for a, encoding them on first use.
+func (ev *event) framesFor(a audience) [][]byte {
+	ev.once[a].Do(func() { ev.frames[a] = transitionFrames(ev.sess, ev.at, a) })
+	return ev.frames[a]
 }
 
 func newHub(now func() time.Time) *Hub {
 	return &Hub{
 		byID:    make(map[string]map[*client]struct{}),
 		byOwner: make(map[string]map[*client]struct{}),
+		pages:   make(map[string]int),
 		now:     now,
 	}
 }
@@ -53,7 +72,7 @@ func (h *Hub) publish(s *sessions.Session) {
 	if len(byID) == 0 && len(byOwner) == 0 {
 		return
 	}
-	ev := &event{id: s.ID, rev: s.Revision, frames: transitionFrames(s, h.now())}
+	ev := newEvent(s, h.now())
 	for c := range byID {
 		c.deliver(ev)
 	}
@@ -73,8 +92,9 @@ func (h *Hub) raise(rev uint64) {
 }
 
 // add registers c and returns the watermark it registered at. It refuses a
-// connection to a session that already has maxPerSession (when > 0).
-func (h *Hub) add(c *client, maxPerSession int) (watermark uint64, ok bool) {
+// connection to a session that already has limit connections of c's kind
+// (page or owner; when limit > 0).
+func (h *Hub) add(c *client, limit int) (watermark uint64, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	index, key := h.byOwner, c.owner
@@ -82,7 +102,7 @@ func (h *Hub) add(c *client, maxPerSession int) (watermark uint64, ok bool) {
 		index, key = h.byID, c.sessionID
 	}
 	set := index[key]
-	if c.sessionID != "" && maxPerSession > 0 && len(set) >= maxPerSession {
+	if c.sessionID != "" && limit > 0 && h.countLocked(c.sessionID, c.page) >= limit {
 		return 0, false
 	}
 	if set == nil {
@@ -90,6 +110,9 @@ func (h *Hub) add(c *client, maxPerSession int) (watermark uint64, ok bool) {
 		index[key] = set
 	}
 	set[c] = struct{}{}
+	if c.page {
+		h.pages[c.sessionID]++
+	}
 	return h.lastRev.Load(), true
 }
 
@@ -102,6 +125,11 @@ func (h *Hub) remove(c *client) {
 		index, key = h.byID, c.sessionID
 	}
 	if set := index[key]; set != nil {
+		if _, ok := set[c]; ok && c.page {
+			if h.pages[c.sessionID]--; h.pages[c.sessionID] <= 0 {
+				delete(h.pages, c.sessionID)
+			}
+		}
 		delete(set, c)
 		if len(set) == 0 {
 			delete(index, key)
@@ -109,11 +137,19 @@ func (h *Hub) remove(c *client) {
 	}
 }
 
-// sessionConns returns how many connections follow session id.
-func (h *Hub) sessionConns(id string) int {
+// sessionConns returns how many page-token connections (page) or owner
+// connections (!page) follow session id.
+func (h *Hub) sessionConns(id string, page bool) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return len(h.byID[id])
+	return h.countLocked(id, page)
+}
+
+func (h *Hub) countLocked(id string, page bool) int {
+	if page {
+		return h.pages[id]
+	}
+	return len(h.byID[id]) - h.pages[id]
 }
 
 // waitFor returns once the feed has published revision rev (or a later one)

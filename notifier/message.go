@@ -79,6 +79,14 @@ type StatusChanged struct {
 	NewStatus sessions.Status `json:"newStatus"`
 	Timestamp string          `json:"timestamp"`
 	Revision  uint64          `json:"revision"`
+	// Message, CreatedAt and ExpiresAt describe the session, as
+	// session_created does, for its owner: the change feed promises the
+	// final state of every session but not its earlier ones
+	// (docs/architecture.md, "The change feed"), so a /ws client may first
+	// hear of a session here. Page-token sockets get none of them.
+	Message   string `json:"message,omitempty"`
+	CreatedAt string `json:"createdAt,omitempty"`
+	ExpiresAt string `json:"expiresAt,omitempty"`
 }
 
 // FeedbackSubmitted is the data of TypeFeedbackSubmitted.
@@ -86,8 +94,11 @@ type FeedbackSubmitted struct {
 	SessionID   string `json:"sessionId"`
 	SubmittedBy string `json:"submittedBy"`
 	Timestamp   string `json:"timestamp"`
-	// Preview is the first PreviewLength characters of combinedFeedback.
-	Preview  string `json:"preview"`
+	// Preview is the first PreviewLength characters of combinedFeedback,
+	// for the owner only: a socket opened with the feedback page's token
+	// never gets it, since whoever holds the link may answer but must not
+	// read what someone else answered.
+	Preview  string `json:"preview,omitempty"`
 	Revision uint64 `json:"revision"`
 	// Decision is an approval's answer.
 	Decision sessions.Decision `json:"decision,omitempty"`
@@ -170,11 +181,28 @@ func encode(typ string, data any, now time.Time) []byte {
 	return b
 }
 
+// audience is whom a message is encoded for.
+type audience int
+
+const (
+	// ownerAudience is the session's owner (an API key or a JWT): every
+	// message in full, previews included.
+	ownerAudience audience = iota
+	// pageAudience is a socket opened with the feedback page's token: the
+	// status and the times only, never the answer.
+	pageAudience
+	audiences
+)
+
 // transitionFrames returns the messages that tell a client about version s of
-// a session: a creation for a pending version, otherwise the status change
-// from pending and what follows it.
-func transitionFrames(s *sessions.Session, now time.Time) [][]byte {
+// a session: a creation for a pending version (to its owner; the page knows
+// it is pending), otherwise the status change from pending and what follows
+// it.
+func transitionFrames(s *sessions.Session, now time.Time, to audience) [][]byte {
 	if s.Status == sessions.StatusPending {
+		if to == pageAudience {
+			return nil
+		}
 		created := SessionCreated{
 			SessionID: s.ID,
 			Status:    s.Status,
@@ -192,13 +220,17 @@ func transitionFrames(s *sessions.Session, now time.Time) [][]byte {
 		return [][]byte{encode(TypeSessionCreated, created, now)}
 	}
 	finished := formatTime(orNow(s.FinishedAt, now))
-	frames := [][]byte{encode(TypeSessionStatusChanged, StatusChanged{
+	changed := StatusChanged{
 		SessionID: s.ID,
 		OldStatus: sessions.StatusPending,
 		NewStatus: s.Status,
 		Timestamp: finished,
 		Revision:  s.Revision,
-	}, now)}
+	}
+	if to == ownerAudience {
+		changed.Message, changed.CreatedAt, changed.ExpiresAt = s.Message, formatTime(s.CreatedAt), formatTime(s.ExpiresAt)
+	}
+	frames := [][]byte{encode(TypeSessionStatusChanged, changed, now)}
 	switch s.Status {
 	case sessions.StatusCompleted:
 		submitted := FeedbackSubmitted{
@@ -207,10 +239,11 @@ func transitionFrames(s *sessions.Session, now time.Time) [][]byte {
 			Timestamp:   formatTime(orNow(s.SubmittedAt, now)),
 			Revision:    s.Revision,
 		}
-		if s.Feedback != nil {
+		if to == ownerAudience && s.Feedback != nil {
 			// combinedFeedback renders every kind of answer as text: a
 			// form's values as "Label: value" lines, an approval as
-			// "Approved." or "Denied: reason", images as a count.
+			// "Approved." or "Denied: reason", images as a count. A page
+			// socket hears only that an answer came, never what it was.
 			submitted.Preview = sessions.Preview(s.Feedback.CombinedFeedback, PreviewLength)
 			submitted.Decision = s.Feedback.Decision
 			submitted.Images = imageInfos(s.Feedback.Images)

@@ -23,10 +23,11 @@ type Authenticator interface {
 }
 
 // PageTokenVerifier checks the feedback page's narrow, short-lived credential
-// and returns the one session it grants. A page credential opens /ws/{that
-// id} and nothing else.
+// and returns the one session it grants and when it runs out. A page
+// credential opens /ws/{that id} and nothing else, until it expires.
+// *auth.PageTokens implements it.
 type PageTokenVerifier interface {
-	Verify(token string) (sessionID string, err error)
+	VerifyExpiry(token string) (sessionID string, expires time.Time, err error)
 }
 
 // Close codes the notifier sends (RFC 6455 §7.4).
@@ -41,6 +42,11 @@ const (
 	// CloseTryAgainLater refuses a connection over a limit that filled up
 	// between the HTTP checks and the upgrade.
 	CloseTryAgainLater = websocket.CloseTryAgainLater // 1013
+	// CloseCredentialExpired ends a connection when the credential that
+	// opened it (a JWT's exp, the page token's expiry) runs out: reconnect
+	// with a fresh one. 4001 is in the range RFC 6455 leaves to
+	// applications.
+	CloseCredentialExpired = 4001
 )
 
 // Config tunes the notifier. Zero values take the defaults in brackets.
@@ -64,9 +70,13 @@ type Config struct {
 	// MaxConnections caps the connections of this process; more are refused
 	// with 503 [50000].
 	MaxConnections int
-	// MaxPerSession caps the connections to one session; more are refused
-	// with 429 [1000].
+	// MaxPerSession caps the connections to one session opened with its
+	// owner's credentials; more are refused with 429 [1000].
 	MaxPerSession int
+	// MaxPagePerSession caps the connections to one session opened with
+	// the feedback page's token, counted apart from the owner's so that
+	// link holders cannot lock the owner out [MaxPerSession].
+	MaxPagePerSession int
 	// ResumeLimit caps how many of the caller's sessions a /ws resume looks
 	// at, newest first [1000].
 	ResumeLimit int
@@ -96,6 +106,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPerSession <= 0 {
 		c.MaxPerSession = 1000
+	}
+	if c.MaxPagePerSession <= 0 {
+		c.MaxPagePerSession = c.MaxPerSession
 	}
 	if c.ResumeLimit <= 0 {
 		c.ResumeLimit = 1000
@@ -262,6 +275,15 @@ func (n *Notifier) release(c *client) {
 		c.unmetered()
 	}
 	n.conns.Done()
+}
+
+// perSessionLimit is the cap on one session's page-token connections (page)
+// or owner connections.
+func (n *Notifier) perSessionLimit(page bool) int {
+	if page {
+		return n.cfg.MaxPagePerSession
+	}
+	return n.cfg.MaxPerSession
 }
 
 // full reports whether the process limit is reached, or the notifier closing.

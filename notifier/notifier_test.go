@@ -98,6 +98,14 @@ func TestCancelSendsStatusChangedOnly(t *testing.T) {
 	c.quiet(300 * time.Millisecond)
 }
 
+// The change feed promises the latest state of every session, and always
+// its final state, but not every earlier version: a version superseded
+// before a follower fetched it is gone from the bucket (history 1), and the
+// follower's ordered consumer never sees it (docs/architecture.md, "The
+// change feed"). So a /ws client hears of each of its sessions at least in
+// its final state, carrying what session_created would have told it, maybe
+// after a session_created; never of another principal's session; and in
+// revision order.
 func TestAllSessionsStreamShowsOnlyTheCallersSessions(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})
@@ -117,36 +125,68 @@ func TestAllSessionsStreamShowsOnlyTheCallersSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := []struct{ typ, id string }{
-		{notifier.TypeSessionCreated, a1.ID},
-		{notifier.TypeSessionCreated, a2.ID},
-		{notifier.TypeSessionStatusChanged, a1.ID},
-		{notifier.TypeFeedbackSubmitted, a1.ID},
-		{notifier.TypeSessionStatusChanged, a2.ID},
-	}
-	var last uint64
-	for _, w := range want {
-		m := alice.expect(w.typ)
-		if m.str("sessionId") != w.id {
-			t.Fatalf("alice got %s for %s, want %s", w.typ, m.str("sessionId"), w.id)
-		}
-		if m.rev() < last {
-			t.Fatalf("revisions out of order: %d after %d", m.rev(), last)
-		}
-		last = m.rev()
-	}
+	followsToTheEnd(t, alice, map[string]*sessions.Session{a1.ID: a1, a2.ID: a2}, map[string]string{a1.ID: "completed", a2.ID: "cancelled"})
 	alice.quiet(300 * time.Millisecond)
-
-	bob.expect(notifier.TypeSessionCreated)
-	bob.expect(notifier.TypeSessionStatusChanged)
-	if m := bob.expect(notifier.TypeFeedbackSubmitted); m.str("sessionId") != b1.ID {
-		t.Fatalf("bob got %v", m.Data)
-	}
+	followsToTheEnd(t, bob, map[string]*sessions.Session{b1.ID: b1}, map[string]string{b1.ID: "completed"})
 	bob.quiet(300 * time.Millisecond)
 
 	// Another principal's session is not found, before any upgrade.
 	if status, code := refused(t, s.wsURL("/ws/"+a1.ID, apiKey(keyBob)), nil); status != http.StatusNotFound || code != "SESSION_NOT_FOUND" {
 		t.Fatalf("bob on alice's session: %d %s", status, code)
+	}
+}
+
+// followsToTheEnd reads c until it has heard the final state of every
+// session in created, and checks what the feed contract promises: only
+// these sessions; per session at most one session_created, before the
+// final session_status_changed (to final[id], carrying the session's
+// message and times), then feedback_submitted (with a preview) for an
+// answered one; revisions never going back.
+func followsToTheEnd(t *testing.T, c *client, created map[string]*sessions.Session, final map[string]string) {
+	t.Helper()
+	heard := map[string][]msg{}
+	done := map[string]bool{}
+	var last uint64
+	for len(done) < len(final) {
+		m := c.next()
+		id := m.str("sessionId")
+		want, ok := final[id]
+		if !ok {
+			t.Fatalf("heard %s %v about a session that is not the caller's", m.Type, m.Data)
+		}
+		if done[id] {
+			t.Fatalf("heard %s %v after the final state", m.Type, m.Data)
+		}
+		if m.rev() < last {
+			t.Fatalf("revisions out of order: %d after %d", m.rev(), last)
+		}
+		last = m.rev()
+		heard[id] = append(heard[id], m)
+		switch m.Type {
+		case notifier.TypeSessionCreated:
+			if len(heard[id]) != 1 || m.str("status") != "pending" || m.str("message") != created[id].Message {
+				t.Fatalf("session_created %v after %v", m.Data, heard[id][:len(heard[id])-1])
+			}
+		case notifier.TypeSessionStatusChanged:
+			if m.str("newStatus") != want || m.str("oldStatus") != "pending" || m.str("message") != created[id].Message ||
+				m.str("createdAt") == "" || m.str("expiresAt") == "" {
+				t.Fatalf("session_status_changed %v, want the final %s with the session's data", m.Data, want)
+			}
+			if want != "completed" {
+				done[id] = true
+			}
+		case notifier.TypeFeedbackSubmitted:
+			if len(heard[id]) < 2 {
+				t.Fatalf("feedback_submitted %v before any status change", m.Data)
+			}
+			prev := heard[id][len(heard[id])-2]
+			if want != "completed" || prev.Type != notifier.TypeSessionStatusChanged || prev.rev() != m.rev() || m.str("preview") == "" {
+				t.Fatalf("feedback_submitted %v after %v", m.Data, prev)
+			}
+			done[id] = true
+		default:
+			t.Fatalf("unexpected %s %v", m.Type, m.Data)
+		}
 	}
 }
 
@@ -220,6 +260,11 @@ func TestReconnectWithRevisionMissesNothing(t *testing.T) {
 		created := c.expect(notifier.TypeSessionCreated)
 		if changed.str("sessionId") != answered.ID || created.str("sessionId") != pending.ID || created.rev() < changed.rev() {
 			t.Fatalf("replay: %v then %v", changed.Data, created.Data)
+		}
+		// The client first hears of the answered session in its final
+		// state, and still learns what it was about.
+		if changed.str("message") != answered.Message || changed.str("createdAt") == "" || changed.str("expiresAt") == "" {
+			t.Fatalf("replayed session_status_changed without the session's data: %v", changed.Data)
 		}
 		c.quiet(300 * time.Millisecond)
 
@@ -580,5 +625,29 @@ func TestOwnAppServesHealthReadyAndMetrics(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("POST /health: %d", res.StatusCode)
+	}
+}
+
+// A 405 says in words what its Allow header says (issue 12: the message
+// said "allowed: GET" beside "Allow: GET, HEAD"), on every route of the
+// notifier's own app.
+func TestMethodNotAllowedSaysWhatAllowSays(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
+	for _, path := range []string{"/ws", "/ws/" + sessions.NewID(), "/health", "/ready", "/metrics"} {
+		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions} {
+			req, _ := http.NewRequest(method, "http://"+s.addr+path, nil)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			allow := res.Header.Get("Allow")
+			if res.StatusCode != http.StatusMethodNotAllowed || allow != "GET, HEAD" ||
+				!strings.Contains(string(body), `"METHOD_NOT_ALLOWED"`) || !strings.Contains(string(body), "allowed: "+allow+`"`) {
+				t.Fatalf("%s %s: %d Allow %q %s", method, path, res.StatusCode, allow, body)
+			}
+		}
 	}
 }

@@ -57,7 +57,7 @@ func DefaultLimits(defaultTimeout, maxTimeout time.Duration) Limits {
 type CreateRequest struct {
 	Message           string          `json:"message"`
 	PredefinedOptions []string        `json:"predefinedOptions,omitempty"`
-	Timeout           *json.Number    `json:"timeout,omitempty"`
+	Timeout           *Number         `json:"timeout,omitempty"`
 	Metadata          json.RawMessage `json:"metadata,omitempty"`
 
 	Title string `json:"title,omitempty"`

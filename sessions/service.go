@@ -149,14 +149,25 @@ func (s *Service) Get(ctx context.Context, id string) (*Session, error) {
 }
 
 // GetOwned returns a session only to its owner; anyone else gets
-// SESSION_NOT_FOUND, the same answer as for an unknown id.
+// SESSION_NOT_FOUND, the same answer as for an unknown id, whatever state
+// the session is in, and changes nothing (a due session is expired only for
+// its owner).
 func (s *Service) GetOwned(ctx context.Context, owner, id string) (*Session, error) {
-	sess, err := s.Get(ctx, id)
-	if err != nil {
+	if err := CheckID(id); err != nil {
 		return nil, err
+	}
+	sess, err := s.get(ctx, id)
+	if err != nil {
+		return nil, storeErr("get session", err)
 	}
 	if sess.Owner != owner {
 		return nil, notFound()
+	}
+	if sess.Due(s.now()) {
+		sess, _, err = s.expire(ctx, sess)
+		if err != nil {
+			return nil, err
+		}
 	}
 	return sess, nil
 }
@@ -175,7 +186,7 @@ func (s *Service) Submit(ctx context.Context, id string, req *SubmitRequest) (*S
 		return nil, err
 	}
 	var stored []Image
-	sess, err := s.transition(ctx, id, func(sess *Session, now time.Time) error {
+	sess, err := s.transition(ctx, id, anyone, func(sess *Session, now time.Time) error {
 		fb, err := s.limits.validateSubmit(req, sess, len(imgs))
 		if err != nil {
 			return err
@@ -201,15 +212,14 @@ func (s *Service) Submit(ctx context.Context, id string, req *SubmitRequest) (*S
 	return sess, err
 }
 
-// Cancel ends the owner's pending session.
+// Cancel ends the owner's pending session. Anyone else gets
+// SESSION_NOT_FOUND whatever state the session is in: a finished session's
+// ALREADY_SUBMITTED or SESSION_EXPIRED would tell them how it ended.
 func (s *Service) Cancel(ctx context.Context, owner, id string) (*Session, error) {
 	if err := CheckID(id); err != nil {
 		return nil, err
 	}
-	return s.transition(ctx, id, func(sess *Session, now time.Time) error {
-		if sess.Owner != owner {
-			return notFound()
-		}
+	return s.transition(ctx, id, owner, func(sess *Session, now time.Time) error {
 		sess.Status = StatusCancelled
 		sess.FinishedAt = &now
 		return nil
@@ -259,14 +269,23 @@ func (s *Service) expire(ctx context.Context, sess *Session) (*Session, bool, er
 	}
 }
 
+// anyone is the owner argument of transition for changes the capability
+// allows (an answer): no owner is checked.
+const anyone = ""
+
 // transition applies change to a pending session with compare-and-swap. When
 // the swap loses, it reads the record again and re-applies the rules, so the
-// caller learns what actually happened (for example ALREADY_SUBMITTED).
-func (s *Service) transition(ctx context.Context, id string, change func(*Session, time.Time) error) (*Session, error) {
+// caller learns what actually happened (for example ALREADY_SUBMITTED). With
+// an owner, a session of anyone else is SESSION_NOT_FOUND before anything
+// else is looked at or changed.
+func (s *Service) transition(ctx context.Context, id, owner string, change func(*Session, time.Time) error) (*Session, error) {
 	for {
 		sess, err := s.get(ctx, id)
 		if err != nil {
 			return nil, storeErr("get session", err)
+		}
+		if owner != anyone && sess.Owner != owner {
+			return nil, notFound()
 		}
 		if sess.Due(s.now()) {
 			if sess, _, err = s.expire(ctx, sess); err != nil {

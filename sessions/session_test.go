@@ -70,7 +70,7 @@ func TestCheckID(t *testing.T) {
 	}
 }
 
-func num(s string) *json.Number { n := json.Number(s); return &n }
+func num(s string) *sessions.Number { n := sessions.Number(s); return &n }
 
 func TestValidateCreateBounds(t *testing.T) {
 	l := sessions.DefaultLimits(300*time.Second, 3600*time.Second)

@@ -1,7 +1,8 @@
 // Package web is the person's side of feedbackd: the HTML feedback page in
 // every state (pending, just submitted, already answered, expired,
-// cancelled), the not-found and error pages, the page's CSS and script, the
-// zh/en translations, and the safe Markdown rendering of an agent's message.
+// cancelled), the landing page at /, the not-found and error pages, the
+// page's CSS and script, the zh/en translations, and the safe Markdown
+// rendering of an agent's message.
 // Templates, static files and translations are embedded; nothing is fetched
 // from elsewhere, and the pages run under a strict CSP (no inline script or
 // style). It also embeds openapi.json, the OpenAPI 3.1 document of the HTTP

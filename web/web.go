@@ -185,7 +185,7 @@ type document struct {
 	Lang     string // zh | en
 	HTMLLang string // the lang attribute: zh-CN | en
 	Theme    string
-	Page     string // which body template: page | notfound | error
+	Page     string // which body template: page | home | notfound | error
 }
 
 func newDocument(lang, theme, page string) document {
@@ -319,6 +319,33 @@ func (r *Renderer) Page(w io.Writer, v PageView) error {
 // The edge sends it with status 404.
 func (r *Renderer) NotFound(w io.Writer, lang, theme string) error {
 	return r.execute(w, lang, newDocument(lang, theme, "notfound"))
+}
+
+// HomeView is what the landing page at / shows.
+type HomeView struct {
+	Lang  string // "zh" or "en", from NegotiateLang; anything else is English
+	Theme string // "dark", "light" or "auto", from NormalizeTheme
+	// BaseURL is where clients reach this server (PUBLIC_URL, or the
+	// request's scheme and host), without a trailing slash.
+	BaseURL string
+	// Version is the server's version; empty leaves it out.
+	Version string
+}
+
+// homeData is the landing page's template data.
+type homeData struct {
+	document
+	BaseURL string
+	Version string
+}
+
+// Home renders the landing page at /: what this server is, for a person who
+// opens its address, and where an agent or a developer goes next (MCP, the
+// OpenAPI document, /health).
+func (r *Renderer) Home(w io.Writer, v HomeView) error {
+	doc := newDocument(v.Lang, v.Theme, "home")
+	fix := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+	return r.execute(w, doc.Lang, homeData{document: doc, BaseURL: fix(strings.TrimRight(v.BaseURL, "/")), Version: fix(v.Version)})
 }
 
 // errorData is the error page's template data.

@@ -531,6 +531,9 @@ func TestPageIsCSPCompatible(t *testing.T) {
 	pages := map[string]func(*bytes.Buffer) error{
 		"notfound": func(b *bytes.Buffer) error { return r.NotFound(b, "zh", "dark") },
 		"error":    func(b *bytes.Buffer) error { return r.Error(b, "en", "light", "SERVICE_UNAVAILABLE") },
+		"home": func(b *bytes.Buffer) error {
+			return r.Home(b, HomeView{Lang: "en", Theme: "auto", BaseURL: "https://feedback.example.com"})
+		},
 	}
 	for _, state := range allStates {
 		v := sampleView(state, "en", "auto")
@@ -685,5 +688,56 @@ func TestFinishedPagesSayWhenTheQuestionWasAsked(t *testing.T) {
 		if dt, _ := attr(asked[0], "datetime"); dt != "2026-03-04T09:59:00Z" {
 			t.Errorf("%s: asked datetime = %q", state, dt)
 		}
+	}
+}
+
+// The landing page at / says what the server is and where to go, in the
+// chosen language and theme, with no script and nothing from elsewhere.
+func TestHomePageInBothLanguagesAndAllThemes(t *testing.T) {
+	r := newRenderer(t)
+	for _, lang := range languages {
+		for _, theme := range themes {
+			var buf bytes.Buffer
+			if err := r.Home(&buf, HomeView{Lang: lang, Theme: theme, BaseURL: "https://feedback.example.com/", Version: "1.2.3"}); err != nil {
+				t.Fatal(err)
+			}
+			out, doc := parseDoc(t, buf.String())
+			htmlLang := map[string]string{"en": "en", "zh": "zh-CN"}[lang]
+			if !strings.Contains(out, `<html lang="`+htmlLang+`" data-theme="`+theme+`">`) {
+				t.Errorf("%s/%s: wrong html element: %.200s", lang, theme, out)
+			}
+			for _, key := range []string{"home.title", "home.what", "home.people", "home.openapi", "home.health", "home.mcp"} {
+				if !strings.Contains(text(doc), tr(t, r, lang, key)) {
+					t.Errorf("%s/%s: lacks %s", lang, theme, key)
+				}
+			}
+			if !strings.Contains(text(doc), tr(t, r, lang, "home.version", "version", "1.2.3")) {
+				t.Errorf("%s/%s: no version", lang, theme)
+			}
+			links := map[string]bool{}
+			for _, a := range find(doc, func(n *html.Node) bool { return n.Data == "a" }) {
+				href, _ := attr(a, "href")
+				links[href] = true
+			}
+			for _, want := range []string{"/openapi.json", "/health", "?lang=en&theme=" + theme, "?lang=zh&theme=" + theme} {
+				if !links[want] {
+					t.Errorf("%s/%s: no link to %s (links %v)", lang, theme, want, links)
+				}
+			}
+			if !strings.Contains(text(doc), "https://feedback.example.com/mcp") {
+				t.Errorf("%s/%s: the MCP address is not shown", lang, theme)
+			}
+			if strings.Contains(out, "<script") {
+				t.Errorf("%s/%s: the landing page loads a script", lang, theme)
+			}
+		}
+	}
+	// What comes from the request is text, never markup.
+	var buf bytes.Buffer
+	if err := r.Home(&buf, HomeView{BaseURL: `http://"><script>alert(1)</script>`, Version: "<b>x</b>"}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "<script>") || strings.Contains(buf.String(), "<b>") {
+		t.Errorf("request data became markup: %s", buf.String())
 	}
 }

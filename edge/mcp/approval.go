@@ -23,10 +23,10 @@ import (
 // approvalArgs are request_approval's arguments: Claude Code sends
 // tool_name, input and tool_use_id; timeout is feedbackd's own.
 type approvalArgs struct {
-	ToolName  string          `json:"tool_name"`
-	Input     json.RawMessage `json:"input"`
-	ToolUseID string          `json:"tool_use_id,omitempty"`
-	Timeout   *json.Number    `json:"timeout,omitempty"`
+	ToolName  string           `json:"tool_name"`
+	Input     json.RawMessage  `json:"input"`
+	ToolUseID string           `json:"tool_use_id,omitempty"`
+	Timeout   *sessions.Number `json:"timeout,omitempty"`
 }
 
 // The deny messages an agent reads when the person gave no reason, or no

@@ -130,13 +130,13 @@ type resultOutput struct {
 type createArgs struct {
 	Message           string                `json:"message"`
 	PredefinedOptions []string              `json:"predefinedOptions,omitempty"`
-	Timeout           *json.Number          `json:"timeout,omitempty"`
+	Timeout           *sessions.Number      `json:"timeout,omitempty"`
 	Metadata          json.RawMessage       `json:"metadata,omitempty"`
 	Title             string                `json:"title,omitempty"`
 	MultiSelect       *bool                 `json:"multiSelect,omitempty"`
 	Fields            json.RawMessage       `json:"fields,omitempty"`
 	Images            []sessions.ImageInput `json:"images,omitempty"`
-	WaitSeconds       *json.Number          `json:"waitSeconds,omitempty"`
+	WaitSeconds       *sessions.Number      `json:"waitSeconds,omitempty"`
 }
 
 func (a *createArgs) request() *sessions.CreateRequest {
@@ -147,8 +147,8 @@ func (a *createArgs) request() *sessions.CreateRequest {
 }
 
 type resultArgs struct {
-	SessionID   string       `json:"sessionId"`
-	WaitSeconds *json.Number `json:"waitSeconds,omitempty"`
+	SessionID   string           `json:"sessionId"`
+	WaitSeconds *sessions.Number `json:"waitSeconds,omitempty"`
 }
 
 type statusArgs struct {
@@ -223,7 +223,7 @@ func (t *tools) checkFeedbackStatus(ctx context.Context, req mcpgo.CallToolReque
 
 // waitFor turns the waitSeconds argument into a duration; absent means the
 // configured default.
-func (t *tools) waitFor(n *json.Number) (time.Duration, error) {
+func (t *tools) waitFor(n *sessions.Number) (time.Duration, error) {
 	if n == nil {
 		return t.wait, nil
 	}

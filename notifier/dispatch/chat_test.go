@@ -350,7 +350,7 @@ func TestNewRefusesAnIncompleteConfig(t *testing.T) {
 	}
 }
 
-func ptrNum(s string) *json.Number { n := json.Number(s); return &n }
+func ptrNum(s string) *sessions.Number { n := sessions.Number(s); return &n }
 
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()

@@ -29,6 +29,13 @@ var ErrUnauthorized = errors.New("unauthorized")
 // Bearer challenge instead of error="invalid_token" (RFC 6750 §3.1).
 var ErrNoCredentials = errors.New("no credentials")
 
+// ErrAmbiguousCredentials is wrapped, together with ErrUnauthorized, when a
+// request carried more than one credential (X-API-Key and Authorization, or
+// a query credential beside either): which one speaks for the request must
+// never be settled by an order of precedence a proxy and a client may see
+// differently.
+var ErrAmbiguousCredentials = errors.New("more than one credential")
+
 // ErrWeakJWTSecret is reported by Warnings when JWTSecret is shorter than
 // MinSecretLen bytes: HS256 still works, but the secret is guessable offline
 // from any token.
@@ -64,13 +71,17 @@ const (
 type Principal struct {
 	ID     string // stable owner id: "key:"+Fingerprint(key), "jwt:"+subject, or "anonymous"
 	Method string // "apikey", "jwt" or "none"
+	// Expires is when the credential stops being valid (a JWT's exp); zero
+	// for one that does not expire (an API key). Whatever outlives the
+	// request it authenticated, such as a WebSocket, ends then.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Credentials are the raw inputs an Authenticator looks at, copied from a
-// request by the caller. Only the first non-empty field, in the order below,
-// is checked; the others are ignored. The query forms exist for WebSocket
-// clients that cannot set headers: the caller decides where they are allowed
-// and leaves them empty elsewhere.
+// request by the caller. At most one field may be set: two are refused with
+// ErrAmbiguousCredentials, whatever they hold. The query forms exist for
+// WebSocket clients that cannot set headers: the caller decides where they
+// are allowed and leaves them empty elsewhere.
 type Credentials struct {
 	APIKey        string // the X-API-Key header
 	Authorization string // the Authorization header: "Bearer T" or "ApiKey K"
@@ -235,11 +246,14 @@ func (a *Authenticator) Close() error {
 }
 
 // Authenticate returns the principal for c, or an error wrapping
-// ErrUnauthorized (and ErrNoCredentials when c is empty). See Credentials
-// for which field is checked.
+// ErrUnauthorized (and ErrNoCredentials when c is empty, or
+// ErrAmbiguousCredentials when it holds more than one credential).
 func (a *Authenticator) Authenticate(ctx context.Context, c Credentials) (Principal, error) {
 	if a.disabled {
 		return Anonymous, nil
+	}
+	if c.Count() > 1 {
+		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthorized, ErrAmbiguousCredentials)
 	}
 	switch {
 	case c.APIKey != "":
@@ -263,6 +277,18 @@ func (a *Authenticator) Authenticate(ctx context.Context, c Credentials) (Princi
 		return a.checkKey(c.QueryAPIKey)
 	}
 	return Principal{}, fmt.Errorf("%w: %w", ErrUnauthorized, ErrNoCredentials)
+}
+
+// Count is how many credentials c carries; Authenticate refuses more than
+// one.
+func (c Credentials) Count() int {
+	n := 0
+	for _, v := range [...]string{c.APIKey, c.Authorization, c.Token, c.QueryAPIKey} {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }
 
 func (a *Authenticator) checkKey(key string) (Principal, error) {

@@ -42,13 +42,20 @@ func TestAuthenticateAPIKeysAndHS256(t *testing.T) {
 		creds  auth.Credentials
 		wantID string // empty: refused
 		noCred bool   // refused as "no credentials"
+		// refused as more than one credential
+		ambiguous bool
 	}{
 		{name: "no credentials", creds: auth.Credentials{}, noCred: true},
 		{name: "X-API-Key", creds: auth.Credentials{APIKey: testAPIKey}, wantID: keyID},
 		{name: "ApiKey scheme", creds: auth.Credentials{Authorization: "ApiKey " + testAPIKey}, wantID: keyID},
 		{name: "scheme is case-insensitive", creds: auth.Credentials{Authorization: "APIKEY " + testAPIKey}, wantID: keyID},
 		{name: "apiKey query", creds: auth.Credentials{QueryAPIKey: testAPIKey}, wantID: keyID},
-		{name: "X-API-Key wins over a bad Authorization", creds: auth.Credentials{APIKey: testAPIKey, Authorization: "Basic dXNlcjpwYXNz"}, wantID: keyID},
+		{name: "X-API-Key beside a bad Authorization", creds: auth.Credentials{APIKey: testAPIKey, Authorization: "Basic dXNlcjpwYXNz"}, ambiguous: true},
+		{name: "X-API-Key beside the same key as ApiKey", creds: auth.Credentials{APIKey: testAPIKey, Authorization: "ApiKey " + testAPIKey}, ambiguous: true},
+		{name: "X-API-Key beside a valid token", creds: auth.Credentials{APIKey: testAPIKey, Authorization: "Bearer " + valid}, ambiguous: true},
+		{name: "apiKey query beside token query", creds: auth.Credentials{QueryAPIKey: testAPIKey, Token: valid}, ambiguous: true},
+		{name: "token query beside Authorization", creds: auth.Credentials{Authorization: "Bearer " + valid, Token: valid}, ambiguous: true},
+		{name: "apiKey query beside X-API-Key", creds: auth.Credentials{APIKey: testAPIKey, QueryAPIKey: testAPIKey}, ambiguous: true},
 		{name: "wrong scheme", creds: auth.Credentials{Authorization: "Basic dXNlcjpwYXNz"}},
 		{name: "scheme alone", creds: auth.Credentials{Authorization: "ApiKey"}},
 		{name: "empty key", creds: auth.Credentials{Authorization: "ApiKey "}},
@@ -103,6 +110,10 @@ func TestAuthenticateAPIKeysAndHS256(t *testing.T) {
 				if p.ID != tt.wantID {
 					t.Fatalf("principal %q, want %q", p.ID, tt.wantID)
 				}
+				// A token's principal ends with the token; a key's never does.
+				if jwtPrincipal := strings.HasPrefix(p.ID, "jwt:"); jwtPrincipal == p.Expires.IsZero() {
+					t.Fatalf("principal %+v: Expires must be set exactly for tokens", p)
+				}
 				return
 			}
 			if err == nil {
@@ -114,6 +125,9 @@ func TestAuthenticateAPIKeysAndHS256(t *testing.T) {
 			}
 			if got := errors.Is(err, auth.ErrNoCredentials); got != tt.noCred {
 				t.Errorf("errors.Is(ErrNoCredentials) = %v, want %v (%v)", got, tt.noCred, err)
+			}
+			if got := errors.Is(err, auth.ErrAmbiguousCredentials); got != tt.ambiguous {
+				t.Errorf("errors.Is(ErrAmbiguousCredentials) = %v, want %v (%v)", got, tt.ambiguous, err)
 			}
 			if p != (auth.Principal{}) {
 				t.Errorf("principal %+v returned with an error", p)
@@ -284,5 +298,20 @@ func TestChallenge(t *testing.T) {
 		if got := auth.Challenge(tt.err, tt.meta); got != tt.want {
 			t.Errorf("Challenge(%v, %q) = %s, want %s", tt.err, tt.meta, got, tt.want)
 		}
+	}
+}
+
+// A token's principal carries the token's exp, so that a WebSocket it opened
+// can be closed when it runs out.
+func TestTokenPrincipalExpiresWithTheToken(t *testing.T) {
+	a := newAuth(t, auth.Config{JWTSecret: testSecret, JWTIssuer: testIssuer, JWTAudience: testAudience})
+	exp := time.Now().Add(90 * time.Second).Truncate(time.Second)
+	token := sign(t, jwt.SigningMethodHS256, []byte(testSecret), "", with(claims("alice"), "exp", exp.Unix()))
+	p, err := a.Authenticate(context.Background(), auth.Credentials{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Expires.Equal(exp) {
+		t.Fatalf("Expires = %v, want %v", p.Expires, exp)
 	}
 }

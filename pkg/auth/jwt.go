@@ -55,7 +55,11 @@ func (a *Authenticator) checkToken(ctx context.Context, token string) (Principal
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
-	return Principal{ID: "jwt:" + subject, Method: "jwt"}, nil
+	p := Principal{ID: "jwt:" + subject, Method: "jwt"}
+	if claims.ExpiresAt != nil {
+		p.Expires = claims.ExpiresAt.Time
+	}
+	return p, nil
 }
 
 // keyFor returns the key that may verify t. The parser has already refused

@@ -59,28 +59,35 @@ func (p *PageTokens) Mint(sessionID string, ttl time.Duration) string {
 // The MAC is compared in constant time. The caller must still check that the
 // id is the session being asked for; VerifySession does both.
 func (p *PageTokens) Verify(token string) (sessionID string, err error) {
+	id, _, err := p.VerifyExpiry(token)
+	return id, err
+}
+
+// VerifyExpiry checks token as Verify does, and also returns when it
+// expires, for a connection it opened that must end then.
+func (p *PageTokens) VerifyExpiry(token string) (sessionID string, expires time.Time, err error) {
 	if len(token) > maxPageTokenLen {
-		return "", fmt.Errorf("%w: page token too long", ErrUnauthorized)
+		return "", time.Time{}, fmt.Errorf("%w: page token too long", ErrUnauthorized)
 	}
 	b64Payload, b64MAC, ok := strings.Cut(token, ".")
 	enc := base64.RawURLEncoding
 	payload, err1 := enc.DecodeString(b64Payload)
 	mac, err2 := enc.DecodeString(b64MAC)
 	if !ok || err1 != nil || err2 != nil || len(payload) <= 8 || len(mac) != sha256.Size {
-		return "", fmt.Errorf("%w: malformed page token", ErrUnauthorized)
+		return "", time.Time{}, fmt.Errorf("%w: malformed page token", ErrUnauthorized)
 	}
 	if !hmac.Equal(mac, p.mac(payload)) {
-		return "", fmt.Errorf("%w: page token signature does not match", ErrUnauthorized)
+		return "", time.Time{}, fmt.Errorf("%w: page token signature does not match", ErrUnauthorized)
 	}
 	exp := int64(binary.BigEndian.Uint64(payload))
 	if p.now().UnixMilli() >= exp {
-		return "", fmt.Errorf("%w: page token expired", ErrUnauthorized)
+		return "", time.Time{}, fmt.Errorf("%w: page token expired", ErrUnauthorized)
 	}
 	id := string(payload[8:])
 	if !utf8.ValidString(id) {
-		return "", fmt.Errorf("%w: malformed page token", ErrUnauthorized)
+		return "", time.Time{}, fmt.Errorf("%w: malformed page token", ErrUnauthorized)
 	}
-	return id, nil
+	return id, time.UnixMilli(exp), nil
 }
 
 // VerifySession checks token as Verify does and that it was minted for

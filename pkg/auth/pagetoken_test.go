@@ -30,9 +30,15 @@ func TestPageTokenNamesItsSessionUntilItExpires(t *testing.T) {
 	if strings.ContainsAny(tok, "+/= ") {
 		t.Errorf("token %q is not URL-safe", tok)
 	}
+	before := time.Now()
+	tok = p.Mint(sessA, time.Minute)
 	id, err := p.Verify(tok)
 	if err != nil || id != sessA {
 		t.Fatalf("Verify = %q, %v; want %q", id, err, sessA)
+	}
+	id, exp, err := p.VerifyExpiry(tok)
+	if err != nil || id != sessA || exp.Before(before.Add(time.Minute-time.Millisecond)) || exp.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("VerifyExpiry = %q, %v, %v; want %q expiring a minute from minting", id, exp, err, sessA)
 	}
 	if err := p.VerifySession(tok, sessA); err != nil {
 		t.Fatalf("VerifySession for its own session: %v", err)

@@ -19,4 +19,7 @@ const (
 	CodeRateLimited sessions.Code = "RATE_LIMITED"
 	// CodeRouteNotFound: no such route under /api/ (404).
 	CodeRouteNotFound sessions.Code = "NOT_FOUND"
+	// CodeMisdirected: the request names a host this server does not
+	// answer (421), the defence against DNS rebinding.
+	CodeMisdirected sessions.Code = "MISDIRECTED_REQUEST"
 )

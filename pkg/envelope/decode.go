@@ -45,10 +45,15 @@ func jsonErr(err error) error {
 			field = "body"
 		}
 		kind := typeErr.Type.Kind().String()
-		if typeErr.Type == reflect.TypeFor[json.Number]() {
+		if typeErr.Type == reflect.TypeFor[json.Number]() || typeErr.Type == reflect.TypeFor[sessions.Number]() {
 			kind = "int"
 		}
-		return sessions.Invalid(field, fmt.Sprintf("must be %s", jsonKind(kind)))
+		reason := "must be " + jsonKind(kind)
+		if kind == "int" && typeErr.Value == "string" {
+			// "timeout":"60" looks like a number to a person; say why not.
+			reason += ", not a string"
+		}
+		return sessions.Invalid(field, reason)
 	case errors.As(err, &syntaxErr):
 		return sessions.Invalid("body", fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
 	case errors.Is(err, io.ErrUnexpectedEOF):

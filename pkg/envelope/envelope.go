@@ -61,6 +61,8 @@ func Status(code sessions.Code) int {
 		return http.StatusRequestEntityTooLarge
 	case CodeRateLimited:
 		return http.StatusTooManyRequests
+	case CodeMisdirected:
+		return http.StatusMisdirectedRequest
 	case sessions.CodeServiceUnavailable:
 		return http.StatusServiceUnavailable
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -48,7 +49,7 @@ func (f *Feed) Start(ctx context.Context) (<-chan struct{}, error) {
 				}
 				sess, err := Decode(e.Value(), e.Revision())
 				if err != nil {
-					f.log.Warn("skipping undecodable session record", "key", e.Key(), "err", err)
+					f.log.Warn("skipping undecodable session record", "key", redact.IDs(e.Key()), "err", err)
 					continue
 				}
 				f.hub.Publish(sess)

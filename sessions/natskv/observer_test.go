@@ -2,7 +2,6 @@ package natskv_test
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,7 +51,7 @@ func TestObserverHearsEachTransitionOnceFromTheReplicaThatWonIt(t *testing.T) {
 	// A second replica over the same bucket, with its own hub.
 	b := sessions.NewService(store, sessions.NewHub(), sessions.WithObserver(obsB), sessions.WithClock(clock))
 	ctx := context.Background()
-	timeout := json.Number("30")
+	timeout := sessions.Number("30")
 	newSession := func(svc *sessions.Service) *sessions.Session {
 		s, err := svc.Create(ctx, "alice", &sessions.CreateRequest{Message: "q", PredefinedOptions: []string{"y"}, Timeout: &timeout})
 		if err != nil {

@@ -867,10 +867,12 @@
       }, 25000);
     });
     socket.addEventListener('message', onSocketMessage);
-    socket.addEventListener('close', () => {
+    socket.addEventListener('close', (event) => {
       clearInterval(pingTimer);
       socket = null;
       if (closed) return;
+      // 4001: the page's token ran out; it will not open a socket again.
+      if (event.code === 4001) socketTries = 5;
       // Poll while the socket is down; it may come back (the token is short
       // lived, so only a few times).
       startPolling();

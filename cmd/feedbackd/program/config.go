@@ -17,6 +17,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"github.com/feedbackd/feedbackd/edge"
+	"github.com/feedbackd/feedbackd/pkg/hostcheck"
 	"github.com/feedbackd/feedbackd/pkg/requestid"
 )
 
@@ -52,6 +53,7 @@ type Config struct {
 	JWTAudience    string   `env:"JWT_AUDIENCE"`
 	JWKSURL        string   `env:"JWKS_URL"`
 	AllowedOrigins []string `env:"ALLOWED_ORIGINS" envSeparator:","`
+	AllowedHosts   []string `env:"ALLOWED_HOSTS" envSeparator:","`
 	AuthDisabled   bool     `env:"AUTH_DISABLED" envDefault:"false"`
 	OAuthScopes    []string `env:"OAUTH_SCOPES" envSeparator:","`
 
@@ -258,6 +260,12 @@ func (c *Config) check() error {
 		}
 		*l.dst = r
 	}
+	c.AllowedHosts = compact(c.AllowedHosts)
+	for _, h := range c.AllowedHosts {
+		if _, err := hostcheck.New(false, "", []string{h}); err != nil {
+			errs = append(errs, fmt.Errorf("ALLOWED_HOSTS entry %w", err))
+		}
+	}
 	c.OAuthScopes = compact(c.OAuthScopes)
 	c.TrustedProxies = compact(c.TrustedProxies)
 	c.trustedProxies = c.trustedProxies[:0]
@@ -419,6 +427,7 @@ func newLogger(c Config, w io.Writer) *slog.Logger {
 func logEdgeSecurity(c Config, log *slog.Logger) {
 	log.Info("edge protections (rate limits are per replica)",
 		"allowedOrigins", c.AllowedOrigins,
+		"allowedHosts", c.AllowedHosts,
 		"rateLimitCreate", c.createLimit.String(),
 		"rateLimitSubmit", c.submitLimit.String(),
 		"rateLimitPage", c.pageLimit.String(),

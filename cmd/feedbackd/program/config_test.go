@@ -93,6 +93,8 @@ func TestEdgeProtectionRefusesBadSettings(t *testing.T) {
 		{"ALLOWED_ORIGINS", "https://*.example.com", "no wildcard"},
 		{"ALLOWED_ORIGINS", "https://app.example.com/path", "no path"},
 		{"ALLOWED_ORIGINS", "app.example.com", "exact origin"},
+		{"ALLOWED_HOSTS", "https://feedback.example.com", `ALLOWED_HOSTS entry "https://feedback.example.com" is not a host name`},
+		{"ALLOWED_HOSTS", "ok.example.com,a/b", `ALLOWED_HOSTS entry "a/b"`},
 	} {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
 			_, err := loadConfig(vars(tc.env, tc.value))

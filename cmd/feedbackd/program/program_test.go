@@ -128,7 +128,7 @@ func TestExpirerRoleExpiresSessionsAndServesHealth(t *testing.T) {
 	// An edge allowed one-second timeouts writes the session.
 	edge := programtest.MustRunMain(t, programtest.Role("edge"), programtest.NATS(ns.URL), programtest.ShortTimeouts())
 	programtest.MustRunMain(t, programtest.Role("expirer"), programtest.NATS(ns.URL))
-	one := json.Number("1")
+	one := sessions.Number("1")
 	s, err := edge.Backend().Service().Create(context.Background(), "agent", &sessions.CreateRequest{Message: "Ship it?", Timeout: &one})
 	if err != nil {
 		t.Fatal(err)

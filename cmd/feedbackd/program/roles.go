@@ -16,6 +16,8 @@ import (
 	"github.com/feedbackd/feedbackd/expirer"
 	"github.com/feedbackd/feedbackd/notifier"
 	"github.com/feedbackd/feedbackd/pkg/auth"
+	"github.com/feedbackd/feedbackd/pkg/dirlock"
+	"github.com/feedbackd/feedbackd/pkg/hostcheck"
 	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
@@ -137,11 +139,16 @@ var (
 func (m *Main) start() error {
 	cfg := &m.Config
 	r := m.role
-	if r.nats == natsServerOnly {
-		return m.startNATSServer()
-	}
 	if r.nats == externalNATS && cfg.NATSURL == "" {
 		return fmt.Errorf("feedbackd %s needs NATS_URL (feedbackd serve runs every role over an embedded server)", r.name)
+	}
+	if r.nats == natsServerOnly || (r.nats == embeddedUnlessURL && cfg.NATSURL == "") {
+		if err := m.lockDataDir(); err != nil {
+			return err
+		}
+	}
+	if r.nats == natsServerOnly {
+		return m.startNATSServer()
 	}
 	switch r.creds {
 	case requireCredentials:
@@ -265,6 +272,23 @@ func (m *Main) newAuthenticator() error {
 	return nil
 }
 
+// lockDataDir locks DATA_DIR for the life of the process before the
+// embedded NATS server opens its store there: two servers on one store
+// corrupt it (each believes it owns the message blocks), so the second
+// refuses to start and says which process holds the directory.
+func (m *Main) lockDataDir() error {
+	l, err := dirlock.Acquire(m.Config.DataDir)
+	if errors.Is(err, dirlock.ErrUnsupported) {
+		m.log.Warn("DATA_DIR cannot be locked on this system: never run two servers on it at once", "dir", m.Config.DataDir)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("DATA_DIR: %w", err)
+	}
+	m.onClose("DATA_DIR lock", l.Release)
+	return nil
+}
+
 // startEmbeddedNATS starts serve's in-process NATS server on DATA_DIR.
 func (m *Main) startEmbeddedNATS() error {
 	srv, err := natsutil.StartEmbedded(natsutil.EmbeddedConfig{
@@ -320,6 +344,8 @@ type listener struct {
 	h        *handoff
 	starting *startingServer
 	once     sync.Once
+	// hosts are the Host header values the app answers.
+	hosts *hostcheck.Policy
 }
 
 // takeOver stops the starting server; the caller then serves h.stage().
@@ -429,10 +455,33 @@ func bindEdge(m *Main) error {
 	if m.devKey != nil {
 		printDevKeyBanner(m.Stdout, cfg.DataDir, public, m.devKey.key, m.devKey.created)
 	}
-	if cfg.PublicURL == "" && !isLoopback(l.h.Addr()) {
-		m.log.Warn("PUBLIC_URL is not set: links are built from the request's Host header, which a client can spoof; set PUBLIC_URL in production")
+	hosts, err := m.hostPolicy(l.h.Addr())
+	if err != nil {
+		return err
 	}
+	l.hosts = hosts
 	return nil
+}
+
+// hostPolicy is which Host header values the listener at addr answers
+// (docs/api.md, "Host check"), and says at start what is missing.
+func (m *Main) hostPolicy(addr net.Addr) (*hostcheck.Policy, error) {
+	cfg := m.Config
+	loopback := isLoopback(addr)
+	hosts, err := hostcheck.New(loopback, cfg.PublicURL, cfg.AllowedHosts)
+	if err != nil {
+		return nil, fmt.Errorf("host check: %w", err)
+	}
+	switch {
+	case loopback:
+	case cfg.PublicURL == "" && len(cfg.AllowedHosts) == 0:
+		// Refusing every name would break every first start on a server
+		// (it is reached by addresses it cannot know); say what to set.
+		m.log.Warn("PUBLIC_URL and ALLOWED_HOSTS are not set: requests for any Host are answered (no DNS-rebinding check), and links are built from the Host header, which a client can spoof; set PUBLIC_URL in production")
+	case cfg.PublicURL == "":
+		m.log.Warn("PUBLIC_URL is not set: links are built from the request's Host header; set PUBLIC_URL in production")
+	}
+	return hosts, nil
 }
 
 func startEdge(m *Main, be *Backend) error {
@@ -441,6 +490,7 @@ func startEdge(m *Main, be *Backend) error {
 	ec.Ops = m.opsHandler(cfg.MetricsAddr == "")
 	ec.PageTokens = be.PageTokens()
 	ec.MCP.Relay = relay.NewNATS(be.Conn(), edge.RelaySubjectPrefix, m.log.With("component", "relay"))
+	ec.Hosts = m.listeners[edgeName].hosts
 	if m.Hooks.Edge != nil {
 		m.Hooks.Edge(&ec)
 	}
@@ -481,7 +531,8 @@ func bindNotifier(m *Main) error {
 	}
 	m.url = "http://" + l.h.Addr().String()
 	m.log.Info("feedbackd notifier is listening", "url", "ws://"+l.h.Addr().String()+"/ws", "version", m.version())
-	return nil
+	l.hosts, err = m.hostPolicy(l.h.Addr())
+	return err
 }
 
 func startNotifier(m *Main, be *Backend) error {
@@ -519,7 +570,7 @@ func startNotifier(m *Main, be *Backend) error {
 	if l == nil {
 		return nil // mounted on the edge's app by startEdge
 	}
-	app := n.NewApp(notifier.AppConfig{Ops: m.opsHandler(true)})
+	app := n.NewApp(notifier.AppConfig{Ops: m.opsHandler(true), Hosts: l.hosts})
 	if err := l.takeOver(); err != nil {
 		m.log.Warn("stop the starting server", "err", err)
 	}

@@ -79,12 +79,13 @@ type StatusChanged struct {
 	NewStatus sessions.Status `json:"newStatus"`
 	Timestamp string          `json:"timestamp"`
 	Revision  uint64          `json:"revision"`
-	// Message, CreatedAt and ExpiresAt describe the session, as
+	// Message, Title, CreatedAt and ExpiresAt describe the session, as
 	// session_created does, for its owner: the change feed promises the
 	// final state of every session but not its earlier ones
 	// (docs/architecture.md, "The change feed"), so a /ws client may first
 	// hear of a session here. Page-token sockets get none of them.
 	Message   string `json:"message,omitempty"`
+	Title     string `json:"title,omitempty"`
 	CreatedAt string `json:"createdAt,omitempty"`
 	ExpiresAt string `json:"expiresAt,omitempty"`
 }
@@ -228,7 +229,8 @@ func transitionFrames(s *sessions.Session, now time.Time, to audience) [][]byte 
 		Revision:  s.Revision,
 	}
 	if to == ownerAudience {
-		changed.Message, changed.CreatedAt, changed.ExpiresAt = s.Message, formatTime(s.CreatedAt), formatTime(s.ExpiresAt)
+		changed.Message, changed.Title = s.Message, s.Title
+		changed.CreatedAt, changed.ExpiresAt = formatTime(s.CreatedAt), formatTime(s.ExpiresAt)
 	}
 	frames := [][]byte{encode(TypeSessionStatusChanged, changed, now)}
 	switch s.Status {

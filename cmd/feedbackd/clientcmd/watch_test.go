@@ -40,9 +40,9 @@ func TestWatchPrintsALinePerEvent(t *testing.T) {
 	}
 	a, o := answered.SessionID[:8], other.SessionID[:8]
 	want := []string{
-		"session_created         " + a + "  pending    Deploy v2 to prod?",
+		"session_created         " + a + "  pending    Release",
 		"session_created         " + o + "  pending    Withdrawn one",
-		"session_status_changed  " + a + "  completed  Deploy v2 to prod?",
+		"session_status_changed  " + a + "  completed  Release",
 		"feedback_submitted      " + a + "  completed  Yes, ship it",
 		"session_status_changed  " + o + "  cancelled  Withdrawn one",
 	}

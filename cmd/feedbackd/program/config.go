@@ -68,6 +68,10 @@ type Config struct {
 	ResultRetention time.Duration `env:"RESULT_RETENTION" envDefault:"24h"`
 	MCPWaitSeconds  int           `env:"MCP_WAIT_SECONDS" envDefault:"50"`
 
+	// MaxConns caps the connections open at once on each HTTP listener;
+	// 0 means derived from the limit on open files at start (limits.go).
+	MaxConns int `env:"MAX_CONNS"`
+
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
 
@@ -77,8 +81,10 @@ type Config struct {
 // NotifierConfig is the notifier's share of the configuration: its limits
 // (docs/notifier.md). NOTIFIER_ADDR and ALLOWED_ORIGINS are in Config itself.
 type NotifierConfig struct {
-	QueueSize      int           `env:"NOTIFIER_QUEUE_SIZE" envDefault:"64"`
-	MaxConnections int           `env:"NOTIFIER_MAX_CONNECTIONS" envDefault:"50000"`
+	QueueSize int `env:"NOTIFIER_QUEUE_SIZE" envDefault:"64"`
+	// MaxConnections caps the WebSockets of one process; 0 means 90% of
+	// MAX_CONNS, so that it refuses before the listener does.
+	MaxConnections int           `env:"NOTIFIER_MAX_CONNECTIONS"`
 	MaxPerSession  int           `env:"NOTIFIER_MAX_PER_SESSION" envDefault:"1000"`
 	ReadLimit      int64         `env:"NOTIFIER_READ_LIMIT" envDefault:"4096"`
 	PingInterval   time.Duration `env:"NOTIFIER_PING_INTERVAL" envDefault:"25s"`
@@ -206,6 +212,12 @@ func (c *Config) check() error {
 	}
 	if c.MCPWaitSeconds < 0 || c.MCPWaitSeconds > 3600 {
 		errs = append(errs, fmt.Errorf("MCP_WAIT_SECONDS=%d must be between 0 and 3600", c.MCPWaitSeconds))
+	}
+	if c.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("MAX_CONNS=%d must be 0 (derived from the open file limit) or more", c.MaxConns))
+	}
+	if c.Notifier.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("NOTIFIER_MAX_CONNECTIONS=%d must be 0 (derived from MAX_CONNS) or more", c.Notifier.MaxConnections))
 	}
 	if c.KVReplicas < 1 || c.KVReplicas > 5 {
 		errs = append(errs, fmt.Errorf("KV_REPLICAS=%d must be between 1 and 5", c.KVReplicas))

@@ -71,6 +71,9 @@ type Config struct {
 	// MaxConns caps the connections open at once on each HTTP listener;
 	// 0 means derived from the limit on open files at start (limits.go).
 	MaxConns int `env:"MAX_CONNS"`
+	// MaxWaitsPerPrincipal caps the waits (REST ?wait=, MCP tool calls)
+	// one principal has in flight on one replica; 0 caps nothing.
+	MaxWaitsPerPrincipal int `env:"MAX_WAITS_PER_PRINCIPAL" envDefault:"100"`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
@@ -216,6 +219,9 @@ func (c *Config) check() error {
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("MAX_CONNS=%d must be 0 (derived from the open file limit) or more", c.MaxConns))
 	}
+	if c.MaxWaitsPerPrincipal < 0 {
+		errs = append(errs, fmt.Errorf("MAX_WAITS_PER_PRINCIPAL=%d must be 0 (no cap) or more", c.MaxWaitsPerPrincipal))
+	}
 	if c.Notifier.MaxConnections < 0 {
 		errs = append(errs, fmt.Errorf("NOTIFIER_MAX_CONNECTIONS=%d must be 0 (derived from MAX_CONNS) or more", c.Notifier.MaxConnections))
 	}
@@ -304,6 +310,7 @@ func edgeConfig(c Config, version string) edge.Config {
 		TrustedProxies: c.trustedProxies,
 	}
 	ec.MCP.Wait = time.Duration(c.MCPWaitSeconds) * time.Second
+	ec.MaxWaitsPerPrincipal = c.MaxWaitsPerPrincipal
 	// The protected resource metadata names the authorization server that
 	// issues tokens for this edge: only an external one (JWKS_URL) has one
 	// to name, and JWT_ISSUER says which.

@@ -50,7 +50,7 @@ func (m *Main) sizeConnections() {
 			"MAX_CONNS", cfg.MaxConns, "open_files", limit)
 	}
 	m.log.Info("connection limits", "open_files", limit, "MAX_CONNS", cfg.MaxConns, "derived", derived,
-		"NOTIFIER_MAX_CONNECTIONS", cfg.Notifier.MaxConnections)
+		"NOTIFIER_MAX_CONNECTIONS", cfg.Notifier.MaxConnections, "MAX_WAITS_PER_PRINCIPAL", cfg.MaxWaitsPerPrincipal)
 }
 
 // guard wraps a listening socket of the program in a listener.Listener

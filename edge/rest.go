@@ -133,7 +133,8 @@ func (s *Server) handleResult(c *fiber.Ctx) error {
 func (s *Server) shuttingDown(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderRetryAfter, retryAfterShutdown)
 	c.Context().SetConnectionClose()
-	return s.fail(c, sessions.Errorf(sessions.CodeServiceUnavailable,
+	// Not s.fail: nothing failed, and the access log records the 503.
+	return envelope.Fail(c, 0, sessions.Errorf(sessions.CodeServiceUnavailable,
 		"this server is shutting down; the session is still pending: ask again"))
 }
 

@@ -93,6 +93,9 @@ func TestEdgeProtectionRefusesBadSettings(t *testing.T) {
 		{"ALLOWED_ORIGINS", "https://*.example.com", "no wildcard"},
 		{"ALLOWED_ORIGINS", "https://app.example.com/path", "no path"},
 		{"ALLOWED_ORIGINS", "app.example.com", "exact origin"},
+		{"MAX_CONNS", "-1", "MAX_CONNS=-1 must be 0"},
+		{"MAX_WAITS_PER_PRINCIPAL", "-5", "MAX_WAITS_PER_PRINCIPAL=-5 must be 0"},
+		{"NOTIFIER_MAX_CONNECTIONS", "-1", "NOTIFIER_MAX_CONNECTIONS=-1 must be 0"},
 	} {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
 			_, err := loadConfig(vars(tc.env, tc.value))
@@ -115,6 +118,7 @@ func TestConfigErrorsNameTheVariableAndTheValue(t *testing.T) {
 		{"NOTIFIER_PING_INTERVAL", "often", `NOTIFIER_PING_INTERVAL="often": must be a duration`},
 		{"MAX_TIMEOUT", "10", "DEFAULT_TIMEOUT=300 must be ≥ 30 and ≤ MAX_TIMEOUT=10"},
 		{"LOG_LEVEL", "loud", `LOG_LEVEL="loud"`},
+		{"MAX_CONNS", "lots", `MAX_CONNS="lots": must be a whole number`},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
 			_, err := loadConfig(vars(tc.env, tc.value))

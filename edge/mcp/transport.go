@@ -280,8 +280,12 @@ func (m *Server) serveStreamable(sw *streamWriter, r *http.Request, body []byte,
 				return
 			case msg.Method != "" && len(msg.ID) > 0 && string(msg.ID) != "null":
 				defer m.calls.track(callKey(info.principal.ID, session, msg.ID), cancel)()
-				m.posts.Add(1)
-				defer m.posts.Add(-1)
+				// A listen stream answers nothing until it is closed; every
+				// other request owes its response (drain.go).
+				if msg.Method != string(mcpgo.MethodSubscriptionsListen) {
+					m.posts.Add(1)
+					defer m.posts.Add(-1)
+				}
 				if acceptsEventStream(r) {
 					sw.keepAlive(m.keepAlive)
 				}

@@ -34,6 +34,10 @@ func (m *Main) sizeConnections() {
 	if err != nil {
 		m.log.Warn("could not raise the limit on open files", "err", err)
 	}
+	if m.role.nats == natsServerOnly {
+		m.log.Info("open file limit", "open_files", limit) // NATS keeps its own connection limits
+		return
+	}
 	cfg := &m.Config
 	derived := cfg.MaxConns == 0
 	if derived {

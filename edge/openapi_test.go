@@ -668,9 +668,19 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 	once := edge.RateLimit{Requests: 1, Per: time.Hour, Burst: 1}
 	limited := startContractEdge(t, ns2.URL, func(c *edge.Config) {
 		c.CreateLimit, c.SubmitLimit, c.PageLimit = once, once, once
-	}, programtest.Env("METRICS_ADDR", "127.0.0.1:0"))
+	}, programtest.Env("METRICS_ADDR", "127.0.0.1:0"), programtest.Env("MAX_WAITS_PER_PRINCIPAL", "1"))
 	lp := limited.create(t, keyA, map[string]any{"message": "q"})
+	// A's one wait, answered by "limited: first answer" below. (The hub's
+	// subscribers include the notifier's.)
+	subscribed := limited.m.Backend().Hub().Subscribers()
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		k.run(t, limited.URL, apiCase{name: "limited: the one wait", method: "GET", path: api(lp, "result") + "?wait=30", key: keyA, want: 200, req: reqConforms})
+	}()
+	programtest.WaitFor(t, 10*time.Second, programtest.Until("the wait", func() bool { return limited.m.Backend().Hub().Subscribers() == subscribed+1 }))
 	for _, c := range []apiCase{
+		{name: "limited: a second wait", method: "GET", path: api(lp, "result") + "?wait=30", key: keyA, want: 429, code: "RATE_LIMITED", req: reqConforms},
 		{name: "limited: create over the limit", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: `{"message":"again"}`, want: 429, code: "RATE_LIMITED", req: reqConforms},
 		{name: "limited: first answer", method: "POST", path: api(lp, "submit"), ctype: ctJSON, body: `{"freeText":"x"}`, want: 200, req: reqConforms},
 		{name: "limited: second answer", method: "POST", path: api(lp, "submit"), ctype: ctJSON, body: `{"freeText":"x"}`, want: 429, code: "RATE_LIMITED", req: reqConforms},
@@ -685,9 +695,29 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "limited: no resource metadata of /sse", method: "GET", path: "/.well-known/oauth-protected-resource/sse", want: 404, code: "NOT_FOUND", req: reqConforms},
 	} {
 		h, _ := k.run(t, limited.URL, c)
-		if c.want == 429 && (h.Get("Retry-After") == "" || h.Get("X-RateLimit-Limit") != "1") {
+		if c.want == 429 && (h.Get("Retry-After") == "" || (h.Get("X-RateLimit-Limit") != "1") != (c.name == "limited: a second wait")) {
 			t.Errorf("%s: Retry-After %q, X-RateLimit-Limit %q", c.name, h.Get("Retry-After"), h.Get("X-RateLimit-Limit"))
 		}
+	}
+	<-waited
+
+	// A wait cut short by shutdown: 503 at once, with Retry-After.
+	ns3 := programtest.StartNATS(t)
+	closing := startContractEdge(t, ns3.URL, nil)
+	cp := closing.create(t, keyA, map[string]any{"message": "q"})
+	subscribed = closing.m.Backend().Hub().Subscribers()
+	cut := make(chan http.Header, 1)
+	go func() {
+		defer close(cut)
+		h, _ := k.run(t, closing.URL, apiCase{name: "shutdown: waiting", method: "GET", path: api(cp, "result") + "?wait=30", key: keyA, want: 503, code: "SERVICE_UNAVAILABLE", req: reqConforms})
+		cut <- h
+	}()
+	programtest.WaitFor(t, 10*time.Second, programtest.Until("the wait", func() bool { return closing.m.Backend().Hub().Subscribers() == subscribed+1 }))
+	if err := closing.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := <-cut; !ok || h.Get("Retry-After") == "" {
+		t.Errorf("a wait cut by shutdown: Retry-After %q", h.Get("Retry-After"))
 	}
 
 	// NATS gone: every route that reads sessions says so with 503.

@@ -260,3 +260,22 @@ func ceilUnix(t time.Time) int64 {
 	}
 	return sec
 }
+
+// Retry-After, in seconds, of a wait refused over the per-principal cap and
+// of a long poll ended by shutdown: a slot frees as soon as a waiter leaves,
+// and another replica (or this one, restarted) answers within moments.
+const (
+	retryWaitAfter     = "1"
+	retryAfterShutdown = "1"
+)
+
+// acquireWait takes one of the principal's wait slots (MaxWaitsPerPrincipal,
+// per replica), or says why not.
+func (s *Server) acquireWait(who string) (release func(), err error) {
+	release, ok := s.waits.Acquire(who)
+	if !ok {
+		return nil, sessions.Errorf(envelope.CodeRateLimited,
+			"too many waits in flight: at most %d at once per principal on this server; try again when one has ended", s.waits.Max())
+	}
+	return release, nil
+}

@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/pkg/httpbridge"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -102,14 +105,25 @@ func (s *Server) handleResult(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	ctx := c.UserContext()
+	who := principal(c).ID
 	var sess *sessions.Session
 	if wait > 0 {
-		// fasthttp gives no signal when a client leaves mid-wait; the wait is
-		// bounded by MaxWait instead.
-		sess, err = s.svc.Wait(ctx, principal(c).ID, c.Params("id"), wait)
+		release, aerr := s.acquireWait(who)
+		if aerr != nil {
+			c.Set(fiber.HeaderRetryAfter, retryWaitAfter)
+			return s.fail(c, aerr)
+		}
+		defer release()
+		// The wait ends when the client leaves (fasthttp would not say) and
+		// at shutdown, when it answers at once.
+		ctx, cancel := s.bridge.Watch(c, c.UserContext())
+		defer cancel()
+		sess, err = s.svc.Wait(ctx, who, c.Params("id"), wait)
+		if err == nil && sess.Status == sessions.StatusPending && errors.Is(context.Cause(ctx), httpbridge.ErrShuttingDown) {
+			return s.shuttingDown(c)
+		}
 	} else {
-		sess, err = s.svc.GetOwned(ctx, principal(c).ID, c.Params("id"))
+		sess, err = s.svc.GetOwned(c.UserContext(), who, c.Params("id"))
 	}
 	if err != nil {
 		return s.fail(c, err)
@@ -119,6 +133,17 @@ func (s *Server) handleResult(c *fiber.Ctx) error {
 		return s.fail(c, err)
 	}
 	return ok(c, fiber.StatusOK, res)
+}
+
+// shuttingDown answers a long poll cut short by shutdown: 503 with
+// Retry-After, on a connection that closes, so the client asks again, of
+// this replica restarted or of another (docs/api.md, "Shutdown").
+func (s *Server) shuttingDown(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderRetryAfter, retryAfterShutdown)
+	c.Context().SetConnectionClose()
+	// Not s.fail: nothing failed, and the access log records the 503.
+	return envelope.Fail(c, 0, sessions.Errorf(sessions.CodeServiceUnavailable,
+		"this server is shutting down; the session is still pending: ask again"))
 }
 
 func (s *Server) parseWait(q string) (time.Duration, error) {

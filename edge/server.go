@@ -18,6 +18,7 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/hostcheck"
 	"github.com/feedbackd/feedbackd/pkg/httpbridge"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
+	"github.com/feedbackd/feedbackd/pkg/ratelimit"
 	"github.com/feedbackd/feedbackd/pkg/redact"
 	"github.com/feedbackd/feedbackd/sessions"
 )
@@ -62,6 +63,13 @@ type Config struct {
 	Service string
 	// MaxWait caps ?wait= on the result endpoint.
 	MaxWait time.Duration
+	// MaxWaitsPerPrincipal caps the waits one principal has in flight on
+	// this replica at once, REST long polls and MCP tool calls together;
+	// more are refused with RATE_LIMITED. Zero caps nothing.
+	MaxWaitsPerPrincipal int
+	// ReadTimeout bounds reading a request, and how long a new connection
+	// may stay silent before it is closed (quietly); default 30 s.
+	ReadTimeout time.Duration
 	// Ops answers /health, /ready and (when it serves them) /metrics on this
 	// app; nil leaves them off.
 	Ops *opsapi.Handler
@@ -105,6 +113,7 @@ type Server struct {
 	proxies []netip.Prefix
 	limits  rateLimits
 	bodies  *bodyGate
+	waits   *ratelimit.Slots
 	mcp     *mcp.Server
 }
 
@@ -114,21 +123,25 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, log *slog.Logge
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 60 * time.Second
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
 	if cfg.Service == "" {
 		cfg.Service = "feedbackd"
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	log = withRequestIDs(log)
-	s := &Server{cfg: cfg, svc: svc, authn: authn, log: log, bridge: httpbridge.New()}
+	s := &Server{cfg: cfg, svc: svc, authn: authn, log: log, bridge: httpbridge.New(), waits: ratelimit.NewSlots(cfg.MaxWaitsPerPrincipal)}
 	mcfg := cfg.MCP
 	mcfg.Version, mcfg.PublicURL = cfg.Version, cfg.PublicURL
 	mcfg.AllowCreate = func(key string) error { _, err := s.allowCreate(key); return err }
+	mcfg.AcquireWait = s.acquireWait
 	s.mcp = mcp.New(mcfg, svc, log)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "feedbackd",
 		DisableStartupMessage: true,
 		BodyLimit:             BodyLimit,
-		ReadTimeout:           30 * time.Second,
+		ReadTimeout:           cfg.ReadTimeout,
 		IdleTimeout:           2 * time.Minute,
 		ReadBufferSize:        16 * 1024,
 		ErrorHandler:          s.errorHandler,
@@ -168,10 +181,13 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections and waits for in-flight requests
-// until ctx ends. MCP streams and waiting tool calls are ended first: they
-// would otherwise keep their connections busy until ctx runs out.
+// until ctx ends. Waiters answer first, at once: every REST long poll and
+// every waiting MCP tool call is told to stop waiting and answers its client
+// with the session's state (docs/api.md, "Shutdown"); then MCP streams are
+// closed, and the server drains what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if err := s.mcp.Close(ctx); err != nil {
+	s.bridge.Drain()
+	if err := s.mcp.Shutdown(ctx); err != nil {
 		s.log.Warn("MCP shutdown", "err", err)
 	}
 	s.bridge.Close()

@@ -22,11 +22,17 @@ import (
 // real program, without a separate build.
 const runAsMain = "FEEDBACKD_TEST_RUN_MAIN"
 
+// TestMain runs the program itself when asked to (see runAsMain), and
+// removes the binary built for the run (binary_test.go) when done.
 func TestMain(m *testing.M) {
 	if os.Getenv(runAsMain) == "1" {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 // process is feedbackd running as a child process of the test.

@@ -34,6 +34,7 @@ type approvalArgs struct {
 const (
 	denyDefault   = "The person reviewing this request denied it."
 	denyCancelled = "The approval request was withdrawn before anyone answered, so the action was not approved."
+	denyShutdown  = "The approval server restarted before anyone answered, so the action was not approved; ask again."
 )
 
 func denyNobody(timeout int) string {
@@ -69,18 +70,25 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 	// The call lasts as long as the session can be answered: Claude Code
 	// waits on it. The expiry is written by the expirer, or by the wait
 	// itself at the deadline.
-	for !sess.Status.Terminal() && ctx.Err() == nil {
-		if sess, err = t.await(ctx, req, sess, time.Until(sess.ExpiresAt)+time.Second); err != nil {
+	stopped := false
+	for !sess.Status.Terminal() && ctx.Err() == nil && !stopped {
+		if sess, stopped, err = t.await(ctx, req, sess, time.Until(sess.ExpiresAt)+time.Second); err != nil {
 			return t.toolError(ctx, err), nil
 		}
 	}
 	if !sess.Status.Terminal() {
-		// The client left: nobody would act on an answer now, so the page
-		// must not ask for one.
+		// The client left, or this server is shutting down before anyone
+		// answered: nobody would act on an answer now, so the page must
+		// not ask for one.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if _, err := t.svc.Cancel(cctx, sess.Owner, sess.ID); err != nil {
 			t.log.DebugContext(ctx, "withdraw an approval its caller left", "session", sess.ID, "err", err)
+		}
+		if stopped {
+			// Claude Code reads only allow or deny: a shutdown is a deny
+			// that says to ask again.
+			return approvalResult(decision{Behavior: "deny", Message: denyShutdown}), nil
 		}
 		return t.toolError(ctx, sessions.Errorf(sessions.CodeCancelled, "the call ended before anyone answered")), nil
 	}
@@ -98,13 +106,17 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 	default:
 		d.Message = denyCancelled
 	}
+	return approvalResult(d), nil
+}
+
+// approvalResult is the one text block Claude Code reads: the decision as
+// JSON, with nothing escaped that need not be.
+func approvalResult(d decision) *mcpgo.CallToolResult {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(d); err != nil {
-		return t.toolError(ctx, err), nil
-	}
-	return mcpgo.NewToolResultText(strings.TrimSuffix(b.String(), "\n")), nil
+	_ = enc.Encode(d) // a struct of strings and a raw JSON object that was compacted: cannot fail
+	return mcpgo.NewToolResultText(strings.TrimSuffix(b.String(), "\n"))
 }
 
 // checkApprovalArgs requires a tool name and an input object, and returns

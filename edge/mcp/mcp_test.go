@@ -536,27 +536,6 @@ func TestMCPStreamableSessionSpreadOverTwoEdges(t *testing.T) {
 	}
 }
 
-func TestMCPShutdownEndsStreamsAndWaitsPromptly(t *testing.T) {
-	t.Parallel()
-	e := newEdge(t)
-	sse := connect(t, transports[2], e.url, newKeyTransport(keyA))
-	st := connect(t, transports[0], e.url, newKeyTransport(keyA))
-	for _, c := range []*client{sse, st} {
-		go func() {
-			_, _ = c.CallTool(context.Background(), &sdk.CallToolParams{Name: "interactive_feedback", Arguments: map[string]any{"message": "Shutting down?", "waitSeconds": 600}})
-		}()
-	}
-	programtest.WaitFor(t, 5*time.Second, programtest.Until("both calls to wait", func() bool { return e.hub.Subscribers() == 2 }))
-	start := time.Now()
-	if err := e.m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("shutdown took %s", d)
-	}
-	programtest.WaitFor(t, 2*time.Second, programtest.Until("the waits to end", func() bool { return e.hub.Subscribers() == 0 }))
-}
-
 func TestMCPStreamsAnswerAtOnceWhenQuiet(t *testing.T) {
 	t.Parallel()
 	// Nothing but the handshake of the stream itself: no keep-alive comes.

@@ -88,7 +88,14 @@ func (m *Server) serveRelayed(sessionID string, req []byte) []byte {
 			break
 		}
 		r.Header.Set("Content-Type", "application/json")
+		owed := st.answers != nil && isRequest(msg.Body)
+		if owed {
+			st.answers.owe()
+		}
 		m.sseMessage.ServeHTTP(rec, r)
+		if owed && rec.status != http.StatusAccepted {
+			st.answers.paid()
+		}
 	}
 	out, _ := json.Marshal(relayedReply{Status: rec.status, ContentType: rec.header.Get("Content-Type"), Body: rec.body.Bytes()})
 	return out

@@ -100,7 +100,8 @@ func (sessionIDResolver) ResolveSessionIdManager(r *http.Request) server.Session
 type sseStream struct {
 	ctx       context.Context
 	principal auth.Principal
-	release   func() // stops relaying the stream's messages here
+	release   func()   // stops relaying the stream's messages here
+	answers   *answers // responses the stream owes (drain.go)
 }
 
 type sseStreams struct {
@@ -117,7 +118,8 @@ func (s *sseStreams) register(ctx context.Context, cs server.ClientSession) {
 	if !ok || info.transport != SSE {
 		return
 	}
-	st := sseStream{ctx: ctx, principal: info.principal, release: func() {}}
+	ans, _ := ctx.Value(answersKey{}).(*answers)
+	st := sseStream{ctx: ctx, principal: info.principal, release: func() {}, answers: ans}
 	s.mu.Lock()
 	if s.m == nil {
 		s.m = make(map[string]sseStream)

@@ -40,8 +40,12 @@ type streamWriter struct {
 	bodyStarted bool
 	failed      bool
 	finished    bool
+	code        int // the status mcp-go chose
 	stop        chan struct{}
 	stopped     chan struct{}
+	// onWrite, when set, sees every write of mcp-go's that reaches the
+	// client.
+	onWrite func([]byte)
 }
 
 func newStreamWriter(w http.ResponseWriter) *streamWriter {
@@ -109,7 +113,7 @@ func (sw *streamWriter) writeHeaderLocked(code int) {
 	if sw.wroteHeader {
 		return
 	}
-	sw.wroteHeader = true
+	sw.wroteHeader, sw.code = true, code
 	streaming := isEventStream(sw.header.Get("Content-Type"))
 	if sw.opened {
 		// The wire already carries 200 and an event stream. An event stream
@@ -139,7 +143,17 @@ func (sw *streamWriter) Write(p []byte) (int, error) {
 	if err := sw.write(p); err != nil {
 		return 0, err
 	}
+	if sw.onWrite != nil {
+		sw.onWrite(p)
+	}
 	return len(p), nil
+}
+
+// status is the status mcp-go answered with; 0 before it chose one.
+func (sw *streamWriter) status() int {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	return sw.code
 }
 
 func (sw *streamWriter) write(p []byte) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/feedbackd/feedbackd/pkg/envelope"
+	"github.com/feedbackd/feedbackd/pkg/httpbridge"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -53,18 +54,25 @@ type tools struct {
 	log      *slog.Logger
 	wait     time.Duration // default waitSeconds
 	progress time.Duration // interval of progress notifications while waiting
+	// waitContext bounds a wait by shutdown too (httpbridge's
+	// WaitContext): the call then answers at once with the session's state.
+	waitContext func(context.Context) (context.Context, context.CancelFunc)
+	// acquireWait takes one of the caller's wait slots; nil caps nothing.
+	acquireWait func(principal string) (release func(), err error)
 }
 
-// newMCPServer builds the MCP server with the tools registered. opts carry
-// what the transports need (hooks, middleware).
-func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, opts ...server.ServerOption) *server.MCPServer {
+// newMCPServer builds the MCP server with the tools registered. waitContext
+// bounds every wait by shutdown; opts carry what the transports need
+// (hooks, middleware).
+func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, waitContext func(context.Context) (context.Context, context.CancelFunc), opts ...server.ServerOption) *server.MCPServer {
 	opts = append([]server.ServerOption{
 		server.WithToolCapabilities(false),
 		server.WithRecovery(),
 		server.WithInstructions(mcpInstructions),
 	}, opts...)
 	srv := server.NewMCPServer(ServerName, cfg.Version, opts...)
-	t := &tools{svc: svc, srv: srv, log: log, wait: cfg.Wait, progress: cfg.ProgressInterval}
+	t := &tools{svc: svc, srv: srv, log: log, wait: cfg.Wait, progress: cfg.ProgressInterval,
+		waitContext: waitContext, acquireWait: cfg.AcquireWait}
 	l := svc.Limits()
 	srv.AddTool(mcpgo.Tool{
 		Name:            toolInteractiveFeedback,
@@ -165,6 +173,15 @@ func (t *tools) interactiveFeedback(ctx context.Context, req mcpgo.CallToolReque
 		return t.toolError(ctx, err), nil
 	}
 	info := infoFrom(ctx)
+	if wait > 0 {
+		// Before the session exists: a call refused for too many waits
+		// leaves nothing behind.
+		release, err := t.slot(info.principal.ID)
+		if err != nil {
+			return t.toolError(ctx, err), nil
+		}
+		defer release()
+	}
 	if info.allowCreate != nil {
 		if err := info.allowCreate(); err != nil {
 			return t.toolError(ctx, err), nil
@@ -174,10 +191,11 @@ func (t *tools) interactiveFeedback(ctx context.Context, req mcpgo.CallToolReque
 	if err != nil {
 		return t.toolError(ctx, err), nil
 	}
-	if sess, err = t.await(ctx, req, sess, wait); err != nil {
+	sess, stopped, err := t.await(ctx, req, sess, wait)
+	if err != nil {
 		return t.toolError(ctx, err), nil
 	}
-	return t.result(ctx, sess, info.baseURL)
+	return t.result(ctx, sess, info.baseURL, stopped)
 }
 
 func (t *tools) getFeedbackResult(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
@@ -194,10 +212,26 @@ func (t *tools) getFeedbackResult(ctx context.Context, req mcpgo.CallToolRequest
 	if err != nil {
 		return t.toolError(ctx, err), nil
 	}
-	if sess, err = t.await(ctx, req, sess, wait); err != nil {
+	if wait > 0 && !sess.Status.Terminal() {
+		release, err := t.slot(info.principal.ID)
+		if err != nil {
+			return t.toolError(ctx, err), nil
+		}
+		defer release()
+	}
+	sess, stopped, err := t.await(ctx, req, sess, wait)
+	if err != nil {
 		return t.toolError(ctx, err), nil
 	}
-	return t.result(ctx, sess, info.baseURL)
+	return t.result(ctx, sess, info.baseURL, stopped)
+}
+
+// slot takes one of the principal's wait slots.
+func (t *tools) slot(principal string) (release func(), err error) {
+	if t.acquireWait == nil {
+		return func() {}, nil
+	}
+	return t.acquireWait(principal)
 }
 
 func (t *tools) checkFeedbackStatus(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
@@ -236,26 +270,34 @@ func (t *tools) waitFor(n *sessions.Number) (time.Duration, error) {
 
 // await blocks until sess is answered, ends, or wait runs out. It is woken
 // by the change feed (Service.Wait), never by polling. While it waits it
-// sends progress notifications when the client asked for them.
-func (t *tools) await(ctx context.Context, req mcpgo.CallToolRequest, sess *sessions.Session, wait time.Duration) (*sessions.Session, error) {
+// sends progress notifications when the client asked for them. stopped
+// says the server cut the wait short to shut down.
+func (t *tools) await(ctx context.Context, req mcpgo.CallToolRequest, sess *sessions.Session, wait time.Duration) (_ *sessions.Session, stopped bool, _ error) {
 	if wait <= 0 || sess.Status.Terminal() {
-		return sess, nil
+		return sess, false, nil
 	}
+	wctx, cancel := t.waitContext(ctx)
+	defer cancel()
 	var token mcpgo.ProgressToken
 	if req.Params.Meta != nil {
 		token = req.Params.Meta.ProgressToken
 	}
+	var got *sessions.Session
+	var err error
 	if token == nil || t.progress <= 0 {
-		return t.svc.Wait(ctx, sess.Owner, sess.ID, wait)
+		got, err = t.svc.Wait(wctx, sess.Owner, sess.ID, wait)
+	} else {
+		total := math.Round(max(min(wait, time.Until(sess.ExpiresAt)), 0).Seconds()*1000) / 1000
+		pctx, stop := context.WithCancel(wctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { t.reportProgress(pctx, token, total) })
+		got, err = t.svc.Wait(pctx, sess.Owner, sess.ID, wait)
+		stop()
+		wg.Wait()
 	}
-	total := math.Round(max(min(wait, time.Until(sess.ExpiresAt)), 0).Seconds()*1000) / 1000
-	wctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { t.reportProgress(wctx, token, total) })
-	got, err := t.svc.Wait(wctx, sess.Owner, sess.ID, wait)
-	stop()
-	wg.Wait()
-	return got, err
+	stopped = err == nil && got.Status == sessions.StatusPending && ctx.Err() == nil &&
+		errors.Is(context.Cause(wctx), httpbridge.ErrShuttingDown)
+	return got, stopped, err
 }
 
 // reportProgress sends notifications/progress every t.progress until ctx
@@ -283,8 +325,9 @@ func (t *tools) reportProgress(ctx context.Context, token mcpgo.ProgressToken, t
 
 // result renders a session for interactive_feedback and get_feedback_result.
 // The person's images follow the text as image content, so that the model
-// sees them; structuredContent names them with their URLs.
-func (t *tools) result(ctx context.Context, sess *sessions.Session, baseURL string) (*mcpgo.CallToolResult, error) {
+// sees them; structuredContent names them with their URLs. stopped says the
+// wait was cut short because this server is shutting down.
+func (t *tools) result(ctx context.Context, sess *sessions.Session, baseURL string, stopped bool) (*mcpgo.CallToolResult, error) {
 	out := resultOutput{StatusBody: envelope.StatusOf(sess, baseURL), FeedbackURL: envelope.FeedbackURL(baseURL, sess.ID)}
 	var text string
 	switch sess.Status {
@@ -302,6 +345,9 @@ func (t *tools) result(ctx context.Context, sess *sessions.Session, baseURL stri
 		}
 	case sessions.StatusPending:
 		out.Instruction = fmt.Sprintf("No answer yet. To keep waiting, call %s with sessionId %q.", toolGetFeedbackResult, sess.ID)
+		if stopped {
+			out.Instruction = fmt.Sprintf("The server stopped waiting because it is shutting down; the answer is still pending. To keep waiting, call %s with sessionId %q (in a moment, if this server is restarting).", toolGetFeedbackResult, sess.ID)
+		}
 		text = fmt.Sprintf("No answer yet: session %s is still pending until %s. The person answers at %s. %s",
 			sess.ID, out.ExpiresAt, out.FeedbackURL, out.Instruction)
 	case sessions.StatusExpired:

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -69,6 +70,10 @@ type Config struct {
 	// by a Caller's CreateKey, the budget REST's create route charges too;
 	// nil allows every creation.
 	AllowCreate func(key string) error
+	// AcquireWait takes one of the principal's wait slots, the ones REST
+	// long polls take too, before a tool call waits for an answer; its
+	// error (RATE_LIMITED) becomes the call's tool error. nil caps nothing.
+	AcquireWait func(principal string) (release func(), err error)
 }
 
 // Transport names one of the endpoints Handler serves.
@@ -130,6 +135,9 @@ type Server struct {
 
 	streams sseStreams
 	calls   inflightCalls
+	// posts counts the Streamable HTTP requests in flight that owe a
+	// response (drain.go).
+	posts atomic.Int64
 
 	// relay reaches the edge holding an SSE stream; nil keeps every stream's
 	// messages on the edge that holds it.
@@ -153,7 +161,7 @@ func New(cfg Config, svc *sessions.Service, log *slog.Logger) *Server {
 	hooks := &server.Hooks{}
 	hooks.AddOnRegisterSession(m.streams.register)
 	hooks.AddOnUnregisterSession(m.streams.unregister)
-	m.srv = newMCPServer(cfg, svc, log, server.WithHooks(hooks), server.WithToolHandlerMiddleware(m.bindToClient))
+	m.srv = newMCPServer(cfg, svc, log, m.bridge.WaitContext, server.WithHooks(hooks), server.WithToolHandlerMiddleware(m.bindToClient))
 
 	// Host-header (DNS rebinding) checks are off: every MCP request must
 	// authenticate, and a reverse proxy on the same host legitimately sends
@@ -218,7 +226,11 @@ func (m *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case Streamable:
 		m.serveStreamable(sw, r, body, info, cancel)
 	case SSE:
-		m.sseStream.ServeHTTP(sw, r)
+		// The stream's writes pay the answers its messages are owed
+		// (drain.go); register finds the count in the context.
+		ans := &answers{}
+		sw.onWrite = ans.wrote
+		m.sseStream.ServeHTTP(sw, r.WithContext(context.WithValue(ctx, answersKey{}, ans)))
 	case SSEMessage:
 		sid := r.URL.Query().Get("sessionId")
 		st, ok := m.streams.get(sid)
@@ -231,7 +243,14 @@ func (m *Server) serve(w http.ResponseWriter, r *http.Request) {
 			writeJSONRPCError(sw, http.StatusBadRequest, mcpgo.INVALID_PARAMS, "Invalid session ID")
 			return
 		}
+		owed := ok && st.answers != nil && isRequest(body)
+		if owed {
+			st.answers.owe()
+		}
 		m.sseMessage.ServeHTTP(sw, r)
+		if owed && sw.status() != http.StatusAccepted {
+			st.answers.paid() // refused here: the answer went on the POST
+		}
 	default:
 		http.Error(sw, "unknown MCP transport", http.StatusInternalServerError)
 	}
@@ -261,6 +280,12 @@ func (m *Server) serveStreamable(sw *streamWriter, r *http.Request, body []byte,
 				return
 			case msg.Method != "" && len(msg.ID) > 0 && string(msg.ID) != "null":
 				defer m.calls.track(callKey(info.principal.ID, session, msg.ID), cancel)()
+				// A listen stream answers nothing until it is closed; every
+				// other request owes its response (drain.go).
+				if msg.Method != string(mcpgo.MethodSubscriptionsListen) {
+					m.posts.Add(1)
+					defer m.posts.Add(-1)
+				}
 				if acceptsEventStream(r) {
 					sw.keepAlive(m.keepAlive)
 				}
@@ -298,8 +323,9 @@ func (m *Server) bindToClient(next server.ToolHandlerFunc) server.ToolHandlerFun
 	}
 }
 
-// Close ends every MCP request and stream, so that the HTTP server can
-// drain, and stops mcp-go's session housekeeping.
+// Close ends every MCP request and stream at once, so that the HTTP server
+// can drain, and stops mcp-go's session housekeeping. Shutdown lets waiting
+// calls answer first.
 func (m *Server) Close(ctx context.Context) error {
 	m.bridge.Close()
 	m.sse.CloseSessions()

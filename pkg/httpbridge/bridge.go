@@ -3,6 +3,7 @@ package httpbridge
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,17 +17,34 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/requestid"
 )
 
+// Why a request's context, or a wait's, ended (context.Cause).
+var (
+	// ErrClientGone: the client closed or reset its connection.
+	ErrClientGone = errors.New("the client has gone")
+	// ErrShuttingDown: the server is shutting down (Drain, Close).
+	ErrShuttingDown = errors.New("the server is shutting down")
+)
+
 // Bridge mounts net/http handlers on fiber. Every request it serves runs on a
-// context derived from the bridge's own, which Close ends.
+// context derived from the bridge's own, which Close ends. It also tells
+// long waits when to stop: when their client has left (Watch, and every
+// bridged request), and when the server shuts down (Drain).
 type Bridge struct {
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
+	// draining ends at Drain (and at Close): waits end, requests go on to
+	// answer.
+	draining context.Context
+	drain    context.CancelCauseFunc
+	watcher  *watcher
+	once     sync.Once
 }
 
 // New returns a bridge; Close it when the app shuts down.
 func New() *Bridge {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Bridge{ctx: ctx, cancel: cancel}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	draining, drain := context.WithCancelCause(ctx)
+	return &Bridge{ctx: ctx, cancel: cancel, draining: draining, drain: drain, watcher: newWatcher(WatchInterval)}
 }
 
 // Context is the context every request served through b derives from; it
@@ -34,10 +52,48 @@ func New() *Bridge {
 // relayed from another replica, say) can run on it too.
 func (b *Bridge) Context() context.Context { return b.ctx }
 
+// Drain ends every wait (the contexts of WaitContext and Watch, with cause
+// ErrShuttingDown), now and later, but not the requests: a handler whose
+// wait ended still answers its client. Call it first at shutdown, then
+// Close once the answers are written.
+func (b *Bridge) Drain() { b.drain(ErrShuttingDown) }
+
+// Draining is closed once Drain (or Close) has been called.
+func (b *Bridge) Draining() <-chan struct{} { return b.draining.Done() }
+
 // Close ends the context of every request served through b, now and later,
 // so that long-lived handlers (streams, waits) return and the server can
-// drain. It does not wait for them.
-func (b *Bridge) Close() { b.cancel() }
+// drain, and stops watching clients. It does not wait for the handlers.
+func (b *Bridge) Close() {
+	b.drain(ErrShuttingDown)
+	b.cancel(ErrShuttingDown)
+	b.once.Do(b.watcher.close)
+}
+
+// WaitContext returns a context for a wait done within a request on ctx: it
+// ends with ctx, or at Drain with cause ErrShuttingDown, so that the waiter
+// answers its client before the server goes. Call cancel when the wait is
+// over.
+func (b *Bridge) WaitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(b.draining, func() { cancel(context.Cause(b.draining)) })
+	return wctx, func() { stop(); cancel(context.Canceled) }
+}
+
+// Watch returns a context for a wait done by a fiber handler itself (a long
+// poll): it ends with parent, when c's client leaves (cause ErrClientGone),
+// or at Drain (cause ErrShuttingDown). Call cancel when the wait is over,
+// before the handler returns.
+func (b *Bridge) Watch(c *fiber.Ctx, parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := b.WaitContext(parent)
+	wctx, cancelCause := context.WithCancelCause(ctx)
+	unwatch := b.watcher.add(c.Context().Conn(), func() { cancelCause(ErrClientGone) })
+	return wctx, func() { unwatch(); cancelCause(context.Canceled); cancel() }
+}
+
+// Watching is how many clients are being watched now; tests use it to see
+// that waits clean up after themselves.
+func (b *Bridge) Watching() int { return b.watcher.watching() }
 
 // ContextFunc adds what a handler must know about its request to ctx, read
 // from the fiber context (which is valid only during the call): the
@@ -45,7 +101,9 @@ func (b *Bridge) Close() { b.cancel() }
 type ContextFunc func(c *fiber.Ctx, ctx context.Context) context.Context
 
 // Handler returns a fiber handler that serves h. with, when not nil, adds
-// values from the fiber context to the request's context.
+// values from the fiber context to the request's context. The request's
+// context ends when the handler returns, when its client leaves (cause
+// ErrClientGone: a write failed, or the socket says so), or at Close.
 func (b *Bridge) Handler(h http.Handler, with ContextFunc) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := b.ctx
@@ -55,15 +113,19 @@ func (b *Bridge) Handler(h http.Handler, with ContextFunc) fiber.Handler {
 		if with != nil {
 			ctx = with(c, ctx)
 		}
+		// The connection outlives fiber's context: a streamed response is
+		// still being written on it after this handler returns.
+		conn := c.Context().Conn()
 		fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, cancel := context.WithCancel(ctx)
-			defer cancel()
+			ctx, cancel := context.WithCancelCause(ctx)
+			defer cancel(context.Canceled)
+			defer b.watcher.add(conn, func() { cancel(ErrClientGone) })()
 			r, err := detach(ctx, r)
 			if err != nil {
 				http.Error(w, "malformed request", http.StatusBadRequest)
 				return
 			}
-			h.ServeHTTP(newWriter(w, cancel), r)
+			h.ServeHTTP(newWriter(w, func() { cancel(ErrClientGone) }), r)
 		}))(c.Context())
 		return nil
 	}

@@ -144,7 +144,7 @@ func TestCloseEndsEveryRequest(t *testing.T) {
 	app.Get("/wait", b.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(waiting)
 		<-r.Context().Done()
-		if !errors.Is(context.Cause(r.Context()), context.Canceled) {
+		if !errors.Is(context.Cause(r.Context()), httpbridge.ErrShuttingDown) {
 			t.Errorf("cause %v", context.Cause(r.Context()))
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -172,5 +172,187 @@ func TestCloseEndsEveryRequest(t *testing.T) {
 	}
 	if b.Context().Err() == nil {
 		t.Fatal("the bridge's context is still live")
+	}
+}
+
+// rawRequest sends a GET for path on a fresh connection and returns it.
+func rawRequest(t *testing.T, base, path string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	_, _ = io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+	return conn
+}
+
+// A handler that writes nothing while it waits (an MCP call answered in
+// JSON, say) still learns that its client left: the socket is looked at
+// while the request runs.
+func TestAClientThatLeavesEndsAQuietRequest(t *testing.T) {
+	b := httpbridge.New()
+	t.Cleanup(b.Close)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	started, ended := make(chan struct{}), make(chan error, 1)
+	app.Get("/quiet", b.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-r.Context().Done()
+		ended <- context.Cause(r.Context())
+	}), nil))
+	base := serve(t, app)
+	conn := rawRequest(t, base, "/quiet")
+	waitUntil(t, started, 5*time.Second, "the request")
+	left := time.Now()
+	_ = conn.Close()
+	select {
+	case cause := <-ended:
+		if !errors.Is(cause, httpbridge.ErrClientGone) {
+			t.Fatalf("cause %v, want ErrClientGone", cause)
+		}
+		if took := time.Since(left); took > 2*httpbridge.WatchInterval+time.Second {
+			t.Errorf("noticed %s after the client left", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request's context outlived its client")
+	}
+	waitNoWatches(t, b)
+}
+
+// waitNoWatches waits until the bridge watches no client any more.
+func waitNoWatches(t *testing.T, b *httpbridge.Bridge) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Watching() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d clients still watched", b.Watching())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A fiber handler that waits (a REST long poll) watches its client with
+// Watch: the wait ends when the client leaves, and a client that stays is
+// left alone.
+func TestWatchEndsAWaitWhenItsClientLeaves(t *testing.T) {
+	b := httpbridge.New()
+	t.Cleanup(b.Close)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	causes := make(chan error, 2)
+	app.Get("/wait", func(c *fiber.Ctx) error {
+		ctx, cancel := b.Watch(c, c.UserContext())
+		defer cancel()
+		select {
+		case <-ctx.Done():
+			causes <- context.Cause(ctx)
+			return c.SendStatus(http.StatusServiceUnavailable)
+		case <-time.After(time.Duration(c.QueryInt("ms")) * time.Millisecond):
+			return c.SendString("done")
+		}
+	})
+	base := serve(t, app)
+
+	// Stays: answered when its wait runs out, after several looks.
+	res, err := http.Get(base + "/wait?ms=" + fmt.Sprint(3*httpbridge.WatchInterval.Milliseconds()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(body) != "done" {
+		t.Fatalf("a client that stayed got %d %q", res.StatusCode, body)
+	}
+
+	conn := rawRequest(t, base, "/wait?ms=60000")
+	deadline := time.Now().Add(5 * time.Second)
+	for b.Watching() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the wait is not watched")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = conn.Close()
+	select {
+	case cause := <-causes:
+		if !errors.Is(cause, httpbridge.ErrClientGone) {
+			t.Fatalf("cause %v", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait outlived its client")
+	}
+	waitNoWatches(t, b)
+}
+
+// Drain ends every wait, now and later, but not the requests: each waiter
+// still answers its client. Close then ends the requests themselves.
+func TestDrainEndsWaitsAndLetsTheWaitersAnswer(t *testing.T) {
+	b := httpbridge.New()
+	t.Cleanup(b.Close)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	waiting := make(chan struct{}, 2)
+	app.Get("/bridged", b.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := b.WaitContext(r.Context())
+		defer cancel()
+		waiting <- struct{}{}
+		<-ctx.Done()
+		if r.Context().Err() != nil {
+			t.Error("Drain ended the request, not only its wait")
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, context.Cause(ctx).Error())
+	}), nil))
+	app.Get("/native", func(c *fiber.Ctx) error {
+		ctx, cancel := b.Watch(c, c.UserContext())
+		defer cancel()
+		waiting <- struct{}{}
+		<-ctx.Done()
+		return c.Status(http.StatusServiceUnavailable).SendString(context.Cause(ctx).Error())
+	})
+	base := serve(t, app)
+	answers := make(chan string, 3)
+	get := func(path string) {
+		res, err := http.Get(base + path)
+		if err != nil {
+			answers <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		answers <- fmt.Sprintf("%d %s", res.StatusCode, body)
+	}
+	go get("/bridged")
+	go get("/native")
+	<-waiting
+	<-waiting
+	b.Drain()
+	want := "503 " + httpbridge.ErrShuttingDown.Error()
+	for range 2 {
+		select {
+		case got := <-answers:
+			if got != want {
+				t.Fatalf("answer %q, want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a waiter did not answer after Drain")
+		}
+	}
+	// A wait begun after Drain ends at once.
+	go get("/native")
+	<-waiting
+	select {
+	case got := <-answers:
+		if got != want {
+			t.Fatalf("answer %q, want %q", got, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a wait begun after Drain went on")
+	}
+	select {
+	case <-b.Draining():
+	default:
+		t.Fatal("Draining is not closed")
+	}
+	if b.Context().Err() != nil {
+		t.Fatal("Drain closed the bridge")
 	}
 }

@@ -81,7 +81,7 @@ func init() {
 		httpRequests, httpDuration, httpInFlight,
 		sessionsCreated, sessionsFinished, timeToAnswer, expiryLateness, waitsInFlight,
 		wsConnections, wsDrops,
-		natsCollector,
+		natsCollector, listenerCollector,
 	)
 	// Show every status from the first scrape, so that rate() and alerts
 	// work before the first transition of each kind.

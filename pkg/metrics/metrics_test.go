@@ -157,3 +157,24 @@ func TestMetricsDispatchCountsOutcomesPerChannel(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsListenersAreAddedUpByName(t *testing.T) {
+	a := TrackListener("test-edge", func() ListenerStats { return ListenerStats{Open: 2, Max: 10, Accepted: 5, Refused: 1, AcceptErrors: 3} })
+	b := TrackListener("test-edge", func() ListenerStats { return ListenerStats{Open: 1, Max: 10, Accepted: 1} })
+	exp := `# HELP feedbackd_listener_connections Connections open now on a listening socket (edge, notifier, ops).
+# TYPE feedbackd_listener_connections gauge
+feedbackd_listener_connections{listener="test-edge"} 3
+# HELP feedbackd_listener_refused_total Connections refused with 503 because the listener was at its cap.
+# TYPE feedbackd_listener_refused_total counter
+feedbackd_listener_refused_total{listener="test-edge"} 1
+`
+	if err := testutil.GatherAndCompare(Gatherer(), strings.NewReader(exp), "feedbackd_listener_connections", "feedbackd_listener_refused_total"); err != nil {
+		t.Fatal(err)
+	}
+	a()
+	b()
+	b()
+	if err := testutil.GatherAndCompare(Gatherer(), strings.NewReader(""), "feedbackd_listener_connections"); err != nil {
+		t.Fatalf("series left after untracking: %v", err)
+	}
+}

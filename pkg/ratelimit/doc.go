@@ -13,4 +13,7 @@
 // given with WithContext), and a cap on the number of keys evicts old ones
 // under a flood of new keys. The package knows nothing of HTTP; the caller
 // turns a Decision into 429 and its headers.
+//
+// Slots is its sibling for what is held rather than started: a cap on how
+// many things (long waits) one key has in flight at once.
 package ratelimit

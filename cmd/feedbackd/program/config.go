@@ -82,6 +82,13 @@ type Config struct {
 	// Parsed by check from ImageMaxBytes and UploadMemory.
 	imageMaxBytes, uploadMemory int64
 
+	// MaxConns caps the connections open at once on each HTTP listener;
+	// 0 means derived from the limit on open files at start (limits.go).
+	MaxConns int `env:"MAX_CONNS"`
+	// MaxWaitsPerPrincipal caps the waits (REST ?wait=, MCP tool calls)
+	// one principal has in flight on one replica; 0 caps nothing.
+	MaxWaitsPerPrincipal int `env:"MAX_WAITS_PER_PRINCIPAL" envDefault:"100"`
+
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
 
@@ -91,8 +98,10 @@ type Config struct {
 // NotifierConfig is the notifier's share of the configuration: its limits
 // (docs/notifier.md). NOTIFIER_ADDR and ALLOWED_ORIGINS are in Config itself.
 type NotifierConfig struct {
-	QueueSize      int           `env:"NOTIFIER_QUEUE_SIZE" envDefault:"64"`
-	MaxConnections int           `env:"NOTIFIER_MAX_CONNECTIONS" envDefault:"50000"`
+	QueueSize int `env:"NOTIFIER_QUEUE_SIZE" envDefault:"64"`
+	// MaxConnections caps the WebSockets of one process; 0 means 90% of
+	// MAX_CONNS, so that it refuses before the listener does.
+	MaxConnections int           `env:"NOTIFIER_MAX_CONNECTIONS"`
 	MaxPerSession  int           `env:"NOTIFIER_MAX_PER_SESSION" envDefault:"1000"`
 	ReadLimit      int64         `env:"NOTIFIER_READ_LIMIT" envDefault:"4096"`
 	PingInterval   time.Duration `env:"NOTIFIER_PING_INTERVAL" envDefault:"25s"`
@@ -224,6 +233,15 @@ func (c *Config) check() error {
 	errs = append(errs, c.checkImages()...)
 	if c.ResultMaxWait < 1 || c.ResultMaxWait > 60 {
 		errs = append(errs, fmt.Errorf("RESULT_MAX_WAIT=%d must be between 1 and 60", c.ResultMaxWait))
+	}
+	if c.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("MAX_CONNS=%d must be 0 (derived from the open file limit) or more", c.MaxConns))
+	}
+	if c.MaxWaitsPerPrincipal < 0 {
+		errs = append(errs, fmt.Errorf("MAX_WAITS_PER_PRINCIPAL=%d must be 0 (no cap) or more", c.MaxWaitsPerPrincipal))
+	}
+	if c.Notifier.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("NOTIFIER_MAX_CONNECTIONS=%d must be 0 (derived from MAX_CONNS) or more", c.Notifier.MaxConnections))
 	}
 	if c.KVReplicas < 1 || c.KVReplicas > 5 {
 		errs = append(errs, fmt.Errorf("KV_REPLICAS=%d must be between 1 and 5", c.KVReplicas))
@@ -377,6 +395,7 @@ func edgeConfig(c Config, version string) edge.Config {
 	ec.MCP.Wait = time.Duration(c.MCPWaitSeconds) * time.Second
 	ec.UploadMemory = c.uploadMemory
 	ec.MaxWait = time.Duration(c.ResultMaxWait) * time.Second
+	ec.MaxWaitsPerPrincipal = c.MaxWaitsPerPrincipal
 	// The protected resource metadata names the authorization server that
 	// issues tokens for this edge: only an external one (JWKS_URL) has one
 	// to name, and JWT_ISSUER says which.

@@ -95,6 +95,9 @@ func TestEdgeProtectionRefusesBadSettings(t *testing.T) {
 		{"ALLOWED_ORIGINS", "app.example.com", "exact origin"},
 		{"ALLOWED_HOSTS", "https://feedback.example.com", `ALLOWED_HOSTS entry "https://feedback.example.com" is not a host name`},
 		{"ALLOWED_HOSTS", "ok.example.com,a/b", `ALLOWED_HOSTS entry "a/b"`},
+		{"MAX_CONNS", "-1", "MAX_CONNS=-1 must be 0"},
+		{"MAX_WAITS_PER_PRINCIPAL", "-5", "MAX_WAITS_PER_PRINCIPAL=-5 must be 0"},
+		{"NOTIFIER_MAX_CONNECTIONS", "-1", "NOTIFIER_MAX_CONNECTIONS=-1 must be 0"},
 	} {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
 			_, err := loadConfig(vars(tc.env, tc.value))
@@ -117,6 +120,7 @@ func TestConfigErrorsNameTheVariableAndTheValue(t *testing.T) {
 		{"NOTIFIER_PING_INTERVAL", "often", `NOTIFIER_PING_INTERVAL="often": must be a duration`},
 		{"MAX_TIMEOUT", "10", "DEFAULT_TIMEOUT=300 must be ≥ 30 and ≤ MAX_TIMEOUT=10"},
 		{"LOG_LEVEL", "loud", `LOG_LEVEL="loud"`},
+		{"MAX_CONNS", "lots", `MAX_CONNS="lots": must be a whole number`},
 	} {
 		t.Run(tc.env, func(t *testing.T) {
 			_, err := loadConfig(vars(tc.env, tc.value))

@@ -1,10 +1,8 @@
 package program
 
 import (
-	"errors"
 	"net"
 	"sync"
-	"time"
 )
 
 // handoff is a listening socket whose connections go to one server after
@@ -14,9 +12,9 @@ import (
 // between. One goroutine accepts; each stage takes connections through a
 // net.Listener of its own (stage), whose Close ends that stage only.
 //
-// The accept loop never gives up on an error that may pass (out of file
-// descriptors, a connection reset before it was accepted): it backs off and
-// accepts again, as net/http does. Only closing the handoff stops it.
+// The socket is a listener.Listener (limits.go): it rides out errors that
+// may pass (out of file descriptors) and refuses connections over MAX_CONNS
+// itself, so an error from it means it was closed.
 type handoff struct {
 	ln    net.Listener
 	conns chan net.Conn
@@ -32,27 +30,11 @@ func newHandoff(ln net.Listener) *handoff {
 }
 
 func (h *handoff) accept() {
-	var delay time.Duration
 	for {
 		c, err := h.ln.Accept()
 		if err != nil {
-			select {
-			case <-h.done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			select {
-			case <-time.After(delay):
-			case <-h.done:
-				return
-			}
-			continue
+			return
 		}
-		delay = 0
 		select {
 		case h.conns <- c:
 		case <-h.done:

@@ -79,7 +79,7 @@ type Main struct {
 	notifier atomic.Pointer[notifier.Notifier]
 	// listeners of the parts, by part name; a part's app takes its
 	// listener over from the server that answers while NATS is not ready.
-	listeners map[string]*listener
+	listeners map[string]*appAddr
 	url       string // the role's main HTTP address
 	opsURL    string // METRICS_ADDR or EXPIRER_ADDR
 	devKey    *devKey

@@ -18,6 +18,7 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/dirlock"
 	"github.com/feedbackd/feedbackd/pkg/hostcheck"
+	"github.com/feedbackd/feedbackd/pkg/listener"
 	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
@@ -139,6 +140,7 @@ var (
 func (m *Main) start() error {
 	cfg := &m.Config
 	r := m.role
+	m.sizeConnections()
 	if r.nats == externalNATS && cfg.NATSURL == "" {
 		return fmt.Errorf("feedbackd %s needs NATS_URL (feedbackd serve runs every role over an embedded server)", r.name)
 	}
@@ -338,9 +340,9 @@ func (m *Main) startNATSServer() error {
 	return nil
 }
 
-// listener is an address a part's app will serve, answered until then by
+// appAddr is an address a part's app will serve, answered until then by
 // the starting server.
-type listener struct {
+type appAddr struct {
 	h        *handoff
 	starting *startingServer
 	once     sync.Once
@@ -349,7 +351,7 @@ type listener struct {
 }
 
 // takeOver stops the starting server; the caller then serves h.stage().
-func (l *listener) takeOver() error {
+func (l *appAddr) takeOver() error {
 	var err error
 	l.once.Do(func() { err = l.starting.stop() })
 	return err
@@ -357,7 +359,7 @@ func (l *listener) takeOver() error {
 
 // bindApp listens on addr for the part name and answers there until the
 // part's app takes over.
-func (m *Main) bindApp(name, addr, variable string, ops *opsapi.Handler) (*listener, error) {
+func (m *Main) bindApp(name, addr, variable string, ops *opsapi.Handler) (*appAddr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s %s: %w", variable, addr, err)
@@ -365,12 +367,12 @@ func (m *Main) bindApp(name, addr, variable string, ops *opsapi.Handler) (*liste
 	if m.Hooks.Listen != nil {
 		ln = m.Hooks.Listen(ln)
 	}
-	h := newHandoff(ln)
+	h := newHandoff(m.guard(name, ln, m.Config.MaxConns))
 	m.onClose(name+" listener", h.Close)
-	l := &listener{h: h, starting: serveStarting(h, startingHandler(ops))}
+	l := &appAddr{h: h, starting: serveStarting(h, startingHandler(ops))}
 	m.onClose(name+" starting server", l.takeOver)
 	if m.listeners == nil {
-		m.listeners = map[string]*listener{}
+		m.listeners = map[string]*appAddr{}
 	}
 	m.listeners[name] = l
 	return l, nil
@@ -388,7 +390,8 @@ func (m *Main) bindOps(addr, variable string) error {
 	}
 	m.opsURL = "http://" + ln.Addr().String()
 	h := m.opsHandler(true)
-	m.goRun(variable, func(ctx context.Context) error { return opsapi.Serve(ctx, ln, h) })
+	gl := m.guard("ops", ln, listener.OpsMaxConns)
+	m.goRun(variable, func(ctx context.Context) error { return opsapi.Serve(ctx, gl, h) })
 	m.log.Info("serving /health, /ready and /metrics", "url", m.opsURL)
 	return nil
 }

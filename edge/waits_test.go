@@ -24,7 +24,7 @@ func longPoll(t testing.TB, base, key, id string, wait int) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	fmt.Fprintf(conn, "GET /api/feedback/%s/result?wait=%d HTTP/1.1\r\nHost: edge\r\nX-API-Key: %s\r\n\r\n", id, wait, key)
+	fmt.Fprintf(conn, "GET /api/feedback/%s/result?wait=%d HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: %s\r\n\r\n", id, wait, key)
 	return conn
 }
 

@@ -251,7 +251,13 @@ func (s *Service) expire(ctx context.Context, sess *Session) (*Session, bool, er
 			return sess, false, nil
 		}
 		next := sess.Clone()
+		// Stored times are whole milliseconds and the deadline is not: a
+		// session that fell due within the last millisecond must not read
+		// as expired before its deadline.
 		now := s.Now()
+		if now.Before(sess.ExpiresAt) {
+			now = sess.ExpiresAt
+		}
 		next.Status = StatusExpired
 		next.FinishedAt = &now
 		rev, err := s.update(ctx, next)

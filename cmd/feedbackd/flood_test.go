@@ -78,7 +78,7 @@ func TestServeOutlastsFloodsPastItsFileLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns = flood(2*fileLimit, fmt.Sprintf("GET /api/feedback/%s/result?wait=60 HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n\r\n", id, testKey))
+	conns = flood(2*fileLimit, fmt.Sprintf("GET /api/feedback/%s/result?wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: %s\r\n\r\n", id, testKey))
 	time.Sleep(500 * time.Millisecond)
 	waiting := gauge(p.ops, "feedbackd_sessions_waits_in_flight")
 	stopFlood(conns)

@@ -47,7 +47,7 @@ func TestSIGTERMAnswersEveryWaiterAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "GET /api/feedback/%s/result?wait=60 HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n\r\n", id, testKey)
+	fmt.Fprintf(conn, "GET /api/feedback/%s/result?wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: %s\r\n\r\n", id, testKey)
 
 	// An agent asking a question and waiting an hour for the answer.
 	cl := sdk.NewClient(&sdk.Implementation{Name: "sigterm-test", Version: "1"}, nil)

@@ -73,6 +73,12 @@ type Config struct {
 	// MCP configures the MCP server the edge mounts; its Version,
 	// PublicURL and AllowCreate are the edge's own.
 	MCP mcp.Config
+	// Channels serves the principals' notification settings under
+	// /api/channels and /api/push/; nil leaves them off.
+	Channels *ChannelsAPI
+	// TelegramWebhook serves /telegram/webhook, when Telegram posts updates
+	// there; nil leaves it off.
+	TelegramWebhook *TelegramWebhook
 }
 
 // PageTokenMinter mints the feedback page's credential for the WebSocket of
@@ -184,9 +190,11 @@ func (s *Server) routes() {
 	api.All("/feedback/:id/result", methodNotAllowed("GET, HEAD"))
 	api.Post("/feedback/:id/cancel", s.requireAuth, s.handleCancel)
 	api.All("/feedback/:id/cancel", methodNotAllowed("POST"))
+	s.channelRoutes(api)
 	api.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound)
 	})
+	s.telegramRoutes()
 	s.pageRoutes()
 	s.mcpRoutes()
 }

@@ -72,6 +72,7 @@ type Config struct {
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
 
 	Notifier NotifierConfig
+	Dispatch DispatchConfig
 }
 
 // NotifierConfig is the notifier's share of the configuration: its limits
@@ -242,6 +243,7 @@ func (c *Config) check() error {
 		}
 		*l.dst = r
 	}
+	errs = append(errs, c.Dispatch.check(c.PublicURL)...)
 	c.OAuthScopes = compact(c.OAuthScopes)
 	c.TrustedProxies = compact(c.TrustedProxies)
 	c.trustedProxies = c.trustedProxies[:0]

@@ -88,16 +88,64 @@ func updateChat(u telegram.Update) int64 {
 // pressed returns the session of the pressed message if it is the one the
 // button names; nil when the message is not feedbackd's question for it.
 func (d *Dispatcher) pressed(ctx context.Context, p telegram.Press) (*sessions.Session, error) {
-	id, ok, err := d.records.chatMessage(ctx, p.ChatID, p.MessageID)
-	if err != nil {
+	return d.asked(ctx, p.ChatID, p.MessageID, p.Session)
+}
+
+// asked returns the session the bot's message (chat, message) asks, which
+// must be claimed when claimed is not empty (the session its buttons
+// name); nil when the message asks no session, or another one.
+//
+// The message's record is written just after Telegram accepted it, so a
+// press or reply may come before it. A message with buttons names its
+// session, which is then accepted if its owner has this very chat as its
+// Telegram destination; one without waits a moment for its record.
+func (d *Dispatcher) asked(ctx context.Context, chat int64, message int, claimed string) (*sessions.Session, error) {
+	id, ok, err := d.records.chatMessage(ctx, chat, message)
+	for wait := 0; err == nil && !ok && claimed == "" && wait < 10; wait++ {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		id, ok, err = d.records.chatMessage(ctx, chat, message)
+	}
+	switch {
+	case err != nil:
+		return nil, err
+	case ok && claimed != "" && id != claimed:
+		d.log.Warn("telegram: a press on a message that asks another session; refused", "chat", chat, "message", message, "session", claimed)
+		return nil, nil
+	case !ok && claimed == "":
+		return nil, nil
+	case ok:
+		return d.session(ctx, id)
+	}
+	s, err := d.session(ctx, claimed)
+	if err != nil || s == nil {
 		return nil, err
 	}
-	if !ok || id != p.Session {
-		d.log.Warn("telegram: a press on a message that does not ask its session; refused",
-			"chat", p.ChatID, "message", p.MessageID, "session", p.Session)
-		return nil, nil
+	if mine, err := d.ownersChat(ctx, s.Owner, chat); err != nil || !mine {
+		if err == nil {
+			d.log.Warn("telegram: a press naming a session of another chat; refused", "chat", chat, "message", message, "session", claimed)
+		}
+		return nil, err
 	}
-	return d.session(ctx, id)
+	return s, nil
+}
+
+// ownersChat reports whether chat is owner's Telegram destination.
+func (d *Dispatcher) ownersChat(ctx context.Context, owner string, chat int64) (bool, error) {
+	dests, err := d.cfg.Channels.Destinations(ctx, owner)
+	if err != nil {
+		return false, err
+	}
+	want := strconv.FormatInt(chat, 10)
+	for _, dest := range dests {
+		if dest.Telegram != nil && dest.Telegram.ChatID == want {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // session reads a session; nil when it no longer exists.
@@ -236,16 +284,11 @@ func endedText(st sessions.Status) string {
 }
 
 func (d *Dispatcher) onReply(ctx context.Context, a telegram.Reply) error {
-	id, ok, err := d.records.chatMessage(ctx, a.ChatID, a.ReplyToMessageID)
-	if err != nil {
-		return err
-	}
-	if !ok || (a.Session != "" && a.Session != id) {
-		d.log.Debug("telegram: a reply to a message that is not a question; ignored", "chat", a.ChatID, "message", a.ReplyToMessageID)
-		return nil
-	}
-	s, err := d.session(ctx, id)
+	s, err := d.asked(ctx, a.ChatID, a.ReplyToMessageID, a.Session)
 	if err != nil || s == nil {
+		if err == nil {
+			d.log.Debug("telegram: a reply to a message that is not a question; ignored", "chat", a.ChatID, "message", a.ReplyToMessageID)
+		}
 		return err
 	}
 	var text string

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/feedbackd/feedbackd/notifier/dispatch/webpush"
+	"github.com/feedbackd/feedbackd/pkg/egress"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
 
@@ -74,6 +75,11 @@ func (c *webPushChannel) Deliver(ctx context.Context, n *Notification) (Receipt,
 	case webpush.Gone:
 		return Receipt{}, GoneError(res.StatusCode, err)
 	case webpush.Transient:
+		if errors.Is(err, egress.ErrRefused) {
+			// A browser gave an endpoint on a private address: no retry
+			// will make it public.
+			return Receipt{}, PermanentError(0, err)
+		}
 		if err == nil {
 			err = errors.New("the push service did not take the message")
 		}

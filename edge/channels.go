@@ -36,12 +36,54 @@ type ChannelsAPI struct {
 const testTimeout = 45 * time.Second
 
 // channelsData is the body of GET and PUT /api/channels: the settings
-// without their secrets, the last deliveries per channel, and the channels
-// the deployment offers.
+// without their secrets (channels.View), the last deliveries per channel,
+// and the channels the deployment offers. Times are formatted as in every
+// API body.
 type channelsData struct {
-	*channels.View
-	Recent    map[channels.Kind][]channels.Outcome `json:"recent"`
-	Available []channels.Kind                      `json:"available"`
+	Webhooks  []channels.WebhookView            `json:"webhooks"`
+	Telegram  *channels.Telegram                `json:"telegram"`
+	Slack     *channels.SlackView               `json:"slack"`
+	Ntfy      *channels.NtfyView                `json:"ntfy"`
+	WebPush   []pushView                        `json:"webPush"`
+	Disabled  []channels.Kind                   `json:"disabled"`
+	Sources   map[channels.Kind]channels.Source `json:"sources"`
+	UpdatedAt *string                           `json:"updatedAt"`
+	Recent    map[channels.Kind][]outcome       `json:"recent"`
+	Available []channels.Kind                   `json:"available"`
+}
+
+// pushView is a browser's subscription, without its keys.
+type pushView struct {
+	ID        string `json:"id"`
+	Host      string `json:"host"`
+	CreatedAt string `json:"createdAt"`
+}
+
+func pushViewOf(p channels.PushView) pushView {
+	return pushView{ID: p.ID, Host: p.Host, CreatedAt: formatTime(p.CreatedAt)}
+}
+
+// outcome is how one notification fared (channels.Outcome).
+type outcome struct {
+	ID          string                `json:"id"`
+	Event       channels.Event        `json:"event"`
+	SessionID   string                `json:"sessionId,omitempty"`
+	Destination string                `json:"destination"`
+	Default     bool                  `json:"default,omitempty"`
+	State       channels.OutcomeState `json:"state"`
+	Attempts    int                   `json:"attempts"`
+	StatusCode  int                   `json:"statusCode,omitempty"`
+	Error       string                `json:"error,omitempty"`
+	At          string                `json:"at"`
+}
+
+func outcomesOf(in []channels.Outcome) []outcome {
+	out := make([]outcome, 0, len(in))
+	for _, o := range in {
+		out = append(out, outcome{ID: o.ID, Event: o.Event, SessionID: o.SessionID, Destination: o.Destination, Default: o.Default,
+			State: o.State, Attempts: o.Attempts, StatusCode: o.StatusCode, Error: o.Error, At: formatTime(o.At)})
+	}
+	return out
 }
 
 type testRequest struct {
@@ -49,8 +91,8 @@ type testRequest struct {
 }
 
 type testData struct {
-	Channel  channels.Kind      `json:"channel"`
-	Outcomes []channels.Outcome `json:"outcomes"`
+	Channel  channels.Kind `json:"channel"`
+	Outcomes []outcome     `json:"outcomes"`
 }
 
 type vapidData struct {
@@ -94,7 +136,22 @@ func (s *Server) channelsData(ctx context.Context, owner string, v *channels.Vie
 	if err != nil {
 		return nil, err
 	}
-	return &channelsData{View: v, Recent: recent, Available: slices.Clone(s.cfg.Channels.Available)}, nil
+	d := &channelsData{
+		Webhooks: v.Webhooks, Telegram: v.Telegram, Slack: v.Slack, Ntfy: v.Ntfy, WebPush: []pushView{},
+		Disabled: v.Disabled, Sources: v.Sources, Recent: map[channels.Kind][]outcome{},
+		Available: slices.Clone(s.cfg.Channels.Available),
+	}
+	for _, p := range v.WebPush {
+		d.WebPush = append(d.WebPush, pushViewOf(p))
+	}
+	if v.UpdatedAt != nil {
+		t := formatTime(*v.UpdatedAt)
+		d.UpdatedAt = &t
+	}
+	for k, outs := range recent {
+		d.Recent[k] = outcomesOf(outs)
+	}
+	return d, nil
 }
 
 func (s *Server) handleGetChannels(c *fiber.Ctx) error {
@@ -145,7 +202,7 @@ func (s *Server) handleTestChannel(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	return ok(c, fiber.StatusOK, testData{Channel: req.Channel, Outcomes: outs})
+	return ok(c, fiber.StatusOK, testData{Channel: req.Channel, Outcomes: outcomesOf(outs)})
 }
 
 func (s *Server) handleSubscribe(c *fiber.Ctx) error {
@@ -161,7 +218,7 @@ func (s *Server) handleSubscribe(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	return ok(c, fiber.StatusCreated, v)
+	return ok(c, fiber.StatusCreated, pushViewOf(*v))
 }
 
 func (s *Server) handleUnsubscribe(c *fiber.Ctx) error {

@@ -51,6 +51,11 @@ type DispatchConfig struct {
 
 	MaxAge  time.Duration `env:"DISPATCH_MAX_AGE" envDefault:"24h"`
 	Workers int           `env:"DISPATCH_WORKERS" envDefault:"32"`
+	// SendTimeout bounds one delivery attempt; AckWait is how long a job
+	// held by a dispatcher that died waits before another replica takes it
+	// (0: SendTimeout + 30s).
+	SendTimeout time.Duration `env:"DISPATCH_SEND_TIMEOUT" envDefault:"15s"`
+	AckWait     time.Duration `env:"DISPATCH_ACK_WAIT"`
 
 	// Parsed by check from the fields above.
 	defaults        channels.Defaults
@@ -137,6 +142,12 @@ func (d *DispatchConfig) check(publicURL string) []error {
 	if d.MaxAge < time.Minute {
 		errs = append(errs, fmt.Errorf("DISPATCH_MAX_AGE=%s must be at least 1m", d.MaxAge))
 	}
+	if d.SendTimeout < time.Second || d.SendTimeout > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("DISPATCH_SEND_TIMEOUT=%s must be between 1s and 5m", d.SendTimeout))
+	}
+	if d.AckWait != 0 && d.AckWait <= d.SendTimeout {
+		errs = append(errs, fmt.Errorf("DISPATCH_ACK_WAIT=%s must be longer than DISPATCH_SEND_TIMEOUT=%s, or a slow send is taken over by another replica", d.AckWait, d.SendTimeout))
+	}
 	if d.Workers < 1 || d.Workers > 1024 {
 		errs = append(errs, fmt.Errorf("DISPATCH_WORKERS=%d must be between 1 and 1024", d.Workers))
 	}
@@ -191,6 +202,8 @@ func startDispatcher(m *Main, be *Backend) error {
 		Replicas:      cfg.KVReplicas,
 		Workers:       dc.Workers,
 		MaxAge:        dc.MaxAge,
+		SendTimeout:   dc.SendTimeout,
+		AckWait:       dc.AckWait,
 		WebPush:       &dispatch.WebPushConfig{Keys: be.VAPIDKeys(), Subject: dc.vapidSubject},
 	}
 	if dc.vapidGuessed {

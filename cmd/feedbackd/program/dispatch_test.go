@@ -115,6 +115,8 @@ func TestDispatchConfigErrorsNameTheVariableNotTheSecret(t *testing.T) {
 		{[]string{"DISPATCH_MAX_AGE", "30s"}, "DISPATCH_MAX_AGE=30s must be at least 1m", ""},
 		{[]string{"DISPATCH_MAX_AGE", "a day"}, `DISPATCH_MAX_AGE="a day": must be a duration`, ""},
 		{[]string{"DISPATCH_WORKERS", "0"}, "DISPATCH_WORKERS=0 must be between 1 and 1024", ""},
+		{[]string{"DISPATCH_SEND_TIMEOUT", "10m"}, "DISPATCH_SEND_TIMEOUT=10m0s must be between 1s and 5m", ""},
+		{[]string{"DISPATCH_ACK_WAIT", "10s"}, "DISPATCH_ACK_WAIT=10s must be longer than DISPATCH_SEND_TIMEOUT=15s", ""},
 		{[]string{"WEBHOOK_ALLOW_PRIVATE", "1x"}, `WEBHOOK_ALLOW_PRIVATE="1x": must be true or false`, ""},
 	} {
 		_, err := loadConfig(vars(tc.env...))

@@ -4,6 +4,6 @@
 // docs/api.md. It consumes sessions.Service and must not know how sessions
 // are stored, nor anything of the other roles: the notification settings
 // API serves what ChannelsAPI hands it (test notifications included), and
-// the Telegram webhook route checks an update and gives it to
-// TelegramWebhook.Publish, without knowing who acts on it.
+// the Telegram webhook route checks Telegram's secret and gives the update to
+// TelegramWebhook.Publish, without decoding it or knowing who acts on it.
 package edge

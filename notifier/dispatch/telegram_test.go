@@ -353,7 +353,7 @@ func TestTelegramWebhookModeHandlesPublishedUpdates(t *testing.T) {
 			ReplyMarkup: m.Keyboard}, Data: m.Keyboard.InlineKeyboard[0][0].CallbackData}}
 	raw, _ := json.Marshal(u)
 	for range 2 { // Telegram retrying: stored once
-		if err := dispatch.PublishTelegramUpdate(context.Background(), h.ns.JS, u, raw); err != nil {
+		if err := dispatch.PublishTelegramUpdate(context.Background(), h.ns.JS, u.UpdateID, raw); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -451,10 +451,10 @@ func (d *Dispatcher) telegramFromStream(ctx context.Context, m jetstream.Msg) {
 // edge's webhook, for a dispatcher replica to handle. Telegram retries a
 // webhook until it is answered 2xx; the update id is the message id, so an
 // update posted twice within two minutes is stored once.
-func PublishTelegramUpdate(ctx context.Context, js jetstream.JetStream, u telegram.Update, raw []byte) error {
+func PublishTelegramUpdate(ctx context.Context, js jetstream.JetStream, updateID int64, raw []byte) error {
 	msg := nats.NewMsg(TelegramSubject)
 	msg.Data = raw
-	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID("tg_"+strconv.FormatInt(u.UpdateID, 10))); err != nil {
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID("tg_"+strconv.FormatInt(updateID, 10))); err != nil {
 		return fmt.Errorf("publish Telegram update: %w", err)
 	}
 	return nil

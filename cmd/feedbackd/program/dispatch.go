@@ -257,8 +257,8 @@ func telegramWebhook(cfg Config, be *Backend) *edge.TelegramWebhook {
 	js := be.JetStream()
 	return &edge.TelegramWebhook{
 		Secret: telegram.WebhookSecret(dc.telegramToken()),
-		Publish: func(ctx context.Context, u telegram.Update, raw []byte) error {
-			return dispatch.PublishTelegramUpdate(ctx, js, u, raw)
+		Publish: func(ctx context.Context, updateID int64, raw []byte) error {
+			return dispatch.PublishTelegramUpdate(ctx, js, updateID, raw)
 		},
 	}
 }

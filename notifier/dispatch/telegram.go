@@ -136,7 +136,7 @@ func parseMessageRef(ref string) (int64, int, error) {
 	c, m, ok := strings.Cut(ref, ":")
 	chat, err1 := strconv.ParseInt(c, 10, 64)
 	msg, err2 := strconv.Atoi(m)
-	if !ok || err1 != nil || err2 != nil || msg <= 0 {
+	if !ok || err1 != nil || err2 != nil || msg <= 0 || messageRef(chat, msg) != ref {
 		return 0, 0, fmt.Errorf("the announcement %q is not a Telegram message reference", ref)
 	}
 	return chat, msg, nil

@@ -124,7 +124,7 @@ type channelsBody struct {
 	UpdatedAt *string
 	Recent    map[string][]struct {
 		ID, Event, Destination, State, Error string
-		Attempts, StatusCode               int
+		Attempts, StatusCode                 int
 	}
 	Available []string
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +48,8 @@ func TestTelegramWebhookRouteChecksTheSecretAndAnswersThroughTheDispatcher(t *te
 	fake := telegramfake.Start(t, telegramfake.Config{Token: botToken})
 	const public = "https://feedback.example.com"
 	ns := programtest.StartNATS(t)
-	e := startContractEdge(t, ns.URL, nil,
+	var logs syncLog
+	e := startContractEdge(t, ns.URL, nil, programtest.Logs(&logs), programtest.Env("LOG_LEVEL", "debug"),
 		programtest.Env("PUBLIC_URL", public),
 		programtest.Env("TELEGRAM_BOT_TOKEN", string(botToken)),
 		programtest.Env("TELEGRAM_API_URL", fake.URL),
@@ -136,6 +138,37 @@ func TestTelegramWebhookRouteChecksTheSecretAndAnswersThroughTheDispatcher(t *te
 	if n := len(fake.Calls("getUpdates")); n != 0 {
 		t.Fatalf("getUpdates called %d times in webhook mode", n)
 	}
+	// The token is a secret: not in the log (debug level), not in the API.
+	secretPart := string(botToken)[strings.Index(string(botToken), ":")+1:]
+	if strings.Contains(logs.String(), secretPart) {
+		t.Fatal("the bot token is in the log")
+	}
+	for _, path := range []string{"/api/channels", "/api/push/vapid-public-key"} {
+		if r := do(t, "GET", e.URL+path, keyA, "", nil); r.Status != 200 || strings.Contains(string(r.Raw), secretPart) {
+			t.Fatalf("GET %s: %d, or it returns the token", path, r.Status)
+		}
+	}
+	if !strings.Contains(logs.String(), "telegram") {
+		t.Fatal("the log says nothing of Telegram: the check above proves nothing")
+	}
+}
+
+// syncLog collects a program's log.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // In poll mode (or without a bot) there is no webhook route.

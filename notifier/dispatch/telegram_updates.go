@@ -64,7 +64,13 @@ func (d *Dispatcher) handleTelegramUpdate(ctx context.Context, u telegram.Update
 	case telegram.Send:
 		return d.onSend(ctx, a)
 	case telegram.Reply:
-		return d.onReply(ctx, a)
+		// Only a reply to a message sent moments ago may be waiting for
+		// its record: a reply to an old one is not made to wait.
+		var fresh bool
+		if r := u.Message.ReplyToMessage; r != nil && r.Date > 0 {
+			fresh = time.Since(time.Unix(r.Date, 0)) < 30*time.Second
+		}
+		return d.onReply(ctx, a, fresh)
 	}
 	return nil
 }
@@ -88,7 +94,7 @@ func updateChat(u telegram.Update) int64 {
 // pressed returns the session of the pressed message if it is the one the
 // button names; nil when the message is not feedbackd's question for it.
 func (d *Dispatcher) pressed(ctx context.Context, p telegram.Press) (*sessions.Session, error) {
-	return d.asked(ctx, p.ChatID, p.MessageID, p.Session)
+	return d.asked(ctx, p.ChatID, p.MessageID, p.Session, false)
 }
 
 // asked returns the session the bot's message (chat, message) asks, which
@@ -98,10 +104,11 @@ func (d *Dispatcher) pressed(ctx context.Context, p telegram.Press) (*sessions.S
 // The message's record is written just after Telegram accepted it, so a
 // press or reply may come before it. A message with buttons names its
 // session, which is then accepted if its owner has this very chat as its
-// Telegram destination; one without waits a moment for its record.
-func (d *Dispatcher) asked(ctx context.Context, chat int64, message int, claimed string) (*sessions.Session, error) {
+// Telegram destination; for one without, a fresh message's record is
+// waited for a moment.
+func (d *Dispatcher) asked(ctx context.Context, chat int64, message int, claimed string, fresh bool) (*sessions.Session, error) {
 	id, ok, err := d.records.chatMessage(ctx, chat, message)
-	for wait := 0; err == nil && !ok && claimed == "" && wait < 10; wait++ {
+	for wait := 0; err == nil && !ok && claimed == "" && fresh && wait < 10; wait++ {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -283,8 +290,8 @@ func endedText(st sessions.Status) string {
 	return tgAlready
 }
 
-func (d *Dispatcher) onReply(ctx context.Context, a telegram.Reply) error {
-	s, err := d.asked(ctx, a.ChatID, a.ReplyToMessageID, a.Session)
+func (d *Dispatcher) onReply(ctx context.Context, a telegram.Reply, fresh bool) error {
+	s, err := d.asked(ctx, a.ChatID, a.ReplyToMessageID, a.Session, fresh)
 	if err != nil || s == nil {
 		if err == nil {
 			d.log.Debug("telegram: a reply to a message that is not a question; ignored", "chat", a.ChatID, "message", a.ReplyToMessageID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -131,7 +132,10 @@ func (d *DispatchConfig) check(publicURL string) []error {
 	d.vapidSubject, d.vapidGuessed = d.VAPIDSubject, false
 	switch {
 	case d.VAPIDSubject != "":
-		if !strings.HasPrefix(d.VAPIDSubject, "mailto:") && !strings.HasPrefix(d.VAPIDSubject, "https:") {
+		addr, isMail := strings.CutPrefix(d.VAPIDSubject, "mailto:")
+		u, uerr := url.Parse(d.VAPIDSubject)
+		_, merr := mail.ParseAddress(addr)
+		if (isMail && merr != nil) || (!isMail && (uerr != nil || u.Scheme != "https" || u.Host == "")) {
 			errs = append(errs, fmt.Errorf("VAPID_SUBJECT=%q must be a mailto: address or an https: URL", d.VAPIDSubject))
 		}
 	case strings.HasPrefix(publicURL, "https://"):

@@ -112,6 +112,8 @@ func TestDispatchConfigErrorsNameTheVariableNotTheSecret(t *testing.T) {
 		{[]string{"NTFY_TOKEN", "tk_secret"}, "NTFY_TOKEN is set without NTFY_URL", "tk_secret"},
 		{[]string{"VAPID_PRIVATE_KEY", "c2VjcmV0LWJ1dC1ub3QtYS1rZXk"}, "VAPID_PRIVATE_KEY must be a base64url P-256 private key", "c2VjcmV0LWJ1dC1ub3QtYS1rZXk"},
 		{[]string{"VAPID_SUBJECT", "ops@example.com"}, `VAPID_SUBJECT="ops@example.com" must be a mailto: address or an https: URL`, ""},
+		{[]string{"VAPID_SUBJECT", "mailto:not an address"}, `VAPID_SUBJECT="mailto:not an address" must be`, ""},
+		{[]string{"VAPID_SUBJECT", "https:"}, `VAPID_SUBJECT="https:" must be`, ""},
 		{[]string{"DISPATCH_MAX_AGE", "30s"}, "DISPATCH_MAX_AGE=30s must be at least 1m", ""},
 		{[]string{"DISPATCH_MAX_AGE", "a day"}, `DISPATCH_MAX_AGE="a day": must be a duration`, ""},
 		{[]string{"DISPATCH_WORKERS", "0"}, "DISPATCH_WORKERS=0 must be between 1 and 1024", ""},

@@ -57,7 +57,7 @@ clean:
 	rm -rf bin
 
 # The local cluster (deploy/local/cluster.sh): 3 NATS nodes, 2 edges, 2
-# notifiers, 2 expirers, nginx on 127.0.0.1:8780.
+# notifiers, 2 expirers, 2 dispatchers, nginx on 127.0.0.1:8780.
 .PHONY: cluster cluster-down cluster-status
 cluster:
 	bash deploy/local/cluster.sh up

@@ -72,7 +72,7 @@ func TestEveryYAMLFileParses(t *testing.T) {
 }
 
 // The roles each topology runs, and the ports they listen on, must agree.
-var wantRoles = []string{"edge", "notifier", "expirer"}
+var wantRoles = []string{"edge", "notifier", "expirer", "dispatcher"}
 
 func TestKubernetesManifests(t *testing.T) {
 	byKind := map[string][]map[string]any{}
@@ -104,6 +104,17 @@ func TestKubernetesManifests(t *testing.T) {
 		if get(dep, "spec", "selector", "matchLabels", "app.kubernetes.io/component") != role {
 			t.Errorf("%s: selector does not match the role", role)
 		}
+		// The edges serve the channel settings and Telegram's webhook; the
+		// dispatchers deliver: both read the operator's channels.
+		if role == "edge" || role == "dispatcher" {
+			found := false
+			for _, ef := range c["envFrom"].([]any) {
+				found = found || get(ef, "secretRef", "name") == "feedbackd-notify"
+			}
+			if !found {
+				t.Errorf("%s: does not read the feedbackd-notify Secret", role)
+			}
+		}
 	}
 	slices.Sort(roles)
 	want := slices.Clone(wantRoles)
@@ -111,7 +122,7 @@ func TestKubernetesManifests(t *testing.T) {
 	if !slices.Equal(roles, want) {
 		t.Fatalf("deployments run %v, want %v", roles, want)
 	}
-	if len(byKind["Service"]) != 3 || len(byKind["Ingress"]) != 1 {
+	if len(byKind["Service"]) != len(wantRoles) || len(byKind["Ingress"]) != 1 {
 		t.Fatalf("services %d, ingresses %d", len(byKind["Service"]), len(byKind["Ingress"]))
 	}
 	ann := get(byKind["Ingress"][0], "metadata", "annotations").(map[string]any)
@@ -169,7 +180,7 @@ func TestComposeMatchesTheLocalCluster(t *testing.T) {
 	for _, n := range strings.Fields(string(m[1])) {
 		counts[n[:strings.LastIndex(n, "-")]]++
 	}
-	if counts["nats"] != 3 || counts["edge"] != 2 || counts["notifier"] != 2 || counts["expirer"] != 2 {
+	if counts["nats"] != 3 || counts["edge"] != 2 || counts["notifier"] != 2 || counts["expirer"] != 2 || counts["dispatcher"] != 2 {
 		t.Errorf("cluster.sh runs %v; compose runs 3 NATS and 2 of each role", counts)
 	}
 	for _, conf := range []string{"nginx/compose.conf"} {

@@ -12,7 +12,7 @@ import (
 // Last-Event-ID; they read Mcp-Session-Id to continue a session and
 // WWW-Authenticate to find the authorization server.
 const (
-	corsAllowMethods  = "GET, POST, DELETE, OPTIONS"
+	corsAllowMethods  = "GET, POST, PUT, DELETE, OPTIONS"
 	corsAllowHeaders  = "Authorization, X-API-Key, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, X-Request-ID"
 	corsExposeHeaders = "Mcp-Session-Id, WWW-Authenticate, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-ID"
 	corsMaxAge        = "600"

@@ -394,12 +394,13 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 	k := loadContract(t)
 	ns := programtest.StartNATS(t)
 	clock := &offsetClock{}
+	_, hook := withDefaultWebhook(t)
 	e := startContractEdge(t, ns.URL, func(c *edge.Config) {
 		c.AuthorizationServers = []string{"https://login.example.com"}
 		c.Scopes = []string{"feedback"}
-	}, programtest.Sessions(sessions.WithClock(clock.Now)),
+	}, append(hook, programtest.Sessions(sessions.WithClock(clock.Now)),
 		// Small images keep the image routes' body limit near 150 KiB.
-		programtest.Env("IMAGE_MAX_BYTES", "16KiB"))
+		programtest.Env("IMAGE_MAX_BYTES", "16KiB"))...)
 
 	// The sessions the cases read: pending, answered (with metadata),
 	// cancelled and expired.
@@ -635,7 +636,7 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "unknown API route", method: "GET", path: "/api/nothing-here", key: keyA, want: 404, code: "NOT_FOUND"},
 		{name: "unknown route", method: "GET", path: "/nothing-here", want: 404, code: "NOT_FOUND"},
 	}
-	for _, c := range cases {
+	for _, c := range append(cases, channelCases()...) {
 		k.run(t, e.URL, c)
 	}
 
@@ -722,7 +723,7 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 
 	// NATS gone: every route that reads sessions says so with 503.
 	outage(t, ns, e.m)
-	for _, c := range []apiCase{
+	for _, c := range append([]apiCase{
 		{name: "down: create", method: "POST", path: "/api/feedback/create", key: keyA, ctype: ctJSON, body: `{"message":"q"}`, want: 503, code: "SERVICE_UNAVAILABLE"},
 		{name: "down: list", method: "GET", path: "/api/feedback", key: keyA, want: 503, code: "SERVICE_UNAVAILABLE"},
 		{name: "down: status", method: "GET", path: api(pending, "status"), key: keyA, want: 503, code: "SERVICE_UNAVAILABLE"},
@@ -736,7 +737,7 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "down: form", method: "POST", path: "/feedback/" + pending, ctype: formType, body: "freeText=x", want: 503},
 		{name: "down: health", method: "GET", path: "/health", want: 503},
 		{name: "down: ready", method: "GET", path: "/ready", want: 503},
-	} {
+	}, channelDownCases()...) {
 		k.run(t, e.URL, c)
 	}
 

@@ -91,6 +91,12 @@ type Config struct {
 	// "Host check"); others get 421 on every route but the operations
 	// API. nil answers every host.
 	Hosts *hostcheck.Policy
+	// Channels serves the principals' notification settings under
+	// /api/channels and /api/push/; nil leaves them off.
+	Channels *ChannelsAPI
+	// TelegramWebhook serves /telegram/webhook, when Telegram posts updates
+	// there; nil leaves it off.
+	TelegramWebhook *TelegramWebhook
 }
 
 // PageTokenMinter mints the feedback page's credential for the WebSocket of
@@ -217,9 +223,11 @@ func (s *Server) routes() {
 	api.All("/feedback/:id/cancel", methodNotAllowed("POST"))
 	api.Get("/feedback/:id/images/:imageId", s.requireAuth, s.handleOwnerImage)
 	api.All("/feedback/:id/images/:imageId", methodNotAllowed("GET, HEAD"))
+	s.channelRoutes(api)
 	api.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound)
 	})
+	s.telegramRoutes()
 	s.pageRoutes()
 	s.mcpRoutes()
 }

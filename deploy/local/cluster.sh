@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A feedbackd cluster as processes on loopback: a 3-node NATS JetStream cluster
 # (the `feedbackd nats` role, KV replicas 3), two edges, two notifiers, two
-# expirers, and nginx in front on one public address.
+# expirers, two dispatchers, and nginx in front on one public address.
 #
 #   deploy/local/cluster.sh up        build, start everything, wait until ready
 #   deploy/local/cluster.sh down      stop everything (data kept in deploy/local/run)
@@ -15,6 +15,9 @@
 #   edge-1..2   127.0.0.1:8801-8802
 #   notifier-1..2 127.0.0.1:8811-8812
 #   expirer-1..2  127.0.0.1:8821-8822 (health, ready, metrics)
+#   dispatcher-1..2 127.0.0.1:8831-8832 (health, ready, metrics); channel
+#               defaults (NOTIFY_WEBHOOK_URL, TELEGRAM_BOT_TOKEN, ...) pass
+#               through from the environment to edges and dispatchers
 #   nginx       127.0.0.1:${FEEDBACKD_CLUSTER_PORT:-8780}  (/ws → notifiers, rest → edges)
 set -euo pipefail
 
@@ -25,7 +28,13 @@ PORT=${FEEDBACKD_CLUSTER_PORT:-8780}
 PUBLIC=http://127.0.0.1:$PORT
 ROUTES=nats://127.0.0.1:6241,nats://127.0.0.1:6242,nats://127.0.0.1:6243
 NATS_URLS=nats://127.0.0.1:4241,nats://127.0.0.1:4242,nats://127.0.0.1:4243
-ALL="nats-1 nats-2 nats-3 edge-1 edge-2 notifier-1 notifier-2 expirer-1 expirer-2"
+ALL="nats-1 nats-2 nats-3 edge-1 edge-2 notifier-1 notifier-2 expirer-1 expirer-2 dispatcher-1 dispatcher-2"
+ROLES="edge-1 edge-2 notifier-1 notifier-2 expirer-1 expirer-2 dispatcher-1 dispatcher-2"
+# The channel settings every edge (for the settings API and Telegram's
+# webhook) and every dispatcher read, passed through when set.
+NOTIFY_VARS="NOTIFY_WEBHOOK_URL NOTIFY_WEBHOOK_SECRET NOTIFY_WEBHOOK_EVENTS NOTIFY_WEBHOOK_INCLUDE_ANSWER TELEGRAM_BOT_TOKEN
+  TELEGRAM_CHAT_ID TELEGRAM_API_URL TELEGRAM_MODE SLACK_WEBHOOK_URL NTFY_URL NTFY_TOKEN WEBHOOK_ALLOW_PRIVATE VAPID_SUBJECT
+  VAPID_PRIVATE_KEY DISPATCH_MAX_AGE DISPATCH_WORKERS DISPATCH_SEND_TIMEOUT DISPATCH_ACK_WAIT"
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 
@@ -39,6 +48,7 @@ health_url() {
     edge-*) echo "http://127.0.0.1:880${1#edge-}/ready" ;;
     notifier-*) echo "http://127.0.0.1:881${1#notifier-}/ready" ;;
     expirer-*) echo "http://127.0.0.1:882${1#expirer-}/ready" ;;
+    dispatcher-*) echo "http://127.0.0.1:883${1#dispatcher-}/ready" ;;
   esac
 }
 
@@ -54,6 +64,7 @@ start_one() {
     edge-*) role=edge; envs+=(LISTEN_ADDR="127.0.0.1:880$n") ;;
     notifier-*) role=notifier; envs+=(NOTIFIER_ADDR="127.0.0.1:881$n") ;;
     expirer-*) role=expirer; envs+=(EXPIRER_ADDR="127.0.0.1:882$n") ;;
+    dispatcher-*) role=dispatcher; envs+=(DISPATCHER_ADDR="127.0.0.1:883$n") ;;
     *) log "unknown process $name"; return 1 ;;
   esac
   if [ "$role" != nats ]; then
@@ -61,6 +72,10 @@ start_one() {
       NODE_NAME="$name" ALLOWED_ORIGINS="$PUBLIC" TRUSTED_PROXIES=127.0.0.1
       # Load and chaos runs come from one address; limits are per replica.
       RATE_LIMIT_CREATE="${RATE_LIMIT_CREATE:-off}" RATE_LIMIT_SUBMIT="${RATE_LIMIT_SUBMIT:-off}" RATE_LIMIT_PAGE="${RATE_LIMIT_PAGE:-off}")
+    local v
+    for v in $NOTIFY_VARS; do
+      if [ -n "${!v:-}" ]; then envs+=("$v=${!v}"); fi
+    done
   fi
   mkdir -p "$RUN/$name"
   env -i PATH="$PATH" HOME="${HOME:-/root}" "${envs[@]}" setsid "$BIN" "$role" >>"$RUN/$name.log" 2>&1 < /dev/null &
@@ -140,8 +155,8 @@ up() {
   [ -s "$RUN/api-key" ] || "$BIN" apikey >"$RUN/api-key"
   for n in nats-1 nats-2 nats-3; do start_one "$n"; done
   for n in nats-1 nats-2 nats-3; do wait_ready "$n"; done
-  for n in edge-1 edge-2 notifier-1 notifier-2 expirer-1 expirer-2; do start_one "$n"; done
-  for n in edge-1 edge-2 notifier-1 notifier-2 expirer-1 expirer-2; do wait_ready "$n"; done
+  for n in $ROLES; do start_one "$n"; done
+  for n in $ROLES; do wait_ready "$n"; done
   nginx_conf
   if [ -f "$RUN/nginx/nginx.pid" ] && kill -0 "$(cat "$RUN/nginx/nginx.pid")" 2>/dev/null; then
     "$(nginx_bin)" -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -s reload

@@ -129,6 +129,12 @@ func interactiveFeedbackInput(l sessions.Limits, wait time.Duration) json.RawMes
 				"type":        "object",
 				"description": fmt.Sprintf("Any JSON object (at most %d bytes) kept with the session and returned with it.", l.MaxMetadata),
 			},
+			"notify": schema{
+				"type":    "boolean",
+				"default": true,
+				"description": "Whether the person's notification channels (Telegram, Slack, ntfy, Web Push, webhooks) hear of the question; " +
+					"false when the person is watching this chat anyway.",
+			},
 			"waitSeconds": waitSecondsProperty(wait),
 		},
 		"required": []string{"message"},

@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram"
+	"github.com/feedbackd/feedbackd/notifier/dispatch/webpush"
 	"github.com/feedbackd/feedbackd/pkg/egress"
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
@@ -39,10 +41,10 @@ type Config struct {
 	// TrustedClient sends to the operator's default destinations, which
 	// may be private. [egress.New(egress.Options{AllowPrivate: true})]
 	TrustedClient *egress.Client
-	// Telegram and WebPush deliver to those channels; nil leaves the
-	// channel off (destinations of it are skipped).
-	Telegram Channel
-	WebPush  Channel
+	// Telegram and WebPush turn those channels on; nil leaves the channel
+	// off (destinations of it are skipped).
+	Telegram *TelegramConfig
+	WebPush  *WebPushConfig
 	// Log receives what the dispatcher has to say [slog.Default].
 	Log *slog.Logger
 	// Replicas of the deliveries stream and records bucket: 1, or 3 on a
@@ -133,11 +135,24 @@ func New(cfg Config) (*Dispatcher, error) {
 		channels.KindSlack:   &slackChannel{http: web},
 		channels.KindNtfy:    &ntfyChannel{http: web},
 	}}
-	if cfg.Telegram != nil {
-		d.channels[channels.KindTelegram] = cfg.Telegram
+	if tg := cfg.Telegram; tg != nil {
+		c := *tg
+		if err := c.check(); err != nil {
+			return nil, err
+		}
+		d.cfg.Telegram = &c
+		d.channels[channels.KindTelegram] = &telegramChannel{d: d, api: c.Client}
 	}
-	if cfg.WebPush != nil {
-		d.channels[channels.KindWebPush] = cfg.WebPush
+	if wp := cfg.WebPush; wp != nil {
+		client := wp.HTTPClient
+		if client == nil {
+			client = cfg.Client
+		}
+		sender, err := webpush.NewSender(webpush.Config{Keys: wp.Keys, Subject: wp.Subject, HTTPClient: client})
+		if err != nil {
+			return nil, fmt.Errorf("dispatch: Web Push: %w", err)
+		}
+		d.channels[channels.KindWebPush] = &webPushChannel{sender: sender, publicURL: cfg.PublicURL}
 	}
 	return d, nil
 }
@@ -187,9 +202,18 @@ func (d *Dispatcher) runOnce(ctx context.Context) (started bool, err error) {
 		return false, err
 	}
 	defer stopTests()
-	feed, jobs, err := d.setup(ctx)
+	feed, jobs, updates, err := d.setup(ctx)
 	if err != nil {
 		return false, err
+	}
+	var tgClosed <-chan struct{}
+	if d.cfg.Telegram != nil {
+		stopTelegram, closed, err := d.startTelegram(ctx, updates)
+		if err != nil {
+			return false, err
+		}
+		defer stopTelegram()
+		tgClosed = closed
 	}
 	feedPool, err := natsutil.Consume(ctx, feed, natsutil.PoolOptions{Workers: 16, OpTimeout: 15 * time.Second, Log: d.log}, d.fanOut)
 	if err != nil {
@@ -207,6 +231,8 @@ func (d *Dispatcher) runOnce(ctx context.Context) (started bool, err error) {
 		err = errors.New("consuming the sessions feed stopped")
 	case <-jobPool.Closed():
 		err = errors.New("consuming delivery jobs stopped")
+	case <-tgClosed:
+		err = errors.New("consuming Telegram updates stopped")
 	}
 	feedPool.Stop()
 	jobPool.Stop()
@@ -228,12 +254,12 @@ func (d *Dispatcher) kinds() []channels.Kind {
 
 // setup creates or updates what the dispatcher keeps in NATS, leaving alone
 // whatever already matches.
-func (d *Dispatcher) setup(ctx context.Context) (feed, jobs jetstream.Consumer, err error) {
+func (d *Dispatcher) setup(ctx context.Context) (feed, jobs, updates jetstream.Consumer, err error) {
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	js := d.cfg.JetStream
 	if d.records, err = openRecords(ctx, js, d.cfg.Replicas, d.cfg.RecordTTL); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	d.stream, err = natsutil.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:        Stream,
@@ -257,7 +283,7 @@ func (d *Dispatcher) setup(ctx context.Context) (feed, jobs jetstream.Consumer, 
 			have.DiscardNewPerSubject == want.DiscardNewPerSubject && have.MaxAge == want.MaxAge
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("create or update stream %s: %w", Stream, err)
+		return nil, nil, nil, fmt.Errorf("create or update stream %s: %w", Stream, err)
 	}
 	same := func(have, want jetstream.ConsumerConfig) bool {
 		// The start time of the feed consumer is fixed at creation and may
@@ -277,7 +303,7 @@ func (d *Dispatcher) setup(ctx context.Context) (feed, jobs jetstream.Consumer, 
 		MaxDeliver:    -1,
 	}, same)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create or update consumer %s on %s: %w", DeliveryConsumer, Stream, err)
+		return nil, nil, nil, fmt.Errorf("create or update consumer %s on %s: %w", DeliveryConsumer, Stream, err)
 	}
 	bucket := d.cfg.Store.Bucket()
 	feedStream := "KV_" + bucket
@@ -294,9 +320,53 @@ func (d *Dispatcher) setup(ctx context.Context) (feed, jobs jetstream.Consumer, 
 		MaxDeliver:    -1,
 	}, same)
 	if err != nil {
-		return nil, nil, fmt.Errorf("create or update consumer %s on %s: %w", FeedConsumer, feedStream, err)
+		return nil, nil, nil, fmt.Errorf("create or update consumer %s on %s: %w", FeedConsumer, feedStream, err)
 	}
-	return feed, jobs, nil
+	if tg := d.cfg.Telegram; tg != nil && tg.WebhookURL != "" {
+		if updates, err = d.setupTelegramUpdates(ctx, same); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return feed, jobs, updates, nil
+}
+
+// setupTelegramUpdates creates or updates the stream the edge publishes the
+// webhook's updates to, and its consumer.
+func (d *Dispatcher) setupTelegramUpdates(ctx context.Context, same func(have, want jetstream.ConsumerConfig) bool) (jetstream.Consumer, error) {
+	js := d.cfg.JetStream
+	_, err := natsutil.EnsureStream(ctx, js, jetstream.StreamConfig{
+		Name:        TelegramStream,
+		Description: "feedbackd dispatcher: Telegram updates posted to the edge's webhook",
+		Subjects:    []string{TelegramSubject},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    d.cfg.Replicas,
+		// Telegram keeps undelivered updates for a day; so do we.
+		MaxAge:     24 * time.Hour,
+		MaxMsgSize: telegram.MaxUpdateSize,
+		Duplicates: 2 * time.Minute,
+	}, func(have, want jetstream.StreamConfig) bool {
+		return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+			have.Retention == want.Retention && have.Storage == want.Storage && have.Replicas == want.Replicas &&
+			have.MaxAge == want.MaxAge && have.MaxMsgSize == want.MaxMsgSize
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create or update stream %s: %w", TelegramStream, err)
+	}
+	c, err := natsutil.EnsureConsumer(ctx, js, TelegramStream, jetstream.ConsumerConfig{
+		Durable:       TelegramConsumer,
+		Description:   "feedbackd dispatcher: Telegram updates",
+		FilterSubject: TelegramSubject,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxAckPending: maxAckPending,
+		MaxDeliver:    -1,
+	}, same)
+	if err != nil {
+		return nil, fmt.Errorf("create or update consumer %s on %s: %w", TelegramConsumer, TelegramStream, err)
+	}
+	return c, nil
 }
 
 // link and submitURL are the page and the answer endpoint of a session.

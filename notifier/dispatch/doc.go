@@ -1,9 +1,8 @@
 // Package dispatch is the dispatcher: the worker that tells people about
-// their sessions where they are — signed webhooks, Slack, ntfy, and through
-// adapters Telegram and Web Push. It notifies people as the notifier
-// notifies apps, and like the expirer it follows the change feed with a
-// durable consumer that every replica shares, holding nothing in memory
-// that another replica needs.
+// their sessions where they are — signed webhooks, Slack, ntfy, Telegram and
+// Web Push. It notifies people as the notifier notifies apps, and like the
+// expirer it follows the change feed with a durable consumer that every
+// replica shares, holding nothing in memory that another replica needs.
 //
 // The design, in two stages (docs/dispatcher.md has the whole of it):
 //
@@ -32,6 +31,13 @@
 // chat and push channels, which announce questions to a person, send an end
 // notice only for a question they announced, and never announce one that
 // is no longer pending.
+//
+// Telegram is also a way to answer: the dispatcher receives the bot's
+// updates — by long polling under a cluster-wide lock (one replica at a
+// time), or from the stream TelegramStream that the edge's webhook route
+// fills (PublishTelegramUpdate) — and turns a button press or a reply into
+// an answer through sessions.Service.Submit, accepting it only on the
+// message the bot sent for that session (recorded when it was sent).
 //
 // A replica killed mid-delivery loses nothing: the job it held comes back
 // to any replica after the consumer's ack wait, with the same id. Outcomes

@@ -109,7 +109,7 @@ func ntfyMessage(n *Notification, topic string, now time.Time) NtfyMessage {
 			Priority: 2, Tags: []string{tag}, Click: n.Link}
 	}
 	var b strings.Builder
-	b.WriteString(cut(s.Message, ntfyMessageMax))
+	b.WriteString(cut(bodyText(s), ntfyMessageMax))
 	if len(s.PredefinedOptions) > 0 {
 		b.WriteString("\n\nOptions: ")
 		for i, o := range s.PredefinedOptions {
@@ -120,16 +120,25 @@ func ntfyMessage(n *Notification, topic string, now time.Time) NtfyMessage {
 		}
 	}
 	b.WriteString("\n⏳ " + timeLeft(s.ExpiresAt, now))
+	// One button per answer that needs nothing typed: the options of a
+	// question, or approve and deny.
+	type answer struct{ label, body string }
+	var answers []answer
+	if s.Approval != nil {
+		answers = []answer{{"Approve", `{"decision":"approve"}`}, {"Deny", `{"decision":"deny"}`}}
+	}
+	for _, o := range s.PredefinedOptions {
+		body, _ := json.Marshal(map[string][]string{"selectedOptions": {o}})
+		answers = append(answers, answer{cut(o, 40), string(body)})
+	}
 	var actions []NtfyAction
-	opts := s.PredefinedOptions
-	if len(opts) != ntfyMaxActions {
+	if len(answers) != ntfyMaxActions {
 		actions = append(actions, NtfyAction{Action: "view", Label: "Answer", URL: n.Link, Clear: true})
 	}
-	if len(opts) <= ntfyMaxActions {
-		for _, o := range opts {
-			body, _ := json.Marshal(map[string][]string{"selectedOptions": {o}})
-			actions = append(actions, NtfyAction{Action: "http", Label: cut(o, 40), URL: n.SubmitURL, Method: http.MethodPost,
-				Headers: map[string]string{"Content-Type": "application/json"}, Body: string(body), Clear: true})
+	if len(answers) <= ntfyMaxActions {
+		for _, a := range answers {
+			actions = append(actions, NtfyAction{Action: "http", Label: a.label, URL: n.SubmitURL, Method: http.MethodPost,
+				Headers: map[string]string{"Content-Type": "application/json"}, Body: a.body, Clear: true})
 		}
 	}
 	return NtfyMessage{Topic: topic, Title: title, Message: b.String(), Priority: 4, Tags: []string{"question"},

@@ -59,29 +59,60 @@ func openRecords(ctx context.Context, js jetstream.JetStream, replicas int, ttl 
 
 // get returns the record of key; ok is false if there is none.
 func (r *records) get(ctx context.Context, key string) (rec record, ok bool, err error) {
-	var data []byte
-	if r.leaderReads {
-		// A direct get may be answered by a replica that has not applied a
-		// record another dispatcher just wrote.
-		var gone bool
-		data, _, gone, err = natskv.LeaderGet(ctx, r.js, "KV_"+RecordsBucket, "$KV."+RecordsBucket+"."+key)
-		if err != nil || gone {
-			return record{}, false, err
-		}
-	} else {
-		e, gerr := r.kv.Get(ctx, key)
-		if errors.Is(gerr, jetstream.ErrKeyNotFound) || errors.Is(gerr, jetstream.ErrKeyDeleted) {
-			return record{}, false, nil
-		}
-		if gerr != nil {
-			return record{}, false, fmt.Errorf("get delivery record: %w", gerr)
-		}
-		data = e.Value()
+	data, ok, err := r.read(ctx, key)
+	if err != nil || !ok {
+		return record{}, false, err
 	}
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return record{}, false, fmt.Errorf("decode delivery record: %w", err)
 	}
 	return rec, true, nil
+}
+
+// read returns the value of key; ok is false if there is none.
+func (r *records) read(ctx context.Context, key string) (data []byte, ok bool, err error) {
+	if r.leaderReads {
+		// A direct get may be answered by a replica that has not applied a
+		// record another dispatcher just wrote.
+		var gone bool
+		data, _, gone, err = natskv.LeaderGet(ctx, r.js, "KV_"+RecordsBucket, "$KV."+RecordsBucket+"."+key)
+		if err != nil {
+			return nil, false, fmt.Errorf("get %s: %w", key, err)
+		}
+		return data, !gone, nil
+	}
+	e, err := r.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get %s: %w", key, err)
+	}
+	return e.Value(), true, nil
+}
+
+// chatKey is where the session of a bot's Telegram message is kept.
+func chatKey(chat int64, message int) string {
+	return chatPrefix + strconv.FormatInt(chat, 10) + "." + strconv.Itoa(message)
+}
+
+// putChatMessage remembers that the bot's message in chat asks session.
+// Message ids are never reused within a chat, so a create is enough; one
+// that exists already (a repeated write) stays.
+func (r *records) putChatMessage(ctx context.Context, chat int64, message int, session string) error {
+	_, err := r.kv.Create(ctx, chatKey(chat, message), []byte(session), jetstream.KeyTTL(r.ttl))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("remember a Telegram message: %w", err)
+	}
+	return nil
+}
+
+// chatMessage returns the session the bot's message in chat asks; ok is
+// false when the message is not one of feedbackd's questions (or is older
+// than the records last).
+func (r *records) chatMessage(ctx context.Context, chat int64, message int) (session string, ok bool, err error) {
+	data, ok, err := r.read(ctx, chatKey(chat, message))
+	return string(data), ok, err
 }
 
 // waitsKey is where a final event's job counts its waits for the created

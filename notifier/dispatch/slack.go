@@ -97,7 +97,7 @@ func slackMessage(n *Notification, now time.Time) SlackMessage {
 	left := timeLeft(s.ExpiresAt, now)
 	blocks := []SlackBlock{
 		{Type: "header", Text: &SlackText{Type: "plain_text", Text: title, Emoji: true}},
-		{Type: "section", Text: mrkdwn(cut(slackEscape(s.Message), slackSectionMax))},
+		{Type: "section", Text: mrkdwn(cut(slackEscape(bodyText(s)), slackSectionMax))},
 	}
 	if len(s.PredefinedOptions) > 0 {
 		var b strings.Builder

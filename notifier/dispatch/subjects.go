@@ -21,7 +21,27 @@ const (
 	// (request/reply, queue group DeliveryConsumer); see RequestTest.
 	TestSubject = "feedbackd.dispatch.test"
 
+	// TelegramStream holds the Telegram updates the edge's webhook route
+	// received (in webhook mode), one message per update with Nats-Msg-Id
+	// "tg_<update_id>", until a dispatcher replica has handled it: work-queue
+	// retention.
+	TelegramStream = "FEEDBACK_TELEGRAM_UPDATES"
+	// TelegramSubject is where the edge publishes each update's JSON, as
+	// Telegram posted it (PublishTelegramUpdate).
+	TelegramSubject = "feedback.telegram.updates"
+	// TelegramConsumer is the durable consumer of TelegramStream shared by
+	// every replica.
+	TelegramConsumer = "dispatcher"
+	// TelegramPollLock is the lock (in natsutil.LocksBucket) whose holder
+	// long-polls Telegram's getUpdates, in poll mode: Telegram allows one
+	// poller per bot.
+	TelegramPollLock = "telegram-poll"
+
 	deliveryPrefix = "feedback.delivery."
 	recordPrefix   = "r."
 	waitsPrefix    = "w."
+	// chatPrefix keys "c.<chat>.<message>" in RecordsBucket: the session a
+	// Telegram message of the bot asks, so that a press or a reply on it
+	// resolves to that session and no other.
+	chatPrefix = "c."
 )

@@ -149,3 +149,50 @@ func FuzzSignIsVerifiedByTheStandardWebhooksLibrary(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMessageRef: a Telegram message reference reads back as written, and
+// anything else is refused, never misread.
+func FuzzMessageRef(f *testing.F) {
+	f.Add(int64(4242), 17, "4242:17")
+	f.Add(int64(-1001234567890), 1, "-1001234567890:0")
+	f.Add(int64(0), 0, ":")
+	f.Fuzz(func(t *testing.T, chat int64, msg int, ref string) {
+		if msg > 0 {
+			c, m, err := parseMessageRef(messageRef(chat, msg))
+			if err != nil || c != chat || m != msg {
+				t.Fatalf("%d:%d read back as %d:%d, %v", chat, msg, c, m, err)
+			}
+		}
+		// Only the canonical form is accepted, so one message has one name.
+		if c, m, err := parseMessageRef(ref); err == nil && messageRef(c, m) != ref {
+			t.Fatalf("%q read as %d:%d", ref, c, m)
+		}
+	})
+}
+
+func TestTelegramQuestionOfEachKind(t *testing.T) {
+	exp := time.Now().Add(time.Hour)
+	q := telegramQuestion(&sessions.Session{ID: "s1", Message: "Pick", PredefinedOptions: []string{"a", "b"}, ExpiresAt: exp}, "https://x.example.com/feedback/s1")
+	if !q.MultiSelect || len(q.Options) != 2 || q.Hint != "" {
+		t.Errorf("multi-select question %+v", q)
+	}
+	q = telegramQuestion(&sessions.Session{ID: "s1", Message: "Pick", PredefinedOptions: []string{"a"}, ExpiresAt: exp}, "")
+	if q.MultiSelect {
+		t.Errorf("one option is not a multi-select: %+v", q)
+	}
+	q = telegramQuestion(&sessions.Session{ID: "s1", Title: "Deploy", Message: "Friday.", Approval: &sessions.Approval{Action: "Run it",
+		Details: []byte(`{"a":1}`)}, ExpiresAt: exp}, "")
+	if q.Title != "Deploy" || q.Message != "Approve: Run it?\n\nFriday.\n\n{\"a\":1}" || len(q.Options) != 2 || q.MultiSelect {
+		t.Errorf("approval %+v", q)
+	}
+	q = telegramQuestion(&sessions.Session{ID: "s1", Message: "Form", Fields: &sessions.FormSchema{}, PredefinedOptions: nil, ExpiresAt: exp}, "")
+	if len(q.Options) != 0 || !strings.Contains(q.Hint, "form") {
+		t.Errorf("form %+v", q)
+	}
+	if got := headline(&sessions.Session{Title: "T", Message: "M"}, 50); got != "T" {
+		t.Errorf("headline with a title %q", got)
+	}
+	if got := headline(&sessions.Session{Approval: &sessions.Approval{Action: "Merge"}}, 50); got != "Approve: Merge?" {
+		t.Errorf("headline of an approval %q", got)
+	}
+}

@@ -40,8 +40,13 @@ type WebhookPayload struct {
 // WebhookSession is the session in a webhook's data. Feedback is there only
 // in session.completed, and only when the webhook asked for answers.
 type WebhookSession struct {
-	SessionID         string             `json:"sessionId"`
-	Status            sessions.Status    `json:"status"`
+	SessionID string          `json:"sessionId"`
+	Status    sessions.Status `json:"status"`
+	// Kind is "question" or "approval"; Title and Approval are set when
+	// the agent gave them.
+	Kind              sessions.Kind      `json:"kind"`
+	Title             string             `json:"title,omitempty"`
+	Approval          *sessions.Approval `json:"approval,omitempty"`
 	Message           string             `json:"message"`
 	PredefinedOptions []string           `json:"predefinedOptions,omitempty"`
 	Timeout           int                `json:"timeout"`
@@ -97,6 +102,9 @@ func webhookPayload(n *Notification, includeAnswer bool) WebhookPayload {
 	data := WebhookSession{
 		SessionID:         s.ID,
 		Status:            s.Status,
+		Kind:              s.Kind(),
+		Title:             s.Title,
+		Approval:          s.Approval,
 		Message:           s.Message,
 		PredefinedOptions: s.PredefinedOptions,
 		Timeout:           s.Timeout,

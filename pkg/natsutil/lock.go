@@ -29,7 +29,9 @@ func OpenLocks(ctx context.Context, js jetstream.JetStream, replicas int) (jetst
 	if replicas < 1 {
 		replicas = 1
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	// EnsureKeyValue, not CreateOrUpdateKeyValue: replicas starting
+	// together on a cluster would hang on the latter (see EnsureKeyValue).
+	kv, err := EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      LocksBucket,
 		Description: "feedbackd cluster-wide locks, one key per lock with a per-key TTL",
 		History:     1,

@@ -17,6 +17,17 @@ const ConfigBucket = "feedbackd_config"
 // with 32 random bytes if it does not exist. Every replica that asks gets the
 // same bytes: creation is a KV create, which only the first caller wins.
 func SharedSecret(ctx context.Context, js jetstream.JetStream, name string, replicas int) ([]byte, error) {
+	return SharedValue(ctx, js, name, replicas, func() ([]byte, error) {
+		secret := make([]byte, 32)
+		_, err := rand.Read(secret)
+		return secret, err
+	})
+}
+
+// SharedValue returns the named value from the config bucket, creating it
+// with generate if it does not exist, as SharedSecret does: every replica
+// gets the bytes the first one stored, such as the cluster's VAPID key.
+func SharedValue(ctx context.Context, js jetstream.JetStream, name string, replicas int, generate func() ([]byte, error)) ([]byte, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      ConfigBucket,
 		Description: "feedbackd cluster-wide settings",
@@ -35,10 +46,12 @@ func SharedSecret(ctx context.Context, js jetstream.JetStream, name string, repl
 		if !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return nil, fmt.Errorf("read secret %s: %w", name, err)
 		}
-		secret := make([]byte, 32)
-		_, _ = rand.Read(secret)
-		if _, err := kv.Create(ctx, name, secret); err == nil {
-			return secret, nil
+		value, err := generate()
+		if err != nil {
+			return nil, fmt.Errorf("generate %s: %w", name, err)
+		}
+		if _, err := kv.Create(ctx, name, value); err == nil {
+			return value, nil
 		} else if !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("create secret %s: %w", name, err)
 		}

@@ -98,7 +98,7 @@ func (w *Webhook) Wants(e Event) bool {
 	return e == EventTest || len(w.Events) == 0 || slices.Contains(w.Events, e)
 }
 
-// Telegram is a chat the bot writes to: a numeric chat id or @channelname.
+// Telegram is a chat the bot writes to, by its numeric chat id.
 type Telegram struct {
 	ChatID string `json:"chatId"`
 }

@@ -182,6 +182,8 @@ func TestUpdateRefusesBadInputNamingTheField(t *testing.T) {
 		{"unknown event", hook(channels.WebhookUpdate{URL: "https://hooks.example.com/a", Secret: ptr(secret), Events: []channels.Event{"session.updated"}}), "webhooks[0].events[0]", "one of"},
 		{"too many webhooks", &channels.Update{Webhooks: make([]channels.WebhookUpdate, 6)}, "webhooks", "at most 5"},
 		{"chat id", &channels.Update{Telegram: &channels.Telegram{ChatID: "12 34"}}, "telegram.chatId", "numeric"},
+		{"channel name", &channels.Update{Telegram: &channels.Telegram{ChatID: "@my_channel"}}, "telegram.chatId", "numeric"},
+		{"leading zero", &channels.Update{Telegram: &channels.Telegram{ChatID: "0123"}}, "telegram.chatId", "numeric"},
 		{"slack missing", &channels.Update{Slack: &channels.SlackUpdate{}}, "slack.webhookUrl", "required"},
 		{"slack private", &channels.Update{Slack: &channels.SlackUpdate{WebhookURL: ptr("http://192.168.1.2/hook")}}, "slack.webhookUrl", "private"},
 		{"ntfy no topic", &channels.Update{Ntfy: &channels.NtfyUpdate{URL: "https://ntfy.example.com/"}}, "ntfy.url", "topic URL"},
@@ -262,6 +264,7 @@ func TestDefaultsValidateNamesTheVariable(t *testing.T) {
 		{channels.Defaults{Webhook: &channels.Webhook{URL: "nope", Secret: secret}}, "NOTIFY_WEBHOOK_URL"},
 		{channels.Defaults{Webhook: &channels.Webhook{URL: "https://h.example.com", Secret: "abc"}}, "NOTIFY_WEBHOOK_SECRET"},
 		{channels.Defaults{Telegram: &channels.Telegram{ChatID: "x"}}, "TELEGRAM_CHAT_ID"},
+		{channels.Defaults{Telegram: &channels.Telegram{ChatID: "@my_channel"}}, "TELEGRAM_CHAT_ID"},
 		{channels.Defaults{Slack: &channels.Slack{WebhookURL: "hooks.slack.com/x"}}, "SLACK_WEBHOOK_URL"},
 		{channels.Defaults{Ntfy: &channels.Ntfy{URL: "https://ntfy.sh/"}}, "NTFY_URL"},
 	} {
@@ -269,7 +272,7 @@ func TestDefaultsValidateNamesTheVariable(t *testing.T) {
 			t.Errorf("%+v: %v, want an error naming %s", tc.d, err, tc.want)
 		}
 	}
-	if err := (channels.Defaults{Ntfy: &channels.Ntfy{URL: "http://127.0.0.1/q"}, Telegram: &channels.Telegram{ChatID: "@my_channel"}}).Validate(); err != nil {
+	if err := (channels.Defaults{Ntfy: &channels.Ntfy{URL: "http://127.0.0.1/q"}, Telegram: &channels.Telegram{ChatID: "-1001234567890"}}).Validate(); err != nil {
 		t.Fatalf("trusted local defaults refused: %v", err)
 	}
 }

@@ -106,15 +106,31 @@ func (s *Service) AddPushSubscription(ctx context.Context, owner string, in *Pus
 // RemovePushSubscription removes the owner's subscription id; removing one
 // that is not there succeeds.
 func (s *Service) RemovePushSubscription(ctx context.Context, owner, id string) error {
-	_, err := s.change(ctx, owner, func(prev *Settings) (*Settings, error) {
-		if !slices.ContainsFunc(prev.WebPush, func(p PushSubscription) bool { return p.ID == id }) {
+	_, err := s.removePush(ctx, owner, id)
+	return err
+}
+
+// RemovePushEndpoint removes the owner's subscription of a browser, named
+// by its endpoint (what a browser that unsubscribes knows), and reports
+// whether there was one.
+func (s *Service) RemovePushEndpoint(ctx context.Context, owner, endpoint string) (bool, error) {
+	if endpoint == "" {
+		return false, sessions.Invalid("endpoint", "is required")
+	}
+	return s.removePush(ctx, owner, PushSubscriptionID(endpoint))
+}
+
+func (s *Service) removePush(ctx context.Context, owner, id string) (removed bool, err error) {
+	_, err = s.change(ctx, owner, func(prev *Settings) (*Settings, error) {
+		removed = slices.ContainsFunc(prev.WebPush, func(p PushSubscription) bool { return p.ID == id })
+		if !removed {
 			return nil, nil
 		}
 		next := *prev
 		next.WebPush = slices.DeleteFunc(slices.Clone(prev.WebPush), func(p PushSubscription) bool { return p.ID == id })
 		return &next, nil
 	})
-	return err
+	return removed && err == nil, err
 }
 
 // change applies edit to the owner's settings with compare-and-swap,

@@ -179,7 +179,10 @@ type URLChecker interface {
 }
 
 var (
-	chatIDRe    = regexp.MustCompile(`^(-?[0-9]{1,16}|@[A-Za-z][A-Za-z0-9_]{3,31})$`)
+	// A numeric chat id: the bot answers presses and replies by chat id,
+	// and a private chat, group or channel has one (a person learns theirs
+	// by sending /start to the bot).
+	chatIDRe    = regexp.MustCompile(`^-?[1-9][0-9]{0,15}$`)
 	ntfyTopicRe = regexp.MustCompile(`^[-_A-Za-z0-9]{1,64}$`)
 	webhookIDRe = regexp.MustCompile(`^wh_[0-9a-f]{16}$`)
 )
@@ -236,7 +239,7 @@ func apply(ctx context.Context, prev *Settings, u *Update, check URLChecker) (*S
 	}
 	if u.Telegram != nil {
 		if !chatIDRe.MatchString(u.Telegram.ChatID) {
-			return nil, sessions.Invalid("telegram.chatId", "must be a numeric chat id or @channelname")
+			return nil, sessions.Invalid("telegram.chatId", "must be a numeric chat id, such as 123456789 or -1001234567890 (send /start to the bot to learn yours)")
 		}
 		next.Telegram = &Telegram{ChatID: u.Telegram.ChatID}
 	}
@@ -343,13 +346,20 @@ func pushSubscription(ctx context.Context, in *PushSubscriptionInput, check URLC
 	if err != nil || len(auth) != 16 {
 		return nil, sessions.Invalid("keys.auth", "must be the base64url of 16 bytes")
 	}
-	sum := sha256.Sum256([]byte(in.Endpoint))
 	return &PushSubscription{
-		ID:       "wp_" + hex.EncodeToString(sum[:8]),
+		ID:       PushSubscriptionID(in.Endpoint),
 		Endpoint: in.Endpoint,
 		P256dh:   in.Keys.P256dh,
 		Auth:     in.Keys.Auth,
 	}, nil
+}
+
+// PushSubscriptionID is the id of the subscription with endpoint: the same
+// browser subscribing again gets the same id, and a browser unsubscribing
+// names its subscription by the endpoint alone.
+func PushSubscriptionID(endpoint string) string {
+	sum := sha256.Sum256([]byte(endpoint))
+	return "wp_" + hex.EncodeToString(sum[:8])
 }
 
 // decodeB64URL accepts base64url with or without padding, as browsers and
@@ -382,7 +392,7 @@ func (d Defaults) Validate() error {
 		}
 	}
 	if t := d.Telegram; t != nil && !chatIDRe.MatchString(t.ChatID) {
-		return fmt.Errorf("TELEGRAM_CHAT_ID %q: must be a numeric chat id or @channelname", t.ChatID)
+		return fmt.Errorf("TELEGRAM_CHAT_ID=%q: must be a numeric chat id, such as 123456789 or -1001234567890", t.ChatID)
 	}
 	if s := d.Slack; s != nil {
 		if _, err := egress.ParseURL(s.WebhookURL); err != nil {

@@ -10,10 +10,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/notifier/dispatch/webpush"
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
+	"github.com/feedbackd/feedbackd/sessions/channels"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
 
@@ -21,9 +23,15 @@ import (
 // with: the edge mints them, the notifier checks them, on any replica.
 const pageTokenSecret = "page-token"
 
+// vapidKey names the cluster's VAPID private key in the config bucket:
+// every subscription is bound to the public half, so it is generated once
+// and kept (unless VAPID_PRIVATE_KEY brings one).
+const vapidKey = "vapid-private-key"
+
 // Backend is what every role works over: the JetStream handle, the sessions
-// bucket and the image buckets, the change feed fanned out through a hub, the sessions service, and
-// the secret that signs the page's socket credential. One process has one.
+// bucket and the image buckets, the change feed fanned out through a hub, the sessions service,
+// the secret that signs the page's socket credential, the principals' channel
+// settings and the cluster's VAPID keys. One process has one.
 type Backend struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -32,6 +40,8 @@ type Backend struct {
 	hub    *sessions.Hub
 	svc    *sessions.Service
 	tokens *auth.PageTokens
+	chans  *channels.Service
+	vapid  *webpush.VAPIDKeys
 	log    *slog.Logger
 
 	stopFeed  context.CancelFunc
@@ -84,6 +94,34 @@ func openBackend(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logge
 	}
 	if be.tokens, err = auth.NewPageTokens(secret); err != nil {
 		return nil, fmt.Errorf("page tokens: %w", err)
+	}
+	var chStore *natskv.ChannelStore
+	err = w.untilJetStream(ctx, "open the channels bucket", func(ctx context.Context) (err error) {
+		chStore, err = natskv.OpenChannels(ctx, js, natskv.Options{Replicas: cfg.KVReplicas})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	be.chans = channels.NewService(chStore, cfg.Dispatch.defaults, cfg.Dispatch.urlChecker())
+	if be.vapid = cfg.Dispatch.vapidKeys; be.vapid == nil {
+		var raw []byte
+		err = w.untilJetStream(ctx, "read the VAPID key", func(ctx context.Context) (err error) {
+			raw, err = natsutil.SharedValue(ctx, js, vapidKey, cfg.KVReplicas, func() ([]byte, error) {
+				k, err := webpush.GenerateVAPIDKeys()
+				if err != nil {
+					return nil, err
+				}
+				return k.MarshalBinary()
+			})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if be.vapid, err = webpush.ParseVAPIDKeys(raw); err != nil {
+			return nil, fmt.Errorf("the VAPID key kept in NATS (%s/%s): %w", natsutil.ConfigBucket, vapidKey, err)
+		}
 	}
 	svcOpts := append([]sessions.Option{
 		sessions.WithLimits(Limits(cfg)),
@@ -148,6 +186,12 @@ func (b *Backend) Service() *sessions.Service { return b.svc }
 // PageTokens mints and checks the feedback page's socket credential, with
 // the secret every replica shares.
 func (b *Backend) PageTokens() *auth.PageTokens { return b.tokens }
+
+// Channels is the principals' notification settings and delivery outcomes.
+func (b *Backend) Channels() *channels.Service { return b.chans }
+
+// VAPIDKeys is the cluster's VAPID key pair, which Web Push is signed with.
+func (b *Backend) VAPIDKeys() *webpush.VAPIDKeys { return b.vapid }
 
 // Health reports NATS unreachable when the connection is down or the bucket
 // cannot be read; /health and /ready answer with it.

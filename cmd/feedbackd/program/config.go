@@ -93,6 +93,7 @@ type Config struct {
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
 
 	Notifier NotifierConfig
+	Dispatch DispatchConfig
 }
 
 // NotifierConfig is the notifier's share of the configuration: its limits
@@ -284,6 +285,7 @@ func (c *Config) check() error {
 			errs = append(errs, fmt.Errorf("ALLOWED_HOSTS entry %w", err))
 		}
 	}
+	errs = append(errs, c.Dispatch.check(c.PublicURL)...)
 	c.OAuthScopes = compact(c.OAuthScopes)
 	c.TrustedProxies = compact(c.TrustedProxies)
 	c.trustedProxies = c.trustedProxies[:0]

@@ -20,6 +20,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/edge"
 	"github.com/feedbackd/feedbackd/notifier"
+	"github.com/feedbackd/feedbackd/notifier/dispatch"
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
 	"github.com/feedbackd/feedbackd/sessions"
@@ -45,7 +46,7 @@ type Main struct {
 	Hooks Hooks
 
 	// Command is what ParseFlags read: a role (serve, edge, notifier,
-	// expirer, nats) or a command (token, apikey, healthcheck, version,
+	// expirer, dispatcher, nats) or a command (token, apikey, healthcheck, version,
 	// help).
 	Command string
 	// Config is the configuration ParseFlags read for a role.
@@ -107,6 +108,9 @@ type Hooks struct {
 	EdgeApp func(*fiber.App)
 	// Notifier adjusts the notifier's configuration.
 	Notifier func(*notifier.Config)
+	// Dispatch adjusts the dispatcher's configuration (to reach a local
+	// push service fake over its own TLS, say).
+	Dispatch func(*dispatch.Config)
 	// Listen wraps the listeners of the role's HTTP apps (to shrink socket
 	// buffers, say).
 	Listen func(net.Listener) net.Listener
@@ -281,8 +285,9 @@ func (m *Main) Close() error {
 // notifier; "" for the others. It is known once Run has returned.
 func (m *Main) URL() string { return m.url }
 
-// OpsURL is the base URL of the operations listener (METRICS_ADDR, or the
-// expirer's EXPIRER_ADDR); "" when there is none.
+// OpsURL is the base URL of the operations listener (METRICS_ADDR, the
+// expirer's EXPIRER_ADDR or the dispatcher's DISPATCHER_ADDR); "" when there
+// is none.
 func (m *Main) OpsURL() string { return m.opsURL }
 
 // Backend is the role's backend once it is open (after Ready), else nil.

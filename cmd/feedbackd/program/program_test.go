@@ -77,9 +77,12 @@ func TestEveryRoleStartsServesAndStops(t *testing.T) {
 	edge := programtest.MustRunMain(t, programtest.Role("edge"), programtest.NATS(ns.URL))
 	notifier := programtest.MustRunMain(t, programtest.Role("notifier"), programtest.NATS(ns.URL), programtest.Env("NOTIFIER_ADDR", "127.0.0.1:0"))
 	expirer := programtest.MustRunMain(t, programtest.Role("expirer"), programtest.NATS(ns.URL))
+	dispatcher := programtest.MustRunMain(t, programtest.Role("dispatcher"), programtest.NATS(ns.URL),
+		programtest.Env("PUBLIC_URL", "https://feedback.example.com"))
 	serve := programtest.MustRunMain(t)
 	for name, u := range map[string]string{
 		"serve": serve.URL(), "edge": edge.URL(), "notifier": notifier.URL(), "expirer": expirer.OpsURL(),
+		"dispatcher": dispatcher.OpsURL(),
 	} {
 		for _, path := range []string{"/health", "/ready", "/metrics"} {
 			if status, body := get(t, u+path); status != 200 {
@@ -87,8 +90,9 @@ func TestEveryRoleStartsServesAndStops(t *testing.T) {
 			}
 		}
 	}
-	for name, want := range map[string]string{"serve": "feedbackd", "edge": "feedbackd", "notifier": "feedbackd-notifier"} {
-		u := map[string]string{"serve": serve.URL(), "edge": edge.URL(), "notifier": notifier.URL()}[name]
+	for name, want := range map[string]string{"serve": "feedbackd", "edge": "feedbackd", "notifier": "feedbackd-notifier",
+		"dispatcher": "feedbackd-dispatcher"} {
+		u := map[string]string{"serve": serve.URL(), "edge": edge.URL(), "notifier": notifier.URL(), "dispatcher": dispatcher.OpsURL()}[name]
 		var h struct{ Service, Version string }
 		_, body := get(t, u+"/health")
 		if err := json.Unmarshal([]byte(body), &h); err != nil || h.Service != want || h.Version != "test" {

@@ -76,13 +76,15 @@ type part struct {
 // one more part below.
 var roles = []role{
 	{name: "serve", about: "everything in one process with an embedded NATS server", service: "feedbackd",
-		nats: embeddedUnlessURL, creds: generateCredentials, parts: []part{notifierPart, expirerPart, edgePart, metricsPart}},
+		nats: embeddedUnlessURL, creds: generateCredentials, parts: []part{notifierPart, expirerPart, dispatcherPart, edgePart, metricsPart}},
 	{name: "edge", about: "auth, MCP, REST API and pages against NATS_URL", service: "feedbackd",
 		nats: externalNATS, creds: requireCredentials, parts: []part{edgePart, metricsPart}},
 	{name: "notifier", about: "the WebSocket service against NATS_URL (on NOTIFIER_ADDR)", service: "feedbackd-notifier",
 		nats: externalNATS, creds: requireCredentials, parts: []part{notifierPart}},
 	{name: "expirer", about: "enforces session timeouts against NATS_URL (health on EXPIRER_ADDR)", service: "feedbackd-expirer",
 		nats: externalNATS, creds: noCredentials, parts: []part{expirerOpsPart, expirerPart}},
+	{name: "dispatcher", about: "delivers notifications (webhooks, Telegram, Slack, ntfy, Web Push) against NATS_URL (health on DISPATCHER_ADDR)",
+		service: "feedbackd-dispatcher", nats: externalNATS, creds: noCredentials, parts: []part{dispatcherOpsPart, dispatcherPart}},
 	{name: "nats", about: "one NATS server with JetStream (a cluster member with NATS_ROUTES)", service: "feedbackd-nats",
 		nats: natsServerOnly},
 }
@@ -110,8 +112,9 @@ func (r *role) authenticates() bool { return r.has(edgeName) || r.has(notifierNa
 
 // Names of the parts that other parts look for.
 const (
-	edgeName     = "edge"
-	notifierName = "notifier"
+	edgeName       = "edge"
+	notifierName   = "notifier"
+	dispatcherName = "dispatcher"
 )
 
 // The parts.
@@ -134,6 +137,13 @@ var (
 	expirerOpsPart = part{name: "expirer-ops", bind: func(m *Main) error {
 		return m.bindOps(m.Config.ExpirerAddr, "EXPIRER_ADDR")
 	}}
+	// dispatcherPart delivers notifications to people's channels.
+	dispatcherPart = part{name: dispatcherName, start: startDispatcher}
+	// dispatcherOpsPart serves the dispatcher's operations API on
+	// DISPATCHER_ADDR, when set.
+	dispatcherOpsPart = part{name: "dispatcher-ops", bind: func(m *Main) error {
+		return m.bindOps(m.Config.Dispatch.Addr, "DISPATCHER_ADDR")
+	}}
 )
 
 // start is the synchronous half of Run for a role.
@@ -151,6 +161,9 @@ func (m *Main) start() error {
 	}
 	if r.nats == natsServerOnly {
 		return m.startNATSServer()
+	}
+	if r.has(dispatcherName) && !r.has(edgeName) && cfg.PublicURL == "" {
+		return fmt.Errorf("feedbackd %s needs PUBLIC_URL: notifications link to the questions' pages there", r.name)
 	}
 	switch r.creds {
 	case requireCredentials:
@@ -494,6 +507,8 @@ func startEdge(m *Main, be *Backend) error {
 	ec.PageTokens = be.PageTokens()
 	ec.MCP.Relay = relay.NewNATS(be.Conn(), edge.RelaySubjectPrefix, m.log.With("component", "relay"))
 	ec.Hosts = m.listeners[edgeName].hosts
+	ec.Channels = channelsAPI(cfg, be)
+	ec.TelegramWebhook = telegramWebhook(cfg, be)
 	if m.Hooks.Edge != nil {
 		m.Hooks.Edge(&ec)
 	}

@@ -39,6 +39,9 @@ type Question struct {
 	// URL is the link to the question's page, shown in the text and, when
 	// Telegram accepts it as a button URL, as an "Open" button.
 	URL string
+	// Hint, optional, replaces the line that says how to answer (for a
+	// question that can only be answered on its page, say).
+	Hint string
 }
 
 // Status is how a session ended, for EditClosed.
@@ -97,6 +100,9 @@ func (q *Question) render(now time.Time) (string, *InlineKeyboardMarkup, error) 
 		hint = "Tick the options that apply, then press Send — or reply to this message to answer in your own words."
 	default:
 		hint = "Press an option to answer, or reply to this message to answer in your own words."
+	}
+	if h := strings.TrimSpace(clean(q.Hint)); h != "" {
+		hint = truncateRunes(h, maxTitle)
 	}
 	tail := []segment{{text: "\n\n⏳ " + timeLeft(q.ExpiresAt.Sub(now)) + "\n" + hint}}
 	if q.URL != "" {

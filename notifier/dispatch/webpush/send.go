@@ -89,9 +89,15 @@ type Config struct {
 	// an "https:" URL (RFC 8292 §2.1). Required.
 	Subject string
 	// HTTPClient sends the pushes; nil means a client with a 30 s timeout
-	// that follows no redirects. Give it an SSRF-safe dialer: endpoints
-	// come from browsers, that is, from users.
-	HTTPClient *http.Client
+	// that follows no redirects. Give it an SSRF-safe dialer (an
+	// *egress.Client): endpoints come from browsers, that is, from users.
+	HTTPClient Doer
+}
+
+// Doer sends an HTTP request: *http.Client, or pkg/egress's client, which
+// refuses private addresses.
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
 }
 
 // Sender encrypts payloads for subscriptions (RFC 8291, aes128gcm), signs
@@ -100,7 +106,7 @@ type Config struct {
 type Sender struct {
 	keys    *VAPIDKeys
 	subject string
-	http    *http.Client
+	http    Doer
 }
 
 // NewSender returns a Sender for cfg.
@@ -111,7 +117,7 @@ func NewSender(cfg Config) (*Sender, error) {
 	if err := validSubject(cfg.Subject); err != nil {
 		return nil, err
 	}
-	c := cfg.HTTPClient
+	var c Doer = cfg.HTTPClient
 	if c == nil {
 		c = &http.Client{
 			Timeout:       30 * time.Second,

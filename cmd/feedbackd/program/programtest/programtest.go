@@ -21,6 +21,7 @@ import (
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program"
 	"github.com/feedbackd/feedbackd/edge"
 	"github.com/feedbackd/feedbackd/notifier"
+	"github.com/feedbackd/feedbackd/notifier/dispatch"
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
 	"github.com/feedbackd/feedbackd/pkg/poll"
@@ -57,8 +58,9 @@ type settings struct {
 	shortTimeouts bool
 }
 
-// Role runs the named role instead of serve: edge, notifier, expirer or
-// nats. All but nats need NATS (see StartNATS and NATS).
+// Role runs the named role instead of serve: edge, notifier, expirer,
+// dispatcher or nats. All but nats need NATS (see StartNATS and NATS); the
+// dispatcher needs PUBLIC_URL too.
 func Role(name string) Option { return func(s *settings) { s.role = name } }
 
 // Env sets an environment variable of the program.
@@ -104,6 +106,9 @@ func EdgeApp(f func(*fiber.App)) Option { return func(s *settings) { s.hooks.Edg
 // Notifier adjusts the notifier's configuration.
 func Notifier(f func(*notifier.Config)) Option { return func(s *settings) { s.hooks.Notifier = f } }
 
+// Dispatch adjusts the dispatcher's configuration.
+func Dispatch(f func(*dispatch.Config)) Option { return func(s *settings) { s.hooks.Dispatch = f } }
+
 // Listen wraps the listener of the role's HTTP app.
 func Listen(f func(net.Listener) net.Listener) Option {
 	return func(s *settings) { s.hooks.Listen = f }
@@ -137,9 +142,9 @@ func MustRunMain(tb testing.TB, opts ...Option) *program.Main {
 	for _, o := range opts {
 		o(s)
 	}
-	if s.role == "expirer" {
-		if _, set := s.env["EXPIRER_ADDR"]; !set {
-			s.env["EXPIRER_ADDR"] = "127.0.0.1:0"
+	for role, addr := range map[string]string{"expirer": "EXPIRER_ADDR", "dispatcher": "DISPATCHER_ADDR"} {
+		if _, set := s.env[addr]; !set && s.role == role {
+			s.env[addr] = "127.0.0.1:0"
 		}
 	}
 	m := program.NewMain()

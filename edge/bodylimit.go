@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/feedbackd/feedbackd/pkg/listener"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
@@ -291,6 +293,8 @@ func (g *bodyGate) track(c *fiber.Ctx) error {
 // limit, or, when the body was held to BodyLimit for want of budget or of
 // credentials, the 503 or 401 that says so.
 func (s *Server) tooLarge(c *fiber.Ctx) error {
+	// The body was refused unread: the client may still be sending it.
+	listener.Linger(c.Context().Conn())
 	l, ok := s.bodies.lease(&c.Request().Header)
 	limit := int64(BodyLimit)
 	if ok {

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -182,6 +183,18 @@ type conn struct {
 	l      *Listener
 	once   sync.Once
 	spoken atomic.Bool // the client has sent at least one byte
+	linger atomic.Bool // see Linger
+}
+
+// Linger marks c, a connection this package accepted, to linger when it is
+// closed: a server that refuses a request without reading its body (a 413
+// decided from Content-Length) calls it, since the client is likely still
+// sending, and closing then would send a reset that can destroy the answer.
+// Other connections are left alone.
+func Linger(c net.Conn) {
+	if lc, ok := c.(*conn); ok {
+		lc.linger.Store(true)
+	}
 }
 
 // Read implements net.Conn.
@@ -200,11 +213,39 @@ func (c *conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close implements net.Conn.
+// Close implements net.Conn. A connection closed with bytes of its client
+// still unread (a request body the server refused, say with 413, without
+// reading it) lingers first: it sends its FIN and reads the rest away for a
+// moment, as net/http does, because closing a socket with unread data sends
+// a reset, and a reset can destroy the answer before the client reads it.
 func (c *conn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() { c.l.open.Add(-1) })
+	err := net.ErrClosed
+	c.once.Do(func() {
+		if c.linger.Load() || unread(c.Conn) {
+			linger(c.Conn)
+		}
+		err = c.Conn.Close()
+		c.l.open.Add(-1)
+	})
 	return err
+}
+
+// Lingering bounds: a client still sending after its answer gets this long
+// and this many bytes before the connection closes anyway.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 1 << 20
+)
+
+// linger half-closes c and reads away what its client still sends, within
+// lingerTime and lingerBytes.
+func linger(c net.Conn) {
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, c, lingerBytes)
 }
 
 // SyscallConn implements syscall.Conn with the accepted socket's, when it

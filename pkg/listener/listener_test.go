@@ -258,3 +258,59 @@ func TestRaiseFileLimit(t *testing.T) {
 		t.Fatalf("limit %d, want the hard limit %d", limit, before.Max)
 	}
 }
+
+// A server that answers before reading what its client sent, and closes,
+// must not reset the connection: the reset would destroy the answer in the
+// client's receive queue. A connection closed with bytes unread lingers, and
+// so does one marked with Linger while its client has yet to send the rest.
+func TestClosingWithUnreadBytesStillDeliversTheAnswer(t *testing.T) {
+	answer := []byte("HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+	body := bytes.Repeat([]byte("x"), 256<<10)
+	for _, tc := range []struct {
+		name string
+		// early: the server answers and closes before the client sends
+		// its body, so only the Linger mark can tell it to wait.
+		early bool
+	}{{"bytes already unread", false}, {"marked to linger", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, conns := listen(t, listener.Config{})
+			c := dial(t, l)
+			if !tc.early {
+				if _, err := c.Write(body[:32<<10]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := <-conns
+			if !tc.early {
+				// Wait until the client's bytes are in the server's
+				// receive queue, unread.
+				poll.Until(t, 5*time.Second, func() error {
+					if !listener.Unread(s) {
+						return errors.New("the client's bytes have not arrived")
+					}
+					return nil
+				})
+			}
+			if _, err := s.Write(answer); err != nil {
+				t.Fatal(err)
+			}
+			if tc.early {
+				listener.Linger(s)
+			}
+			closed := make(chan error, 1)
+			go func() { closed <- s.Close() }()
+			if tc.early {
+				// The rest of the body, sent after the answer: a
+				// lingering server reads it away instead of resetting.
+				if _, err := c.Write(body); err != nil {
+					t.Fatalf("sending the body after the answer: %v", err)
+				}
+			}
+			<-closed
+			got, err := io.ReadAll(c)
+			if err != nil || !bytes.Equal(got, answer) {
+				t.Fatalf("client read %q, %v; want the answer and a clean end", got, err)
+			}
+		})
+	}
+}

@@ -33,6 +33,28 @@ func discardReceived(c net.Conn) {
 	}
 }
 
+// unread reports whether c's client has sent bytes the server has not
+// read, without waiting and without consuming them.
+func unread(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var buf [1]byte
+	n := 0
+	if rc.Read(func(fd uintptr) bool {
+		n, _, _ = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true
+	}) != nil {
+		return false
+	}
+	return n > 0
+}
+
 // RaiseFileLimit raises the process's soft limit on open files to its hard
 // limit and returns the limit in force afterwards. The Go runtime already
 // does this at start on most systems; doing it here makes it explicit and

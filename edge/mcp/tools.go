@@ -96,6 +96,7 @@ func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, opts ...s
 		RawInputSchema: requestApprovalInput(l),
 		Annotations:    annotations("Ask for approval", false),
 	}, t.requestApproval)
+	t.addApps()
 	return srv
 }
 
@@ -170,7 +171,9 @@ func (t *tools) interactiveFeedback(ctx context.Context, req mcpgo.CallToolReque
 			return t.toolError(ctx, err), nil
 		}
 	}
-	sess, err := t.svc.Create(ctx, info.principal.ID, args.request())
+	cr := args.request()
+	cr.CallRef = callRef(ctx, req)
+	sess, err := t.svc.Create(ctx, info.principal.ID, cr)
 	if err != nil {
 		return t.toolError(ctx, err), nil
 	}

@@ -108,12 +108,12 @@
   // the host or a transport failure throws.
   const callTool = (name, args) => request('tools/call', { name, arguments: args });
 
-  // toolError is the error a tool result carries, or null: the code and
-  // field of the app-only tools' structured error, else the text.
+  // toolError is the error a tool result carries, or null: the code, field
+  // and message the app-only tools put in _meta, else the text.
   const toolError = (result) => {
     if (!result || !result.isError) return null;
-    const sc = result.structuredContent;
-    if (sc && sc.error && typeof sc.error.code === 'string') return sc.error;
+    const detail = result._meta && result._meta['feedbackd/error'];
+    if (detail && typeof detail.code === 'string') return detail;
     const text = ((result.content || []).find((c) => c && c.type === 'text') || {}).text || '';
     return { code: '', message: text };
   };

@@ -183,7 +183,7 @@
       form.addEventListener('keydown', (event) => {
         if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey) || event.isComposing) return;
         event.preventDefault();
-        if (typeof form.requestSubmit === 'function') form.requestSubmit(submitButton);
+        if (typeof form.requestSubmit === 'function' && !transport.submit) form.requestSubmit(submitButton);
         else submitButton.click();
       });
     }
@@ -617,12 +617,11 @@
       SESSION_NOT_FOUND: 'gone',
     };
 
-    form.addEventListener('submit', async (event) => {
-      if (!cfg.submitUrl && !transport.submit) return; // let the browser post the plain form
-      event.preventDefault();
+    // sendAnswer sends what the form holds; pressed is the button that sent
+    // it (an approval's decision).
+    const sendAnswer = async (pressed) => {
       if (sending || closed) return;
 
-      const pressed = event.submitter || submitButton;
       const decision = approval ? (pressed && pressed.value) || '' : '';
       const boxes = [...form.querySelectorAll('input[name="selectedOptions"]')];
       const selected = boxes.filter((box) => box.checked).map((box) => box.value);
@@ -736,7 +735,23 @@
       }
       const group = field.startsWith('values.') ? 'values' : field;
       showError(errorMessage(code, group), field === 'freeText' || field === 'reason' ? textarea : null);
+    };
+
+    form.addEventListener('submit', (event) => {
+      if (!cfg.submitUrl && !transport.submit) return; // let the browser post the plain form
+      event.preventDefault();
+      sendAnswer(event.submitter || submitButton);
     });
+    // A sandboxed frame without allow-forms (the MCP App's, in some hosts)
+    // never fires submit: there the buttons send the answer themselves.
+    if (transport.submit) {
+      for (const button of buttons) {
+        button.addEventListener('click', (event) => {
+          event.preventDefault();
+          sendAnswer(button);
+        });
+      }
+    }
 
     // ---- Countdown -------------------------------------------------------------
 

@@ -467,33 +467,29 @@ func (a *apps) image(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.Cal
 	}}, nil
 }
 
-// appError is the structuredContent of an app-only tool's error: what the
-// page's script reads from the REST envelope's error.
-type appError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Field   string `json:"field,omitempty"`
-	} `json:"error"`
-}
+// appErrorKey is the _meta key of an app-only tool's error: what the page's
+// script reads from the REST envelope's error. Not structuredContent, which
+// clients check against the tool's outputSchema even on errors.
+const appErrorKey = "feedbackd/error"
 
-// fail is toolError with the code and field also as structuredContent, for
-// the app to show the same message next to the same field as the page.
+// fail is toolError with the code and field also in _meta, for the app to
+// show the same message next to the same field as the page.
 func (a *apps) fail(ctx context.Context, err error) *mcpgo.CallToolResult {
 	res := a.t.toolError(ctx, err)
-	var out appError
+	detail := map[string]any{"code": string(sessions.CodeInternal)}
 	var e *sessions.Error
 	if errors.As(err, &e) {
-		out.Error.Code, out.Error.Field = string(e.Code), e.Field
-	} else {
-		out.Error.Code = string(sessions.CodeInternal)
+		detail["code"] = string(e.Code)
+		if e.Field != "" {
+			detail["field"] = e.Field
+		}
 	}
 	if len(res.Content) > 0 {
 		if tc, ok := res.Content[0].(mcpgo.TextContent); ok {
-			out.Error.Message = tc.Text
+			detail["message"] = tc.Text
 		}
 	}
-	res.StructuredContent = out
+	res.Meta = &mcpgo.Meta{AdditionalFields: map[string]any{appErrorKey: detail}}
 	return res
 }
 

@@ -163,7 +163,21 @@ type appView struct {
 }
 
 type appErr struct {
-	Error struct{ Code, Field string } `json:"error"`
+	Error struct{ Code, Field string }
+}
+
+// appError is the error an app-only tool's result carries in its _meta.
+func appError(t testing.TB, res *sdk.CallToolResult) appErr {
+	t.Helper()
+	var out appErr
+	b, _ := json.Marshal(res.Meta["feedbackd/error"])
+	if err := json.Unmarshal(b, &out.Error); err != nil {
+		t.Fatalf("_meta %s: %v", b, err)
+	}
+	if res.StructuredContent != nil {
+		t.Errorf("an error with structuredContent %v", res.StructuredContent)
+	}
+	return out
 }
 
 func decodeStructured[T any](t testing.TB, res *sdk.CallToolResult) T {
@@ -261,7 +275,7 @@ func TestMCPAppAnswersTheWaitingCall(t *testing.T) {
 				t.Fatalf("after the answer: %+v", view)
 			}
 			res = host.call(t, ctx, "submit_feedback_from_app", map[string]any{"sessionId": view.SessionID, "selectedOptions": []string{"Wait"}})
-			if e := decodeStructured[appErr](t, res); !res.IsError || e.Error.Code != "ALREADY_SUBMITTED" {
+			if e := appError(t, res); !res.IsError || e.Error.Code != "ALREADY_SUBMITTED" {
 				t.Fatalf("second submit: %v %s", res.IsError, text(res))
 			}
 		})
@@ -330,7 +344,7 @@ func TestMCPAppToolsServeOnlyTheCallersSessions(t *testing.T) {
 		"submit_feedback_from_app":    {"sessionId": id, "freeText": "mine now"},
 	} {
 		res := bob.call(t, ctx, strings.TrimSuffix(name, "/args"), a)
-		if e := decodeStructured[appErr](t, res); !res.IsError || e.Error.Code != "SESSION_NOT_FOUND" {
+		if e := appError(t, res); !res.IsError || e.Error.Code != "SESSION_NOT_FOUND" {
 			t.Errorf("bob's %s: %v %s", name, res.IsError, text(res))
 		}
 	}
@@ -373,7 +387,7 @@ func TestMCPAppToolsRefuseBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		res := host.call(t, ctx, c.tool, c.args)
-		got := decodeStructured[appErr](t, res)
+		got := appError(t, res)
 		if !res.IsError || got.Error.Code != c.code || got.Error.Field != c.field {
 			t.Errorf("%s %v: isError %v, error %+v (%s), want %s %q", c.tool, c.args, res.IsError, got.Error, text(res), c.code, c.field)
 		}

@@ -50,6 +50,10 @@ const (
 	appLegacyResourceKey = "ui/resourceUri" // the extension's deprecated flat key
 )
 
+// appLookupPages are the pages of the caller's sessions, newest first, in
+// which the app's call is looked for: about the last 200.
+var appLookupPages = []int{10, sessions.MaxListLimit, sessions.MaxListLimit}
+
 // showsApp are the tools whose calls the app shows; appOnly are the tools
 // only the app may call.
 var (
@@ -350,14 +354,17 @@ func (a *apps) read(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.Call
 }
 
 // locate finds the caller's newest session created by a call with these
-// arguments (appref.go), among its most recent sessions.
+// arguments (appref.go), among its most recent sessions. The call the app
+// shows is nearly always the newest, so the first page is small: a page
+// reads every record it lists.
 func (a *apps) locate(ctx context.Context, owner string, arguments json.RawMessage) (*sessions.Session, error) {
 	ref, err := appRef(arguments)
 	if err != nil {
 		return nil, sessions.Invalid("arguments", "must be the JSON object of the call's arguments")
 	}
-	q := sessions.ListQuery{Limit: sessions.MaxListLimit}
-	for seen := 0; seen < maxAppLookups; {
+	q := sessions.ListQuery{}
+	for _, size := range appLookupPages {
+		q.Limit = size
 		page, err := a.t.svc.List(ctx, owner, q)
 		if err != nil {
 			return nil, err
@@ -367,7 +374,6 @@ func (a *apps) locate(ctx context.Context, owner string, arguments json.RawMessa
 				return s, nil
 			}
 		}
-		seen += len(page.Items)
 		if page.NextCursor == "" {
 			break
 		}

@@ -67,7 +67,10 @@ async function showApp(n, uri, tool, args, call) {
   frame.style.cssText = 'width: 600px; height: 200px; border: 0; display: block';
   document.getElementById('chat').append(frame);
 
-  const bridge = new AppBridge(client, hostInfo, { openLinks: {}, serverTools: {}, serverResources: {}, logging: {} }, {
+  const capabilities = { openLinks: {}, serverTools: {}, serverResources: {}, logging: {} };
+  // A host that passes no tool calls on, to see the app say so.
+  if (params.get('serverTools') === 'no') delete capabilities.serverTools;
+  const bridge = new AppBridge(client, hostInfo, capabilities, {
     hostContext: { ...hostContext, toolInfo: { tool } },
   });
   bridge.onsandboxready = () => {

@@ -118,14 +118,14 @@ after(async () => {
 
 // openHost loads the host page with a host context, and watches every frame
 // for what a broken app would show: script errors, CSP refusals.
-async function openHost({ theme = 'light', locale = 'en-US' } = {}) {
+async function openHost({ theme = 'light', locale = 'en-US', serverTools = 'yes' } = {}) {
   if (page) await page.close();
   page = await context.newPage();
   page.on('console', (msg) => {
     if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) problems.push(`${msg.type()}: ${msg.text()}`);
   });
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  const q = new URLSearchParams({ sandbox: `${sandboxSrv.url}/sandbox.html`, theme, locale });
+  const q = new URLSearchParams({ sandbox: `${sandboxSrv.url}/sandbox.html`, theme, locale, serverTools });
   await page.goto(`${hostSrv.url}/?${q}`);
   await page.waitForFunction(() => window.host && (window.host.ready || window.host.error));
   const error = await page.evaluate(() => window.host.error);
@@ -253,6 +253,16 @@ describe('MCP Apps in Chromium', () => {
     await frame.locator('.app-link button').click();
     await page.waitForFunction(() => window.host.openedLinks.length === 1);
     assert.equal(await page.evaluate(() => window.host.openedLinks[0]), `${fb.url}/feedback/${id}`);
+  });
+
+  test('a host that passes no tool calls on gets a plain word instead of a form', async () => {
+    await openHost({ serverTools: 'no' });
+    const n = await ask('interactive_feedback', { message: 'Anyone?', waitSeconds: 0 });
+    const status = app(n).locator('#app-status.is-error');
+    await status.waitFor();
+    assert.equal(await status.textContent(), "This question can't be shown here. Answer it at its link instead.");
+    assert.equal(await app(n).locator('#answer-form').count(), 0);
+    await answer(n);
   });
 
   test('no script error or CSP refusal in any frame', () => {

@@ -342,7 +342,7 @@
           if (rendered || tornDown) return;
           // Not created yet, most likely: the call and the arguments left
           // the host together.
-          if (Date.now() > deadline || (e.code && e.code !== 'SESSION_NOT_FOUND')) {
+          if (Date.now() > deadline || e.code === 'INVALID_REQUEST') {
             showStatus(t('app.unavailable'), true);
             return;
           }
@@ -357,7 +357,7 @@
 
   notifications.set('ui/notifications/tool-input', (params) => {
     toolArguments = params.arguments && typeof params.arguments === 'object' ? params.arguments : {};
-    locate();
+    if (hostCapabilities.serverTools) locate();
   });
   notifications.set('ui/notifications/tool-result', (result) => {
     const sc = result && result.structuredContent;
@@ -372,7 +372,7 @@
     // finds it at once.
     if (rendered) return;
     if (named && !sessionId) sessionId = named;
-    if (sessionId) locate();
+    if (sessionId && hostCapabilities.serverTools) locate();
   });
   notifications.set('ui/notifications/host-context-changed', applyContext);
 
@@ -397,6 +397,9 @@
     applyContext(result.hostContext || {});
     notify('ui/notifications/initialized', {});
     if (resizeObserver) resizeObserver.observe(document.body);
+    // Without the host passing tool calls on, the app can neither find nor
+    // answer the question: the link in the agent's text still can.
+    if (!hostCapabilities.serverTools) showStatus(t('app.unavailable'), true);
     reportSize();
   };
 

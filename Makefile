@@ -49,6 +49,8 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s ./pkg/envelope/
 	$(GO) test -run '^$$' -fuzz FuzzAuthorizationHeader -fuzztime 30s ./edge/
+	$(GO) test -run '^$$' -fuzz FuzzSessionIDCheck -fuzztime 30s ./edge/mcp/
+	$(GO) test -run '^$$' -fuzz FuzzAppRef -fuzztime 30s ./edge/mcp/
 
 clean:
 	rm -rf bin

@@ -45,8 +45,7 @@ const (
 	toolReadForApp       = "read_feedback_for_app"
 	toolSubmitFromApp    = "submit_feedback_from_app"
 	toolImageForApp      = "read_feedback_image_for_app"
-	maxAppWaitSeconds    = 50 // below the usual 60 s a host gives a tool call
-	maxAppLookups        = 2 * sessions.MaxListLimit
+	maxAppWaitSeconds    = 50               // below the usual 60 s a host gives a tool call
 	appLegacyResourceKey = "ui/resourceUri" // the extension's deprecated flat key
 )
 

@@ -52,6 +52,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeError -fuzztime 30s ./pkg/client/
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime 30s ./pkg/client/
 	$(GO) test -run '^$$' -fuzz FuzzFormJSON -fuzztime 30s ./pkg/client/
+	$(GO) test -run '^$$' -fuzz FuzzSessionIDCheck -fuzztime 30s ./edge/mcp/
+	$(GO) test -run '^$$' -fuzz FuzzAppRef -fuzztime 30s ./edge/mcp/
 
 clean:
 	rm -rf bin

@@ -2,7 +2,9 @@
 # End-to-end MCP suite (`make e2e`): builds feedbackd, installs the pinned npm
 # clients when missing, and runs node's test runner. Each test file starts its
 # own feedbackd (DATA_DIR in a temporary directory, API_KEYS set, LISTEN_ADDR on
-# a free loopback port) and stops it when done.
+# a free loopback port) and stops it when done. test/apps.test.js also bundles
+# an MCP Apps host (apps/host.js, with esbuild) and drives it in headless
+# Chromium (/usr/bin/chromium, or $CHROMIUM).
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -75,7 +75,16 @@ type CreateRequest struct {
 	// Notify false keeps the question off the owner's notification
 	// channels (webhooks, chat, push); nil or true notifies.
 	Notify *bool `json:"notify,omitempty"`
+
+	// CallRef is stored as Session.CallRef, for the surface that creates the
+	// session to find it again: edge/mcp keeps a digest of the tool call, by
+	// which the MCP App showing that call finds its session. It is never
+	// read from a request body. At most MaxCallRef bytes.
+	CallRef string `json:"-"`
 }
+
+// MaxCallRef bounds CreateRequest.CallRef.
+const MaxCallRef = 128
 
 // SubmitRequest is a person's answer.
 type SubmitRequest struct {
@@ -101,6 +110,10 @@ func (l Limits) ValidateCreate(r *CreateRequest) (time.Duration, error) {
 }
 
 func (l Limits) validateCreate(r *CreateRequest) (*createPlan, error) {
+	if len(r.CallRef) > MaxCallRef {
+		// Set by our own code, never by a caller: a defect, not bad input.
+		return nil, Errorf(CodeInternal, "callRef is longer than %d bytes", MaxCallRef)
+	}
 	if err := l.checkMessage(r); err != nil {
 		return nil, err
 	}

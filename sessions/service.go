@@ -92,6 +92,7 @@ func (s *Service) Create(ctx context.Context, owner string, req *CreateRequest) 
 		Timeout:           int(timeout / time.Second),
 		Metadata:          normalizeJSON(req.Metadata),
 		Notify:            quiet(req.Notify),
+		CallRef:           req.CallRef,
 		Status:            StatusPending,
 		CreatedAt:         now,
 		ExpiresAt:         now.Add(timeout),

@@ -67,6 +67,11 @@ type Session struct {
 	// Images are the agent's images shown with the question.
 	Images []Image `json:"images,omitempty"`
 
+	// CallRef lets the surface that created the session find it again from
+	// what it saw of the request (CreateRequest.CallRef). It is opaque here
+	// and shown to no one.
+	CallRef string `json:"callRef,omitempty"`
+
 	// Revision is the store's revision of this record, the token of every
 	// compare-and-swap. It is not part of the stored value.
 	Revision uint64 `json:"-"`

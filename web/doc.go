@@ -12,6 +12,11 @@
 // rendered from the domain's own types (sessions.FormSchema); a seed-style
 // question renders exactly as it did before they existed.
 //
+// The same question is also rendered for the MCP App (app.go): Embedded
+// renders the page's question without its document, and App the app's one
+// self-contained document, the page's stylesheet and script inlined with the
+// app's own (app/).
+//
 // It must not know about routes, sessions storage, NATS or authentication:
 // the edge looks the session up, decides the state, fills a PageView with the
 // URLs the page talks to, and mounts Static under StaticPrefix.

@@ -43,6 +43,11 @@ func usedKeys(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	collect(scriptKeyRE, "feedback.js", js)
+	appJS, err := appFS.ReadFile("app/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	collect(scriptKeyRE, "app/app.js", appJS)
 	goFiles, _ := filepath.Glob("*.go")
 	for _, name := range goFiles {
 		if strings.HasSuffix(name, "_test.go") {

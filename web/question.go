@@ -25,7 +25,10 @@ type Approval struct {
 
 // Image is an image shown with the question.
 type Image struct {
-	URL           string // where the page reads it (/feedback/{id}/images/{imageId})
+	URL string // where the page reads it (/feedback/{id}/images/{imageId})
+	// ID names the image to an embedding that loads images itself (the MCP
+	// App, Renderer.Embedded), which leaves URL empty.
+	ID            string
 	Name          string
 	Width, Height int
 }

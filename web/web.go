@@ -221,6 +221,10 @@ type pageData struct {
 	ImagesError     string // why the images were refused (no-JavaScript post)
 	ReasonCount     int    // characters already in the refilled reason
 	DatetimeUTCHint string
+
+	// Embedded is set by Renderer.Embedded: the question is shown inside
+	// an MCP App, not on a page of its own.
+	Embedded bool
 }
 
 // scriptData is handed to feedback.js as JSON in <script type="application/json">.
@@ -245,8 +249,37 @@ type scriptData struct {
 
 // Page renders the feedback page for v.
 func (r *Renderer) Page(w io.Writer, v PageView) error {
+	d, err := r.pageData(v)
+	if err != nil {
+		return err
+	}
+	return r.execute(w, d.Lang, d)
+}
+
+// Embedded renders the question of v the way the page shows it (its
+// notices, its card, its page-data), without the document around it, for
+// the MCP App to place in its own document (docs/mcp.md, "MCP Apps"). The
+// app runs feedback.js over it with its own transport, so v's URLs are
+// left empty; images are named by Image.ID instead of a URL, and the texts
+// that speak of "this page" speak of the conversation instead.
+func (r *Renderer) Embedded(w io.Writer, v PageView) error {
+	d, err := r.pageData(v)
+	if err != nil {
+		return err
+	}
+	d.Embedded = true
+	var buf bytes.Buffer
+	if err := r.templates[d.Lang].ExecuteTemplate(&buf, "page", d); err != nil {
+		return fmt.Errorf("render embedded question: %w", err)
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// pageData is the page template's data for v.
+func (r *Renderer) pageData(v PageView) (pageData, error) {
 	if !v.State.valid() {
-		return fmt.Errorf("render feedback page: unknown state %q", v.State)
+		return pageData{}, fmt.Errorf("render feedback page: unknown state %q", v.State)
 	}
 	v = v.clean()
 	doc := newDocument(v.Lang, v.Theme, "page")
@@ -283,7 +316,7 @@ func (r *Renderer) Page(w io.Writer, v PageView) error {
 	}
 	var err error
 	if d.Remaining, err = remaining(cat, v.ExpiresAt.Sub(v.ServerNow)); err != nil {
-		return err
+		return pageData{}, err
 	}
 	if v.Draft != nil {
 		d.DraftCount = utf8.RuneCountInString(v.Draft.FreeText)
@@ -292,11 +325,11 @@ func (r *Renderer) Page(w io.Writer, v PageView) error {
 	if v.State == StatePending && v.FormError != nil {
 		d.ErrorField, d.ErrorText, err = formError(cat, *v.FormError, v.MaxFreeText)
 		if err != nil {
-			return err
+			return pageData{}, err
 		}
 		if d.ErrorField == "images" {
 			if d.ImagesError, err = cat.translate("images.refused", "count", v.MaxImages, "size", d.ImageSize); err != nil {
-				return err
+				return pageData{}, err
 			}
 		}
 	}
@@ -306,13 +339,13 @@ func (r *Renderer) Page(w io.Writer, v PageView) error {
 			draft = v.Draft.Values
 		}
 		if d.Fields, err = pageFields(cat, v.Form, draft, v.Draft != nil, d.ErrorField); err != nil {
-			return err
+			return pageData{}, err
 		}
 		if d.DatetimeUTCHint, err = cat.translate("field.utc"); err != nil {
-			return err
+			return pageData{}, err
 		}
 	}
-	return r.execute(w, doc.Lang, d)
+	return d, nil
 }
 
 // NotFound renders the page for an unknown, purged or malformed session id.
@@ -421,7 +454,7 @@ func (v PageView) clean() PageView {
 	}
 	images := make([]Image, len(v.Images))
 	for i, img := range v.Images {
-		images[i] = Image{URL: fix(img.URL), Name: fix(img.Name), Width: img.Width, Height: img.Height}
+		images[i] = Image{URL: fix(img.URL), ID: fix(img.ID), Name: fix(img.Name), Width: img.Width, Height: img.Height}
 	}
 	v.Images = images
 	if v.MaxImages <= 0 {

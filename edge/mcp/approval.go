@@ -63,7 +63,9 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 			return t.toolError(ctx, err), nil
 		}
 	}
-	sess, err := t.svc.Create(ctx, info.principal.ID, approvalRequest(&args, input, t.svc.Limits()))
+	cr := approvalRequest(&args, input, t.svc.Limits())
+	cr.CallRef = callRef(ctx, req)
+	sess, err := t.svc.Create(ctx, info.principal.ID, cr)
 	if err != nil {
 		return t.toolError(ctx, err), nil
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -23,7 +24,11 @@ import (
 //     tag binding it to the principal that initialized the session. Any edge
 //     replica checks an id by recomputing the tag, so the requests of one
 //     session may land on any replica, and one principal can never present
-//     (and so never listen on, or cancel within) another's session.
+//     (and so never listen on, or cancel within) another's session. What the
+//     client declared in initialize that the tools must know (clientFeatures)
+//     rides in the id too, bound by the same tag: mcp-go keeps a session's
+//     client capabilities only in the memory of the replica that saw the
+//     initialize.
 //   - The older SSE transport's stream lives on the replica holding it:
 //     sseStreams maps the stream's session id to the stream's context, so a
 //     tool call posted to /sse/message ends when the stream does, and a
@@ -34,20 +39,41 @@ import (
 
 const sessionIDPrefix = "fbm-"
 
-// boundSessionIDs is a server.SessionIdManager for one principal.
-type boundSessionIDs struct{ principal string }
+// clientFeatures is what a client declared in initialize that the server
+// must remember for the whole session, on any replica (apps.go reads it).
+type clientFeatures uint8
 
-// Generate implements server.SessionIdManager.
+// The features.
+const (
+	// featureApps: the client hosts MCP Apps (io.modelcontextprotocol/ui).
+	featureApps clientFeatures = 1 << iota
+
+	knownFeatures = featureApps
+)
+
+// boundSessionIDs is a server.SessionIdManager for one principal. features
+// is what Generate writes into new ids.
+type boundSessionIDs struct {
+	principal string
+	features  clientFeatures
+}
+
+// Generate implements server.SessionIdManager. An id is
+// "fbm-<nonce>-<tag>", or "fbm-<nonce>-<features>-<tag>" when the client
+// declared features, the features in hex.
 func (b boundSessionIDs) Generate() string {
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
 	n := hex.EncodeToString(nonce[:])
-	return sessionIDPrefix + n + "-" + b.tag(n)
+	if b.features == 0 {
+		return sessionIDPrefix + n + "-" + b.tag(n, 0)
+	}
+	return sessionIDPrefix + n + "-" + strconv.FormatUint(uint64(b.features), 16) + "-" + b.tag(n, b.features)
 }
 
 // Validate implements server.SessionIdManager.
 func (b boundSessionIDs) Validate(id string) (isTerminated bool, err error) {
-	if !b.valid(id) {
+	if _, ok := b.check(id); !ok {
 		return false, errUnknownSession
 	}
 	return false, nil
@@ -58,20 +84,45 @@ func (b boundSessionIDs) Validate(id string) (isTerminated bool, err error) {
 // local state.
 func (b boundSessionIDs) Terminate(string) (isNotAllowed bool, err error) { return false, nil }
 
-func (b boundSessionIDs) valid(id string) bool {
+// check reports whether id is one of the principal's, and the features it
+// carries.
+func (b boundSessionIDs) check(id string) (clientFeatures, bool) {
 	rest, ok := strings.CutPrefix(id, sessionIDPrefix)
 	if !ok {
-		return false
+		return 0, false
 	}
-	nonce, tag, ok := strings.Cut(rest, "-")
-	if !ok || len(nonce) != 32 {
-		return false
+	parts := strings.Split(rest, "-")
+	var features clientFeatures
+	switch len(parts) {
+	case 2:
+	case 3:
+		f, err := strconv.ParseUint(parts[1], 16, 8)
+		// One spelling per value: no zero, no leading zeros, lower case.
+		if err != nil || f == 0 || clientFeatures(f)&^knownFeatures != 0 || strconv.FormatUint(f, 16) != parts[1] {
+			return 0, false
+		}
+		features = clientFeatures(f)
+	default:
+		return 0, false
 	}
-	return subtle.ConstantTimeCompare([]byte(tag), []byte(b.tag(nonce))) == 1
+	nonce, tag := parts[0], parts[len(parts)-1]
+	if len(nonce) != 32 {
+		return 0, false
+	}
+	if subtle.ConstantTimeCompare([]byte(tag), []byte(b.tag(nonce, features))) != 1 {
+		return 0, false
+	}
+	return features, true
 }
 
-func (b boundSessionIDs) tag(nonce string) string {
-	sum := sha256.Sum256([]byte(b.principal + "\x00" + nonce))
+// tag binds a nonce and the features to the principal. Without features it
+// is what ids were before features existed, so those stay valid.
+func (b boundSessionIDs) tag(nonce string, features clientFeatures) string {
+	msg := b.principal + "\x00" + nonce
+	if features != 0 {
+		msg += "\x00" + strconv.FormatUint(uint64(features), 16)
+	}
+	sum := sha256.Sum256([]byte(msg))
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -81,19 +132,21 @@ func (e sessionError) Error() string { return string(e) }
 
 const errUnknownSession = sessionError("unknown MCP session")
 
-// sessionIDResolver hands mcp-go the id manager of the request's principal.
+// sessionIDResolver hands mcp-go the id manager of the request's principal,
+// writing the features of the client that initializes (serveStreamable
+// read them from the request).
 type sessionIDResolver struct{}
 
 // ResolveSessionIdManager implements server.SessionIdManagerResolver. mcp-go
 // passes nil outside requests (to terminate sessions at shutdown).
 func (sessionIDResolver) ResolveSessionIdManager(r *http.Request) server.SessionIdManager {
-	var p string
+	var b boundSessionIDs
 	if r != nil {
 		if info, ok := r.Context().Value(infoKey{}).(requestInfo); ok {
-			p = info.principal.ID
+			b = boundSessionIDs{principal: info.principal.ID, features: info.features}
 		}
 	}
-	return boundSessionIDs{principal: p}
+	return b
 }
 
 // sseStream is a live stream of the SSE transport.

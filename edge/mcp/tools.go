@@ -104,6 +104,7 @@ func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, waitConte
 		RawInputSchema: requestApprovalInput(l),
 		Annotations:    annotations("Ask for approval", false),
 	}, t.requestApproval)
+	t.addApps()
 	return srv
 }
 
@@ -187,7 +188,9 @@ func (t *tools) interactiveFeedback(ctx context.Context, req mcpgo.CallToolReque
 			return t.toolError(ctx, err), nil
 		}
 	}
-	sess, err := t.svc.Create(ctx, info.principal.ID, args.request())
+	cr := args.request()
+	cr.CallRef = callRef(ctx, req)
+	sess, err := t.svc.Create(ctx, info.principal.ID, cr)
 	if err != nil {
 		return t.toolError(ctx, err), nil
 	}

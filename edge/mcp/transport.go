@@ -110,6 +110,9 @@ type requestInfo struct {
 	// createKey names the budget.
 	allowCreate func() error
 	createKey   string
+	// features are what the client of a Streamable HTTP session declared
+	// in initialize, read from its session id (session.go).
+	features clientFeatures
 }
 
 type infoKey struct{}
@@ -161,7 +164,9 @@ func New(cfg Config, svc *sessions.Service, log *slog.Logger) *Server {
 	hooks := &server.Hooks{}
 	hooks.AddOnRegisterSession(m.streams.register)
 	hooks.AddOnUnregisterSession(m.streams.unregister)
-	m.srv = newMCPServer(cfg, svc, log, m.bridge.WaitContext, server.WithHooks(hooks), server.WithToolHandlerMiddleware(m.bindToClient))
+	addAppsHooks(hooks)
+	m.srv = newMCPServer(cfg, svc, log, m.bridge.WaitContext, server.WithHooks(hooks), server.WithToolHandlerMiddleware(m.bindToClient),
+		server.WithToolFilter(appToolFilter))
 
 	// Host-header (DNS rebinding) checks are off: every MCP request must
 	// authenticate, and a reverse proxy on the same host legitimately sends
@@ -258,9 +263,13 @@ func (m *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 func (m *Server) serveStreamable(sw *streamWriter, r *http.Request, body []byte, info requestInfo, cancel context.CancelFunc) {
 	session := r.Header.Get(server.HeaderKeySessionID)
-	if session != "" && !(boundSessionIDs{principal: info.principal.ID}).valid(session) {
-		http.Error(sw, "Invalid session ID", http.StatusNotFound)
-		return
+	if session != "" {
+		features, ok := (boundSessionIDs{principal: info.principal.ID}).check(session)
+		if !ok {
+			http.Error(sw, "Invalid session ID", http.StatusNotFound)
+			return
+		}
+		info.features = features
 	}
 	if r.Method == http.MethodPost {
 		var msg struct {
@@ -269,6 +278,10 @@ func (m *Server) serveStreamable(sw *streamWriter, r *http.Request, body []byte,
 			Params json.RawMessage `json:"params"`
 		}
 		if json.Unmarshal(body, &msg) == nil {
+			if msg.Method == string(mcpgo.MethodInitialize) && session == "" {
+				// The id mcp-go mints for this session carries them.
+				info.features = declaredFeatures(msg.Params)
+			}
 			switch {
 			case msg.Method == string(mcpgo.MethodNotificationCancelled):
 				var p struct {
@@ -292,7 +305,7 @@ func (m *Server) serveStreamable(sw *streamWriter, r *http.Request, body []byte,
 			}
 		}
 	}
-	m.streamable.ServeHTTP(sw, r)
+	m.streamable.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
 }
 
 // bindToClient is tool middleware: a call posted to the SSE transport runs

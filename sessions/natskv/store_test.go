@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -229,4 +230,32 @@ func TestLeaderReadsSeeEveryStateAndThePurge(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A CallRef is kept with the session for the surface that created it,
+// survives every transition, is never read from a request body, and is
+// bounded.
+func TestCallRefIsKeptButNeverReadFromABody(t *testing.T) {
+	t.Parallel()
+	svc, _ := newService(t)
+	ctx := context.Background()
+	s, err := svc.Create(ctx, "alice", &sessions.CreateRequest{Message: "Ship it?", CallRef: "args1:abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "yes"
+	if _, err := svc.Submit(ctx, s.ID, &sessions.SubmitRequest{FreeText: &text}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := svc.GetOwned(ctx, "alice", s.ID); err != nil || got.CallRef != "args1:abc" || got.Status != sessions.StatusCompleted {
+		t.Fatalf("after submit: %+v, %v", got, err)
+	}
+	var req sessions.CreateRequest
+	if err := json.Unmarshal([]byte(`{"message":"m","callRef":"forged","CallRef":"forged"}`), &req); err != nil || req.CallRef != "" {
+		t.Fatalf("a body set CallRef: %q, %v", req.CallRef, err)
+	}
+	_, err = svc.Create(ctx, "alice", &sessions.CreateRequest{Message: "m", CallRef: strings.Repeat("x", sessions.MaxCallRef+1)})
+	if sessions.ErrorCode(err) != sessions.CodeInternal {
+		t.Fatalf("an oversized CallRef: %v", err)
+	}
 }

@@ -314,3 +314,33 @@ func TestClosingWithUnreadBytesStillDeliversTheAnswer(t *testing.T) {
 		})
 	}
 }
+
+// Close is how a server unblocks a goroutine reading an idle connection
+// (fasthttp's shutdown does so): looking for unread bytes must not wait
+// for that reader.
+func TestCloseUnblocksAReaderAtOnce(t *testing.T) {
+	l, conns := listen(t, listener.Config{})
+	_ = dial(t, l)
+	s := <-conns
+	read := make(chan error, 1)
+	go func() {
+		_, err := s.Read(make([]byte, 1))
+		read <- err
+	}()
+	poll.Until(t, 5*time.Second, poll.True("the reader to block", func() bool {
+		select {
+		case <-read:
+			t.Fatal("Read returned before Close")
+		default:
+		}
+		return true
+	}))
+	closed := make(chan struct{})
+	go func() { _ = s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for the blocked reader")
+	}
+	<-read
+}

@@ -46,9 +46,11 @@ func unread(c net.Conn) bool {
 	}
 	var buf [1]byte
 	n := 0
-	if rc.Read(func(fd uintptr) bool {
+	// Control, not Read: Read would wait for the read lock that a
+	// goroutine blocked reading the connection holds, and Close is how
+	// that goroutine is unblocked.
+	if rc.Control(func(fd uintptr) {
 		n, _, _ = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return true
 	}) != nil {
 		return false
 	}

@@ -71,9 +71,10 @@ type Main struct {
 	done     chan struct{}
 	doneOnce sync.Once
 
-	authn    *auth.Authenticator
-	watch    *natsWatch
-	nc       *nats.Conn
+	authn *auth.Authenticator
+	watch *natsWatch
+	// nc is read by /health and /ready while Run is still setting it.
+	nc       atomic.Pointer[nats.Conn]
 	embedded *server.Server
 	backend  atomic.Pointer[Backend]
 	edge     atomic.Pointer[edge.Server]
@@ -328,7 +329,22 @@ func (m *Main) health(ctx context.Context) error {
 	if be := m.backend.Load(); be != nil {
 		return be.Health(ctx)
 	}
-	return m.watch.notReady(m.nc)
+	return m.watch.notReady(m.nc.Load())
+}
+
+// readiness is /ready: healthy, and every part of the role started. Until
+// then the role's routes answer 503 (the starting handler), so a probe
+// must not send traffic yet, even once the backend is open.
+func (m *Main) readiness(ctx context.Context) error {
+	select {
+	case <-m.ready:
+	default:
+		if err := m.health(ctx); err != nil {
+			return err
+		}
+		return errors.New("starting: the role's parts are not all serving yet")
+	}
+	return m.health(ctx)
 }
 
 // opsHandler is the role's operations API, with /metrics or without.
@@ -337,7 +353,7 @@ func (m *Main) opsHandler(metrics bool) *opsapi.Handler {
 		Service: m.role.service,
 		Version: m.version(),
 		Health:  m.health,
-		Ready:   m.health,
+		Ready:   m.readiness,
 		Log:     m.log,
 	}
 	if metrics {

@@ -217,7 +217,7 @@ func (m *Main) start() error {
 	if err != nil {
 		return err
 	}
-	m.nc = nc
+	m.nc.Store(nc)
 	untrack := metrics.TrackNATS(nc)
 	m.onClose("NATS connection", func() error { untrack(); nc.Close(); return nil })
 
@@ -228,7 +228,7 @@ func (m *Main) start() error {
 // startParts is the background half of Run: it waits for JetStream, opens
 // the backend and starts the parts in order.
 func (m *Main) startParts() {
-	be, err := openBackend(m.ctx, m.Config, m.nc, m.log, m.watch, m.Hooks.Sessions...)
+	be, err := openBackend(m.ctx, m.Config, m.nc.Load(), m.log, m.watch, m.Hooks.Sessions...)
 	if err != nil {
 		if m.ctx.Err() == nil {
 			m.fail(err)

@@ -121,6 +121,7 @@ type Server struct {
 	bodies  *bodyGate
 	waits   *ratelimit.Slots
 	mcp     *mcp.Server
+	conns   *connTracker
 }
 
 // New builds the edge application and its routes. It starts background work
@@ -160,6 +161,8 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, log *slog.Logge
 	// Tell keep-alive clients to go away when shutting down, instead of
 	// waiting for them to fall idle.
 	s.app.Server().CloseOnShutdown = true
+	s.conns = newConnTracker()
+	s.app.Server().ConnState = s.conns.track
 	// Body limits per route, decided before a body is read (bodylimit.go).
 	s.bodies = newBodyGate(largeBodyLimitOf(svc.Limits()), cfg.UploadMemory, authn, 30*time.Second)
 	s.bodies.install(s.app.Server())
@@ -199,7 +202,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.bridge.Close()
 	defer s.limits.close()
 	if err := s.app.ShutdownWithContext(ctx); err != nil {
-		return fmt.Errorf("shut down HTTP: %w", err)
+		if ferr := s.forceClose(); ferr != nil {
+			return fmt.Errorf("shut down HTTP: %w", errors.Join(err, ferr))
+		}
 	}
 	return nil
 }

@@ -69,7 +69,10 @@ type Config struct {
 	DefaultTimeout  int           `env:"DEFAULT_TIMEOUT" envDefault:"300"`
 	MaxTimeout      int           `env:"MAX_TIMEOUT" envDefault:"3600"`
 	ResultRetention time.Duration `env:"RESULT_RETENTION" envDefault:"24h"`
-	MCPWaitSeconds  int           `env:"MCP_WAIT_SECONDS" envDefault:"50"`
+	// ShutdownGrace is how long a stopping process gives requests in
+	// flight before it closes what is still open.
+	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" envDefault:"10s"`
+	MCPWaitSeconds int           `env:"MCP_WAIT_SECONDS" envDefault:"50"`
 	// ResultMaxWait caps ?wait= on the result route, in seconds.
 	ResultMaxWait int `env:"RESULT_MAX_WAIT" envDefault:"60"`
 
@@ -227,6 +230,9 @@ func (c *Config) check() error {
 	}
 	if c.ResultRetention < time.Second {
 		errs = append(errs, fmt.Errorf("RESULT_RETENTION=%s must be at least 1s", c.ResultRetention))
+	}
+	if c.ShutdownGrace < 100*time.Millisecond || c.ShutdownGrace > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("SHUTDOWN_GRACE=%s must be between 100ms and 10m", c.ShutdownGrace))
 	}
 	if c.MCPWaitSeconds < 0 || c.MCPWaitSeconds > 3600 {
 		errs = append(errs, fmt.Errorf("MCP_WAIT_SECONDS=%d must be between 0 and 3600", c.MCPWaitSeconds))

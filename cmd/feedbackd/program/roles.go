@@ -449,7 +449,7 @@ func (m *Main) goServe(name string, serve func() error, shutdown func(context.Co
 	}()
 	m.onClose(name, func() error {
 		stopping.Store(true)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownGrace)
 		defer cancel()
 		err := shutdown(ctx)
 		if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {

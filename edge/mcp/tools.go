@@ -306,10 +306,14 @@ func (t *tools) await(ctx context.Context, req mcpgo.CallToolRequest, sess *sess
 // reportProgress sends notifications/progress every t.progress until ctx
 // ends. The final state is never announced this way: a notification sent
 // just before the result may be dropped by the transport, the result never.
+// Progress must increase with every notification (MCP basic/utilities/
+// progress): a tick that comes late, right before the next one, rounds to
+// the same millisecond and is skipped.
 func (t *tools) reportProgress(ctx context.Context, token mcpgo.ProgressToken, total float64) {
 	start := time.Now()
 	tick := time.NewTicker(t.progress)
 	defer tick.Stop()
+	last := 0.0
 	for {
 		select {
 		case <-ctx.Done():
@@ -317,9 +321,14 @@ func (t *tools) reportProgress(ctx context.Context, token mcpgo.ProgressToken, t
 		case <-tick.C:
 		}
 		elapsed := time.Since(start).Seconds()
+		progress := math.Round(elapsed*1000) / 1000
+		if progress <= last {
+			continue
+		}
+		last = progress
 		_ = t.srv.SendNotificationToClient(ctx, string(mcpgo.MethodNotificationProgress), map[string]any{
 			"progressToken": token,
-			"progress":      math.Round(elapsed*1000) / 1000,
+			"progress":      progress,
 			"total":         total,
 			"message":       fmt.Sprintf("Waiting for the person to answer (%.0fs of %.0fs).", elapsed, total),
 		})

@@ -244,6 +244,11 @@ func linger(c net.Conn) {
 	if !ok || cw.CloseWrite() != nil {
 		return
 	}
+	// The deadline alone does not bound this: a server goroutine still
+	// reading c (a keep-alive connection closed as idle just as its next
+	// request arrived) may set its own, longer one. The timer does.
+	stop := time.AfterFunc(lingerTime, func() { _ = c.Close() })
+	defer stop.Stop()
 	_ = c.SetReadDeadline(time.Now().Add(lingerTime))
 	_, _ = io.CopyN(io.Discard, c, lingerBytes)
 }

@@ -344,3 +344,43 @@ func TestCloseUnblocksAReaderAtOnce(t *testing.T) {
 	}
 	<-read
 }
+
+// A lingering Close is bounded even when another goroutine keeps moving the
+// connection's read deadline (fasthttp does, serving the next request of a
+// keep-alive connection that its shutdown has just closed as idle): a
+// deadline alone held Close, and the shutdown behind it, for that reader's
+// 30 s.
+func TestLingerIsBoundedWhileAnotherGoroutineMovesTheDeadline(t *testing.T) {
+	l, conns := listen(t, listener.Config{})
+	_ = dial(t, l) // the client keeps its end open and sends nothing
+	s := <-conns
+	stop := make(chan struct{})
+	defer close(stop)
+	moved := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for first := true; ; first = false {
+			if s.SetReadDeadline(time.Now().Add(30*time.Second)) != nil {
+				return // closed
+			}
+			if first {
+				close(moved)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	<-moved
+	listener.Linger(s)
+	closed := make(chan struct{})
+	go func() { _ = s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a lingering Close waited for a deadline another goroutine set")
+	}
+}

@@ -321,6 +321,10 @@ func (s *Service) transition(ctx context.Context, id, owner string, change func(
 	}
 }
 
+// stoppedReadTimeout bounds the read that tells a stopped wait the
+// session's state.
+const stoppedReadTimeout = 2 * time.Second
+
 // Wait returns the owner's session once it has left pending, or its current
 // state when d runs out or ctx ends. It is woken by the change feed through
 // the hub, never by polling; the session's own deadline also wakes it, so a
@@ -339,10 +343,23 @@ func (s *Service) Wait(ctx context.Context, owner, id string, d time.Duration) (
 	})
 	defer cancel()
 
+	// read is GetOwned, except that a wait stopped in the middle of a read
+	// (a shutdown answering its waiters, say) still reports the session as
+	// it is, read once more without the stop, instead of the read's
+	// interruption.
+	read := func() (*Session, error) {
+		sess, err := s.GetOwned(ctx, owner, id)
+		if err != nil && ctx.Err() != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stoppedReadTimeout)
+			defer cancel()
+			return s.GetOwned(rctx, owner, id)
+		}
+		return sess, err
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
-		sess, err := s.GetOwned(ctx, owner, id)
+		sess, err := read()
 		if err != nil || sess.Status.Terminal() || d <= 0 {
 			return sess, err
 		}
@@ -352,7 +369,7 @@ func (s *Service) Wait(ctx context.Context, owner, id string, d time.Duration) (
 		case <-deadline.C:
 		case <-timer.C:
 			deadline.Stop()
-			return s.GetOwned(ctx, owner, id)
+			return read()
 		case <-ctx.Done():
 			deadline.Stop()
 			return sess, nil

@@ -259,3 +259,32 @@ func TestCallRefIsKeptButNeverReadFromABody(t *testing.T) {
 		t.Fatalf("an oversized CallRef: %v", err)
 	}
 }
+
+// stopOnFirstRead is the real store, except that its first Get stops the
+// wait that called it (as a shutdown does) while the read is under way.
+type stopOnFirstRead struct {
+	sessions.Store
+	stop func()
+	once sync.Once
+}
+
+func (s *stopOnFirstRead) Get(ctx context.Context, id string) (*sessions.Session, error) {
+	s.once.Do(s.stop)
+	return s.Store.Get(ctx, id)
+}
+
+// A wait stopped in the middle of its read (shutdown answering every
+// waiter) reports the session as it is, not the read's interruption as
+// storage being unavailable.
+func TestAWaitStoppedMidReadReportsTheSession(t *testing.T) {
+	t.Parallel()
+	svc, store := newService(t)
+	s := create(t, svc, "alice")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopping := sessions.NewService(&stopOnFirstRead{Store: store, stop: cancel}, sessions.NewHub())
+	got, err := stopping.Wait(ctx, "alice", s.ID, time.Minute)
+	if err != nil || got.ID != s.ID || got.Status != sessions.StatusPending {
+		t.Fatalf("wait = %+v, %v; want the pending session", got, err)
+	}
+}

@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -170,6 +171,12 @@ func TestMCPProgressNotificationsWhileWaiting(t *testing.T) {
 			if len(got) < 5 {
 				t.Fatalf("got %d progress notifications in 1s at 50ms, want several", len(got))
 			}
+			// Sent in increasing order; a Streamable HTTP client with its
+			// GET stream open may receive them over two streams (mcp-go
+			// forwards a session's notifications to whichever stream reads
+			// first), so the order of arrival is not the order sent, but no
+			// value may repeat.
+			slices.SortFunc(got, func(a, b *sdk.ProgressNotificationParams) int { return cmp.Compare(a.Progress, b.Progress) })
 			for i, p := range got {
 				if p.Total != 1 || p.Message == "" || (i > 0 && p.Progress <= got[i-1].Progress) {
 					t.Fatalf("notification %d = %+v (previous %+v)", i, p, got[max(i-1, 0)])

@@ -129,6 +129,10 @@ func TestTheNotifiersCapFollowsMaxConnsAndRefusesFirst(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = c.Close() })
 	}
+	// A socket counts once its handler has taken it, just after the 101.
+	programtest.WaitFor(t, 5*time.Second, programtest.Until("the nine sockets to count", func() bool {
+		return m.Notifier().Stats().Connections == 9
+	}))
 	_, res, err := fws.DefaultDialer.Dial(ws, nil)
 	if err == nil || res == nil {
 		t.Fatalf("the tenth WebSocket: %v, %v; want the notifier's 503", res, err)

@@ -84,6 +84,11 @@ func TestWebhookDeliversPressesWithTheSecretAndRetriesFailures(t *testing.T) {
 		if n := len(route.actions()); n != 1 {
 			return fmt.Errorf("%d actions at the webhook", n)
 		}
+		// The fake records a delivery once it has read the answer, just
+		// after the route has taken the action.
+		if n := len(fake.Deliveries()); n != 3 {
+			return fmt.Errorf("%d deliveries recorded", n)
+		}
 		return nil
 	})
 	if ch, ok := route.actions()[0].(telegram.Choose); !ok || ch.Option != 0 || ch.Session != session {

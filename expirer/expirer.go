@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
@@ -111,25 +112,26 @@ func (x *expirer) runOnce(ctx context.Context) (started bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	feedPool, err := consume(ctx, feed, x.cfg.Workers, opTimeout, x.log, x.schedule)
+	opts := natsutil.PoolOptions{Workers: x.cfg.Workers, OpTimeout: opTimeout, Log: x.log}
+	feedPool, err := natsutil.Consume(ctx, feed, opts, x.schedule)
 	if err != nil {
 		return false, fmt.Errorf("consume the sessions feed: %w", err)
 	}
-	duePool, err := consume(ctx, due, x.cfg.Workers, opTimeout, x.log, x.expire)
+	duePool, err := natsutil.Consume(ctx, due, opts, x.expire)
 	if err != nil {
-		feedPool.stop()
+		feedPool.Stop()
 		return false, fmt.Errorf("consume expiry requests: %w", err)
 	}
 	x.log.Info("expirer running", "stream", Stream, "workers", x.cfg.Workers)
 	select {
 	case <-ctx.Done():
-	case <-feedPool.closed():
+	case <-feedPool.Closed():
 		err = errors.New("consuming the sessions feed stopped")
-	case <-duePool.closed():
+	case <-duePool.Closed():
 		err = errors.New("consuming expiry requests stopped")
 	}
-	feedPool.stop()
-	duePool.stop()
+	feedPool.Stop()
+	duePool.Stop()
 	if ctx.Err() != nil {
 		x.log.Info("expirer stopped")
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/feedbackd/feedbackd/pkg/poll"
+	"github.com/feedbackd/feedbackd/pkg/syncbuf"
 )
 
 // These tests run the feedbackd binary as users do, built from this
@@ -61,28 +61,11 @@ func binary(t *testing.T) string {
 // proc is a running feedbackd process.
 type proc struct {
 	cmd    *exec.Cmd
-	logs   *lockedBuffer
+	logs   *syncbuf.Buffer
 	exited chan struct{}
 	err    error // of Wait, once exited is closed
 	url    string
 	ops    string // METRICS_ADDR's URL, when set
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // start runs `feedbackd serve` with env (on top of a fresh DATA_DIR, a
@@ -105,7 +88,7 @@ func start(t *testing.T, fileLimit int, env ...string) *proc {
 		"DATA_DIR="+t.TempDir(), "LISTEN_ADDR=127.0.0.1:0", "API_KEYS="+testKey,
 		"LOG_FORMAT=json", "LOG_LEVEL=info", "RATE_LIMIT_CREATE=off", "NATS_URL=")
 	cmd.Env = append(cmd.Env, env...)
-	p := &proc{cmd: cmd, logs: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &proc{cmd: cmd, logs: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = io.Discard, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

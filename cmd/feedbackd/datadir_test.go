@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -9,12 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/feedbackd/feedbackd/pkg/poll"
+	"github.com/feedbackd/feedbackd/pkg/syncbuf"
 )
 
 // runAsMain makes the test binary run feedbackd itself when a test starts
@@ -38,33 +37,16 @@ func TestMain(m *testing.M) {
 // process is feedbackd running as a child process of the test.
 type process struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 	err  error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startProcess runs `feedbackd serve` on dataDir in a process of its own; the
 // test kills it at the end if it still runs.
 func startProcess(t *testing.T, dataDir string) *process {
 	t.Helper()
-	p := &process{out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "serve")
 	p.cmd.Env = []string{
 		runAsMain + "=1",

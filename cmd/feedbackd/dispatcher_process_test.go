@@ -17,6 +17,7 @@ import (
 	"github.com/feedbackd/feedbackd/notifier/dispatch/dispatchtest"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram/telegramfake"
+	"github.com/feedbackd/feedbackd/pkg/syncbuf"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
@@ -31,7 +32,7 @@ type dispatcherProc struct {
 	name string
 	cmd  *exec.Cmd
 	ops  string
-	logs *lockedBuffer
+	logs *syncbuf.Buffer
 	done chan struct{}
 }
 
@@ -49,7 +50,7 @@ func freePort(t *testing.T) string {
 // is ready. It is stopped (SIGTERM) when the test ends, unless killed.
 func startDispatcher(t *testing.T, name string, env ...string) *dispatcherProc {
 	t.Helper()
-	p := &dispatcherProc{t: t, name: name, ops: freePort(t), logs: &lockedBuffer{}, done: make(chan struct{})}
+	p := &dispatcherProc{t: t, name: name, ops: freePort(t), logs: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), "dispatcher")
 	p.cmd.Dir = t.TempDir() // no .env of the developer's
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATA_DIR=" + t.TempDir(), "DISPATCHER_ADDR=" + p.ops,

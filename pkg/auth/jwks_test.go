@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/pkg/poll"
+	"github.com/feedbackd/feedbackd/pkg/syncbuf"
 )
 
 func TestJWKSAcceptsRS256AndES256(t *testing.T) {
@@ -152,7 +152,7 @@ func TestJWKSCloseStopsTheRefresh(t *testing.T) {
 func TestJWKSRefusesAnOversizedKeySet(t *testing.T) {
 	srv := newJWKSServer(t)
 	srv.setRaw(append(bytes.Repeat([]byte(" "), 2<<20), `{"keys":[]}`...))
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	a := newAuth(t, auth.Config{JWKSURL: srv.URL, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	tok := sign(t, jwt.SigningMethodRS256, rsaKey1(), "k", claims("alice"))
 	if _, err := a.Authenticate(context.Background(), auth.Credentials{Token: tok}); err == nil {
@@ -161,21 +161,4 @@ func TestJWKSRefusesAnOversizedKeySet(t *testing.T) {
 	if !strings.Contains(logs.String(), "larger than 1 MiB") {
 		t.Fatalf("log does not say the key set was too large:\n%s", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/pkg/client"
+	"github.com/feedbackd/feedbackd/pkg/syncbuf"
 )
 
 // openPTY opens a pseudo-terminal: the side a terminal emulator reads, and
@@ -42,7 +43,7 @@ func openPTY(t *testing.T) (term, program *os.File) {
 func TestAskOnATerminalShowsAQRCodeAndACountdown(t *testing.T) {
 	t.Parallel()
 	term, tty := openPTY(t)
-	screen := &syncBuffer{}
+	screen := &syncbuf.Buffer{}
 	go func() {
 		buf := make([]byte, 4096)
 		for {

@@ -1,7 +1,6 @@
 package program_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,33 +8,15 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
+	"github.com/feedbackd/feedbackd/pkg/syncbuf"
 	"github.com/feedbackd/feedbackd/sessions"
 )
-
-// syncBuffer collects a program's log across goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // get returns the status and body of GET url.
 func get(t *testing.T, url string) (int, string) {
@@ -157,7 +138,7 @@ func TestEdgeWaitsForAnUnreachableNATSAndSaysWhy(t *testing.T) {
 	t.Parallel()
 	ns := programtest.StartNATS(t)
 	ns.Stop()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	m := programtest.MustRunMain(t, programtest.Role("edge"), programtest.NATS(ns.URL), programtest.NoWait(), programtest.Logs(logs))
 	programtest.WaitFor(t, 10*time.Second, want(m.URL()+"/ready", 503, ns.URL, "unreachable", "connection refused"))
 	if status, body := get(t, m.URL()+"/health"); status != 503 || !strings.Contains(body, `"degraded"`) {
@@ -221,7 +202,7 @@ func TestEdgeSaysWhenNATSHasNoJetStreamOrRefusesItsCredentials(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			url := startNATS(t, tc.opts)
-			logs := &syncBuffer{}
+			logs := &syncbuf.Buffer{}
 			m := programtest.MustRunMain(t, programtest.Role("edge"), programtest.NATS(url), programtest.NoWait(), programtest.Logs(logs))
 			programtest.WaitFor(t, 30*time.Second, want(m.URL()+"/ready", 503, url, tc.reason))
 			programtest.WaitFor(t, 30*time.Second, func() error {
@@ -238,7 +219,7 @@ func TestEdgeSaysWhenNATSHasNoJetStreamOrRefusesItsCredentials(t *testing.T) {
 // authenticates.
 func TestWeakCredentialsAreWarnedAboutOnce(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	programtest.MustRunMain(t, programtest.Logs(logs),
 		programtest.Env("API_KEYS", programtest.KeyA+",short-key"),
 		programtest.Env("JWT_SECRET", "a-short-secret"))
@@ -255,7 +236,7 @@ func TestWeakCredentialsAreWarnedAboutOnce(t *testing.T) {
 
 func TestServeGeneratesAKeyAndPrintsIt(t *testing.T) {
 	t.Parallel()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	m := programtest.MustRunMain(t, programtest.Env("API_KEYS", ""), programtest.Stdout(out))
 	banner := out.String()
 	if !strings.Contains(banner, "generated an API key") || !strings.Contains(banner, m.URL()+"/api/feedback") {

@@ -629,6 +629,8 @@
       channels.slack && channels.slack.hasWebhookUrl ? t('inbox.slack.kept', { host: channels.slack.host }) : 'https://hooks.slack.com/services/…';
     slackRemoved = false;
     ntfyTokenCleared = false;
+    $('slack-remove').hidden = !(channels.slack && channels.slack.hasWebhookUrl);
+    $('ntfy-token-clear').hidden = !(channels.ntfy && channels.ntfy.hasToken);
     $('webhooks').replaceChildren(...(channels.webhooks || []).map((w) => webhookRow(w)));
     $('webhook-add').hidden = $('webhooks').children.length >= 5;
     for (const kind of kinds) renderDeliveries(kind, (channels.recent || {})[kind]);
@@ -722,9 +724,11 @@
   });
 
   // Secrets cannot be shown, so clearing one is a button of its own.
-  const clearer = (input, label, onClear) => {
+  const clearer = (input, id, label, onClear) => {
     const button = document.createElement('button');
     button.type = 'button';
+    button.id = id;
+    button.hidden = true;
     button.className = 'button button-quiet button-small secret-clear';
     button.textContent = label;
     button.addEventListener('click', () => {
@@ -734,10 +738,10 @@
     });
     input.insertAdjacentElement('afterend', button);
   };
-  clearer($('slack-url'), t('inbox.slack.remove'), () => {
+  clearer($('slack-url'), 'slack-remove', t('inbox.slack.remove'), () => {
     slackRemoved = true;
   });
-  clearer($('ntfy-token'), t('inbox.ntfy.clearToken'), () => {
+  clearer($('ntfy-token'), 'ntfy-token-clear', t('inbox.ntfy.clearToken'), () => {
     ntfyTokenCleared = true;
   });
 
@@ -822,7 +826,17 @@
       const { publicKey } = await request('GET', api('/push/vapid-public-key'));
       let sub;
       try {
-        sub = await ready.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64url(publicKey) });
+        // A push service that never answers (no network, a blocked
+        // vendor) must not leave the button spinning for ever.
+        let timer = 0;
+        const slow = new Promise((_, fail) => {
+          timer = setTimeout(() => fail(new Error(t('inbox.push.noAnswer'))), 15000);
+        });
+        try {
+          sub = await Promise.race([ready.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: base64url(publicKey) }), slow]);
+        } finally {
+          clearTimeout(timer);
+        }
       } catch (err) {
         pushError(t('inbox.push.failed', { reason: String((err && err.message) || err) }));
         return;

@@ -1,0 +1,515 @@
+package edge_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/serviceworker"
+	"github.com/chromedp/chromedp"
+
+	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
+	"github.com/feedbackd/feedbackd/notifier/dispatch"
+	"github.com/feedbackd/feedbackd/notifier/dispatch/webpush"
+	"github.com/feedbackd/feedbackd/notifier/dispatch/webpush/pushfake"
+)
+
+// The inbox in a real headless Chromium (docs/inbox.md), against feedbackd
+// serve (edge, notifier, dispatcher) with a local push service
+// (webpush/pushfake) standing in for the browser vendor's: a person opens an
+// inbox link, questions arrive live and are answered in place, another
+// principal's never show, a cross-site request with the cookie is refused,
+// a revoked link signs the browser out at once, the service worker
+// registers, keeps an offline shell and turns pushes into notifications.
+
+// inboxStack is serve with a push fake the dispatcher delivers to, private
+// addresses allowed (the fake is on loopback).
+type inboxStack struct {
+	*restEdge
+	push *pushfake.Server
+}
+
+func startInboxStack(t *testing.T) *inboxStack {
+	t.Helper()
+	fake := pushfake.Start(t, pushfake.Config{})
+	m := programtest.MustRunMain(t, programtest.ShortTimeouts(), programtest.Env("WEBHOOK_ALLOW_PRIVATE", "true"),
+		programtest.Dispatch(func(c *dispatch.Config) { c.WebPush.HTTPClient = fake.Client() }))
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
+	return &inboxStack{restEdge: &restEdge{URL: m.URL(), Svc: m.Backend().Service(), m: m}, push: fake}
+}
+
+func TestInboxInBrowser(t *testing.T) {
+	start := time.Now()
+	b := startBrowser(t)
+	s := startInboxStack(t)
+	t.Run("scenarios", func(t *testing.T) {
+		t.Run("SignInLiveAnswerRevoke", func(t *testing.T) { t.Parallel(); browserInboxFlow(t, b, s) })
+		t.Run("CrossSiteRequestIsRefused", func(t *testing.T) { t.Parallel(); browserInboxCSRF(t, b, s) })
+		t.Run("ServiceWorkerAndPush", func(t *testing.T) { t.Parallel(); browserInboxPush(t, b, s) })
+		t.Run("Screenshots", func(t *testing.T) { t.Parallel(); browserInboxScreenshots(t, b, s) })
+	})
+	t.Run("OfflineShell", func(t *testing.T) { browserInboxOffline(t, b) })
+	t.Logf("inbox browser suite took %s", time.Since(start).Round(100*time.Millisecond))
+}
+
+// inboxTab opens a tab in a browser context of its own: each scenario signs
+// in as its own principal, with its own cookie jar, service worker and
+// permissions.
+func (b *browser) inboxTab(t *testing.T, d time.Duration) *tab {
+	t.Helper()
+	return b.newTabFor(t, true, d, chromedp.WithNewBrowserContext())
+}
+
+// openInbox opens an inbox link in tb and waits until the list is shown.
+func (tb *tab) openInbox(linkURL string) {
+	tb.t.Helper()
+	tb.do("open the inbox link",
+		chromedp.Navigate(linkURL),
+		chromedp.WaitVisible(chromedp.ID("view-questions")),
+		chromedp.Poll[chromedp.Void](`document.getElementById('live').dataset.state === 'live'`, chromedp.WithPollingInterval(50*time.Millisecond)),
+	)
+}
+
+// waitJS waits until expr is true in the page.
+func (tb *tab) waitJS(what, expr string) {
+	tb.t.Helper()
+	tb.do(what, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+}
+
+// item is the CSS selector of a session's entry in the list.
+func item(id string) string { return `li.item[data-session-id="` + id + `"]` }
+
+// openItem opens a question in place and waits for its form.
+func (tb *tab) openItem(id string) {
+	tb.t.Helper()
+	tb.do("open "+id, chromedp.Click(chromedp.CSS(item(id)+" .item-head")), chromedp.WaitVisible(chromedp.CSS(item(id)+" #answer-form")))
+}
+
+func browserInboxFlow(t *testing.T, b *browser, s *inboxStack) {
+	theirs := s.create(t, keyB, map[string]any{"message": "B's secret question"})
+	waiting := s.create(t, keyA, map[string]any{"message": "Already waiting", "predefinedOptions": []string{"ok"}})
+	l := mintLink(t, s.restEdge, keyA, `{"name":"browser"}`)
+
+	tb := b.inboxTab(t, time.Minute)
+	tb.do("viewport", chromedp.EmulateViewport(1280, 900))
+	tb.openInbox(l.URL)
+
+	// The token left the address bar and the history at once; the cookie is
+	// there, and script cannot read it.
+	if href := eval[string](tb, `location.href`); strings.Contains(href, "#") || strings.Contains(href, l.Token) {
+		t.Errorf("the address bar still holds the token: %s", href)
+	}
+	if got := eval[string](tb, `document.cookie`); got != "" {
+		t.Errorf("script reads the cookie: %q", got)
+	}
+	cookies, err := chromedp.Call(tb.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{s.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *network.Cookie
+	for _, c := range cookies.Cookies {
+		if c.Name == "feedbackd_inbox" {
+			found = c
+		}
+	}
+	if found == nil || !found.HTTPOnly || found.SameSite != network.CookieSameSiteStrict || found.Path != "/" || found.Session {
+		t.Fatalf("the inbox cookie in the browser: %+v (of %d)", found, len(cookies.Cookies))
+	}
+
+	// What was waiting is listed; another principal's question is not.
+	tb.do("the waiting question", chromedp.WaitVisible(chromedp.CSS(item(waiting))))
+	// A new question appears live, first.
+	asked := s.create(t, keyA, map[string]any{"message": "## Ship **v2**?\n\nThe release passed.", "predefinedOptions": []string{"Ship it", "Wait"}, "multiSelect": false})
+	tb.do("the new question arrives", chromedp.WaitVisible(chromedp.CSS(item(asked))))
+	if first := eval[string](tb, `document.querySelector('#list li').dataset.sessionId`); first != asked {
+		t.Errorf("the newest waiting question is not first: %s", first)
+	}
+	if got := eval[string](tb, `document.querySelector('`+item(asked)+` .item-title').textContent`); got != "Ship v2?" {
+		t.Errorf("headline %q", got)
+	}
+
+	// Answered in place: a single choice.
+	tb.openItem(asked)
+	tb.do("choose and send", chromedp.Click(chromedp.CSS(item(asked)+` input[value="Ship it"]`)), chromedp.Click(chromedp.CSS(item(asked)+" #submit")))
+	tb.do("submitted", chromedp.WaitVisible(chromedp.CSS(item(asked)+` [data-view="submitted"]`)))
+	tb.waitJS("the list says answered", `document.querySelector('`+item(asked)+`').dataset.status === 'completed'`)
+	if sel, _ := resultOf(t, s.restEdge, asked); !slices.Equal(sel, []string{"Ship it"}) {
+		t.Fatalf("the agent reads %v", sel)
+	}
+
+	// A form and an approval, both arriving live, both answered in place.
+	form := s.create(t, keyA, map[string]any{"message": "When?", "title": "Release date", "fields": map[string]any{
+		"type": "object", "properties": map[string]any{
+			"day":    map[string]any{"type": "string", "format": "date", "title": "Day"},
+			"copies": map[string]any{"type": "integer", "minimum": 1, "maximum": 5, "title": "Copies"},
+			"notify": map[string]any{"type": "boolean", "title": "Tell the team?"},
+		}, "required": []string{"day", "copies"}}})
+	approval := s.create(t, keyA, map[string]any{"kind": "approval", "action": "Run Bash: npm publish", "details": map[string]any{"command": "npm publish"}})
+	later := s.create(t, keyB, map[string]any{"message": "B again"})
+	tb.do("both arrive", chromedp.WaitVisible(chromedp.CSS(item(form))), chromedp.WaitVisible(chromedp.CSS(item(approval))))
+	if got := eval[string](tb, `document.querySelector('`+item(approval)+` .badge').textContent`); got != "Approval" {
+		t.Errorf("the approval's badge: %q", got)
+	}
+	tb.openItem(form)
+	tb.do("fill the form",
+		chromedp.SetValue(chromedp.CSS(item(form)+" #f-day"), "2026-12-01"),
+		chromedp.SendKeys(chromedp.CSS(item(form)+" #f-copies"), "2"),
+		chromedp.Click(chromedp.CSS(item(form)+" #f-notify")),
+		chromedp.Click(chromedp.CSS(item(form)+" #submit")),
+		chromedp.WaitVisible(chromedp.CSS(item(form)+` [data-view="submitted"]`)),
+	)
+	if r := do(t, "GET", s.URL+"/api/feedback/"+form+"/result", keyA, "", nil); !strings.Contains(string(r.Raw), `"values":{"copies":2,"day":"2026-12-01","notify":true}`) {
+		t.Fatalf("the form's answer: %s", r.Raw)
+	}
+	tb.openItem(approval)
+	tb.do("deny with a reason",
+		chromedp.SendKeys(chromedp.CSS(item(approval)+" #reason"), "Not on a Friday."),
+		chromedp.Click(chromedp.CSS(item(approval)+" #deny")),
+		chromedp.WaitVisible(chromedp.CSS(item(approval)+` [data-view="submitted"]`)),
+	)
+	if r := do(t, "GET", s.URL+"/api/feedback/"+approval+"/result", keyA, "", nil); !strings.Contains(string(r.Raw), `"decision":"deny","reason":"Not on a Friday."`) {
+		t.Fatalf("the approval's answer: %s", r.Raw)
+	}
+	// An answered question opens with its answer.
+	tb.do("open the answered one", chromedp.Click(chromedp.CSS(item(asked)+" .item-head")), chromedp.WaitVisible(chromedp.CSS(item(asked)+" .inbox-answer")))
+	if got := eval[string](tb, `document.querySelector('`+item(asked)+` .inbox-answer .sent-text').textContent`); got != "Ship it" {
+		t.Errorf("the answer shown: %q", got)
+	}
+	// Another principal's sessions never appeared, however they arrived.
+	for _, id := range []string{theirs, later} {
+		if n := eval[int](tb, `document.querySelectorAll('`+item(id)+`').length`); n != 0 {
+			t.Errorf("B's session %s is in A's inbox", id)
+		}
+	}
+	if body := eval[string](tb, `document.body.textContent`); strings.Contains(body, "B's") {
+		t.Errorf("B's text shows in A's inbox")
+	}
+	// / leads the signed-in person back to the inbox.
+	tb.do("home", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.ID("view-questions")))
+	if p := eval[string](tb, `location.pathname`); p != "/inbox" {
+		t.Errorf("/ signed in went to %s", p)
+	}
+	tb.assertClean()
+
+	// Revoked (by the owner, elsewhere): the open inbox is signed out at
+	// once, and its cookie no longer opens anything.
+	if r := do(t, "DELETE", s.URL+"/api/inbox/links/"+l.ID, keyA, "", nil); r.Status != 200 {
+		t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+	}
+	tb.do("signed out", chromedp.WaitVisible(chromedp.ID("signin")))
+	if got := eval[string](tb, `document.getElementById('signin-text').textContent`); !strings.Contains(got, "revoked") {
+		t.Errorf("the signed-out inbox says %q", got)
+	}
+	if st := evalAsync[int](tb, `fetch('/inbox/api/me', {credentials: 'same-origin'}).then((r) => r.status)`); st != 401 {
+		t.Errorf("the revoked cookie: %d", st)
+	}
+	tb.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("signin")))
+	if vis := eval[bool](tb, `!document.getElementById('view-questions').hidden`); vis {
+		t.Error("a reload after the revocation shows the questions")
+	}
+	tb.assertClean()
+}
+
+// browserInboxCSRF: a page on another origin of the same site (so the
+// SameSite=Strict cookie does go along) posts an answer to the inbox; the
+// Origin check refuses it, and the question stays unanswered.
+func browserInboxCSRF(t *testing.T, b *browser, s *inboxStack) {
+	id := s.create(t, keyA, map[string]any{"message": "Approve the payout?", "predefinedOptions": []string{"yes", "no"}})
+	l := mintLink(t, s.restEdge, keyA, `{}`)
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>not the inbox</title><script>
+window.results = {};
+fetch(%[1]q + '/inbox/api/me', {credentials: 'include', mode: 'no-cors'}).then(() => { window.results.read = 'sent'; });
+fetch(%[1]q + '/inbox/api/sessions/%[2]s/submit', {method: 'POST', credentials: 'include', mode: 'no-cors',
+  headers: {'Content-Type': 'text/plain'}, body: '{"selectedOptions":["yes"]}'}).then(() => { window.results.post = 'sent'; });
+</script>`, s.URL, id)
+	}))
+	t.Cleanup(evil.Close)
+
+	tb := b.inboxTab(t, time.Minute)
+	tb.openInbox(l.URL)
+	var mu sync.Mutex
+	statuses := map[string]int64{}
+	cookieSent := map[string]bool{}
+	chromedp.Listen(tb.ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *network.EventResponseReceived:
+			if strings.HasPrefix(e.Response.URL, s.URL+"/inbox/api/") {
+				mu.Lock()
+				statuses[e.Response.URL] = e.Response.Status
+				mu.Unlock()
+			}
+		case *network.EventRequestWillBeSentExtraInfo:
+			for _, c := range e.AssociatedCookies {
+				if c.Cookie != nil && c.Cookie.Name == "feedbackd_inbox" && len(c.BlockedReasons) == 0 {
+					mu.Lock()
+					cookieSent[string(e.RequestID)] = true
+					mu.Unlock()
+				}
+			}
+		}
+	})
+	if _, err := chromedp.Call(tb.ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	tb.do("open the other origin", chromedp.Navigate(evil.URL), chromedp.Poll[chromedp.Void](`window.results.read === 'sent' && window.results.post === 'sent'`,
+		chromedp.WithPollingInterval(50*time.Millisecond)))
+	submit := s.URL + "/inbox/api/sessions/" + id + "/submit"
+	programtest.WaitFor(t, 10*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if statuses[submit] == 0 || statuses[s.URL+"/inbox/api/me"] == 0 {
+			return fmt.Errorf("responses seen: %v", statuses)
+		}
+		return nil
+	})
+	mu.Lock()
+	read, post, sent := statuses[s.URL+"/inbox/api/me"], statuses[submit], len(cookieSent)
+	mu.Unlock()
+	// The read went with the cookie (same site): only the Origin check
+	// stands between the other page and an answer.
+	if read != 200 || sent < 2 {
+		t.Errorf("the other origin's read got %d with the cookie sent on %d requests: the test would prove nothing", read, sent)
+	}
+	if post != 403 {
+		t.Errorf("the other origin's answer got %d, want 403", post)
+	}
+	if r := do(t, "GET", s.URL+"/api/feedback/"+id+"/status", keyA, "", nil); !strings.Contains(string(r.Raw), `"status":"pending"`) {
+		t.Fatalf("the question after the forged answer: %s", r.Raw)
+	}
+}
+
+// pushHarness follows the service worker registrations of a tab.
+type pushHarness struct {
+	mu   sync.Mutex
+	regs map[string]serviceworker.RegistrationID // by scope URL
+}
+
+func (p *pushHarness) listen(ev any) {
+	if e, ok := ev.(*serviceworker.EventWorkerRegistrationUpdated); ok {
+		p.mu.Lock()
+		for _, r := range e.Registrations {
+			if !r.IsDeleted {
+				p.regs[r.ScopeURL] = r.RegistrationID
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *pushHarness) registration(scope string) serviceworker.RegistrationID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.regs[scope]
+}
+
+// browserInboxPush: the service worker registers with the page as its
+// scope; "Enable notifications" asks permission (granted through CDP),
+// subscribes with the cluster's VAPID key and stores the subscription; a
+// question then goes out as a real Web Push to the local push service, which
+// decrypts it with the subscription's keys; delivered to the service worker
+// (CDP ServiceWorker.deliverPushMessage, the browser's own push service
+// being unreachable here), it shows a notification with the session's tag,
+// and the push that follows the answer closes it.
+func browserInboxPush(t *testing.T, b *browser, s *inboxStack) {
+	l := mintLink(t, s.restEdge, keyB, `{"name":"phone"}`)
+	tb := b.inboxTab(t, 2*time.Minute)
+	tb.do("viewport", chromedp.EmulateViewport(1280, 900))
+	h := &pushHarness{regs: map[string]serviceworker.RegistrationID{}}
+	chromedp.Listen(tb.ctx, h.listen)
+	if _, err := chromedp.Call(tb.ctx, serviceworker.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.CallBrowser(tb.ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+		Permission: &cdpbrowser.PermissionDescriptor{Name: "notifications"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: s.URL,
+		BrowserContextID: chromedp.FromContext(tb.ctx).BrowserContextID,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tb.openInbox(l.URL)
+	scope := s.URL + "/inbox"
+	tb.waitJS("the service worker controls the inbox", `navigator.serviceWorker.getRegistration('/inbox').then((r) => !!r && !!r.active && r.scope === '`+scope+`')`)
+	programtest.WaitFor(t, 10*time.Second, programtest.Until("CDP names the registration", func() bool { return h.registration(scope) != "" }))
+	// The offline shell is kept.
+	tb.waitJS("the shell is cached", `caches.keys().then((ks) => Promise.all(ks.map((k) => caches.open(k).then((c) => c.match('/inbox'))))).then((hits) => hits.some(Boolean))`)
+
+	// The browser's own push service is unreachable here: the real
+	// subscribe fails, and the inbox says so instead of pretending.
+	tb.do("settings", chromedp.Click(chromedp.ID("tab-settings")), chromedp.WaitVisible(chromedp.ID("push-enable")))
+	tb.do("enable with the browser's push service", chromedp.Click(chromedp.ID("push-enable")))
+	tb.waitJS("the refusal is shown", `!document.getElementById('push-error').hidden || !document.getElementById('push-result').hidden`)
+	realErr := eval[string](tb, `document.getElementById('push-error').textContent`)
+	t.Logf("Chromium's own subscribe here: %q", realErr)
+
+	// Stand in for the browser's push service with the local one: the
+	// subscription the fake makes (its endpoint and keys) is what
+	// PushManager.subscribe returns; everything around it is the inbox's own
+	// code.
+	var key struct{ PublicKey string }
+	do(t, "GET", s.URL+"/api/push/vapid-public-key", keyB, "", nil).data(t, &key)
+	sub, err := s.push.Subscribe(key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.do("stand in for the push service", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+  const sub = {endpoint: %q, expirationTime: null, keys: {p256dh: %q, auth: %q}};
+  window.__subscribed = [];
+  let current = null;
+  PushManager.prototype.subscribe = async function (opts) {
+    const key = new Uint8Array(opts.applicationServerKey);
+    window.__subscribed.push({userVisibleOnly: opts.userVisibleOnly, key: btoa(String.fromCharCode(...key))});
+    current = {endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: async () => { current = null; return true; }};
+    return current;
+  };
+  PushManager.prototype.getSubscription = async function () { return current; };
+})()`, sub.Endpoint, sub.P256dh, sub.Auth)))
+	tb.do("enable", chromedp.Click(chromedp.ID("push-enable")), chromedp.WaitVisible(chromedp.ID("push-disable")))
+	calls := eval[[]map[string]any](tb, `window.__subscribed`)
+	wantKey, _ := base64.RawURLEncoding.DecodeString(key.PublicKey)
+	if len(calls) != 1 || calls[0]["userVisibleOnly"] != true || calls[0]["key"] != base64.StdEncoding.EncodeToString(wantKey) {
+		t.Fatalf("subscribe was called with %v, want the cluster's VAPID key %s", calls, key.PublicKey)
+	}
+	r := do(t, "GET", s.URL+"/api/channels", keyB, "", nil)
+	if !strings.Contains(string(r.Raw), `"webPush":[{"id":"wp_`) || !strings.Contains(string(r.Raw), `"host":"127.0.0.1`) {
+		t.Fatalf("the subscription is not stored for its principal: %s", r.Raw)
+	}
+
+	// A question: the dispatcher pushes it to the subscription the inbox
+	// stored; the service worker shows it.
+	id := s.create(t, keyB, map[string]any{"message": "Deploy to prod?\nIt is Friday.", "title": "Deploy?", "predefinedOptions": []string{"yes", "no"}})
+	payload := waitPush(t, s.push, sub.Endpoint, webpush.TypeQuestion, id)
+	deliver(t, tb, h, scope, s.URL, payload)
+	tag := "feedbackd-" + id
+	tb.waitJS("the notification shows", `navigator.serviceWorker.getRegistration('/inbox').then((r) => r.getNotifications({tag: '`+tag+`'})).then((ns) => ns.length === 1 && ns[0].title === 'Deploy?')`)
+	body := evalAsync[string](tb, `navigator.serviceWorker.getRegistration('/inbox').then((r) => r.getNotifications({tag: '`+tag+`'})).then((ns) => ns[0].body)`)
+	if !strings.HasPrefix(body, "Deploy to prod?\n⏳") {
+		t.Errorf("the notification's body %q", body)
+	}
+	// Answered elsewhere: the close push takes the notification away.
+	if r := s.submit(t, id, map[string]any{"selectedOptions": []string{"no"}}); r.Status != 200 {
+		t.Fatal(r.Status)
+	}
+	deliver(t, tb, h, scope, s.URL, waitPush(t, s.push, sub.Endpoint, webpush.TypeClose, id))
+	tb.waitJS("the notification closes", `navigator.serviceWorker.getRegistration('/inbox').then((r) => r.getNotifications({tag: '`+tag+`'})).then((ns) => ns.length === 0)`)
+
+	// Turned off on this device: the subscription is removed.
+	tb.do("disable", chromedp.Click(chromedp.ID("push-disable")), chromedp.WaitVisible(chromedp.ID("push-enable")))
+	if r := do(t, "GET", s.URL+"/api/channels", keyB, "", nil); !strings.Contains(string(r.Raw), `"webPush":[]`) {
+		t.Fatalf("after turning notifications off: %s", r.Raw)
+	}
+	tb.assertClean()
+}
+
+// waitPush waits for the push of typ about session id at endpoint and
+// returns its decrypted payload.
+func waitPush(t *testing.T, fake *pushfake.Server, endpoint string, typ webpush.MessageType, id string) []byte {
+	t.Helper()
+	var payload []byte
+	programtest.WaitFor(t, 20*time.Second, func() error {
+		for _, m := range fake.Messages(endpoint) {
+			if msg, err := webpush.DecodeMessage(m.Payload); err == nil && msg.Type == typ && msg.SessionID == id {
+				payload = m.Payload
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s push for %s yet (%d messages, rejections %v)", typ, id, len(fake.Messages(endpoint)), fake.Rejections())
+	})
+	return payload
+}
+
+// deliver hands a push's payload to the inbox's service worker, as the
+// browser does when its push service delivers one.
+func deliver(t *testing.T, tb *tab, h *pushHarness, scope, origin string, payload []byte) {
+	t.Helper()
+	if _, err := chromedp.Call(tb.ctx, serviceworker.DeliverPushMessage, serviceworker.DeliverPushMessageParams{
+		Origin: origin, RegistrationID: h.registration(scope), Data: string(payload),
+	}); err != nil {
+		t.Fatalf("deliver the push: %v", err)
+	}
+}
+
+// browserInboxOffline: with the server gone, a reload is answered by the
+// service worker's copy of the shell, which says it is offline.
+func browserInboxOffline(t *testing.T, b *browser) {
+	m := programtest.MustRunMain(t)
+	e := &restEdge{URL: m.URL(), Svc: m.Backend().Service(), m: m}
+	l := mintLink(t, e, keyA, `{}`)
+	tb := b.inboxTab(t, time.Minute)
+	tb.openInbox(l.URL)
+	tb.waitJS("the shell is cached", `navigator.serviceWorker.getRegistration('/inbox').then((r) => !!r && !!r.active).then((ok) => ok && caches.keys().then((ks) => ks.length > 0))`)
+	tb.waitJS("the worker controls the page", `!!navigator.serviceWorker.controller`)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tb.do("reload offline", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("signin")))
+	tb.waitJS("it says offline", `document.getElementById('signin-text').textContent.includes('offline')`)
+}
+
+func browserInboxScreenshots(t *testing.T, b *browser, s *inboxStack) {
+	// Its own principal, a JWT-less key's: a fresh key would need a restart,
+	// so this one reuses A with a fresh link and questions of every kind
+	// and state.
+	l := mintLink(t, s.restEdge, keyA, `{"name":"screenshots"}`)
+	done := s.create(t, keyA, map[string]any{"message": "Rename the `users` table?", "predefinedOptions": []string{"Yes", "No"}})
+	s.submit(t, done, map[string]any{"selectedOptions": []string{"Yes"}, "freeText": "Go ahead."})
+	cancelled := s.create(t, keyA, map[string]any{"message": "Restart the staging cluster?"})
+	do(t, "POST", s.URL+"/api/feedback/"+cancelled+"/cancel", keyA, "", nil)
+	s.create(t, keyA, map[string]any{"kind": "approval", "action": "Run Bash: rm -rf build/", "details": map[string]any{"command": "rm -rf build/", "cwd": "/src/app"}})
+	open := s.create(t, keyA, map[string]any{"title": "发布前确认 / Ready to ship?", "message": "## Ready to ship?\n\nThe release passed every check on **staging**.\n\n- the migration is backed up\n- alerts are configured",
+		"predefinedOptions": []string{"Ship it now", "Ship tomorrow morning", "Hold the release"}})
+
+	tb := b.inboxTab(t, 3*time.Minute)
+	tb.do("phone", chromedp.EmulateViewport(360, 780, chromedp.EmulateScale(1)))
+	tb.openInbox(l.URL)
+	backgrounds := map[string]string{}
+	for _, c := range []struct{ theme, lang string }{{"dark", "zh"}, {"light", "en"}} {
+		for _, width := range []int64{360, 1280} {
+			name := fmt.Sprintf("inbox-%s-%s-%d", c.theme, c.lang, width)
+			tb.do("viewport "+name, chromedp.EmulateViewport(width, 900, chromedp.EmulateScale(1)),
+				chromedp.Navigate(fmt.Sprintf("%s/inbox?theme=%s&lang=%s", s.URL, c.theme, c.lang)),
+				chromedp.WaitVisible(chromedp.CSS(item(open))))
+			tb.openItem(open)
+			if over := eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
+				t.Errorf("%s: %d px wider than the screen", name, over)
+			}
+			if !regexp.MustCompile(`\d+:\d\d`).MatchString(eval[string](tb, `document.querySelector('`+item(open)+` .item-meta').textContent`)) {
+				t.Errorf("%s: no countdown in the list", name)
+			}
+			backgrounds[c.theme] = eval[string](tb, `getComputedStyle(document.body).backgroundColor`)
+			tb.screenshot(name)
+			tb.do("settings", chromedp.Click(chromedp.ID("tab-settings")), chromedp.WaitVisible(chromedp.ID("link-list")),
+				chromedp.Poll[chromedp.Void](`document.querySelectorAll('#link-list li').length > 0`, chromedp.WithPollingInterval(50*time.Millisecond)))
+			if over := eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
+				t.Errorf("%s settings: %d px wider than the screen", name, over)
+			}
+			tb.screenshot(name + "-settings")
+		}
+		tb.assertClean()
+	}
+	if backgrounds["dark"] == backgrounds["light"] {
+		t.Errorf("dark and light look the same: %s", backgrounds["dark"])
+	}
+}
+
+// evalAsync evaluates expr, a promise, in the page and returns what it
+// resolves to.
+func evalAsync[T any](tb *tab, expr string) T {
+	tb.t.Helper()
+	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.failShot()
+		tb.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}

@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -14,12 +15,15 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/chromedp"
 
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/notifier/dispatch"
+	"github.com/feedbackd/feedbackd/notifier/dispatch/dispatchtest"
+	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram/telegramfake"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/webpush"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/webpush/pushfake"
 )
@@ -32,20 +36,42 @@ import (
 // a revoked link signs the browser out at once, the service worker
 // registers, keeps an offline shell and turns pushes into notifications.
 
-// inboxStack is serve with a push fake the dispatcher delivers to, private
-// addresses allowed (the fake is on loopback).
+// Principals of their own for the scenarios that change settings or take
+// screenshots, so that what the others do never shows in them.
+const (
+	keyC = "test-key-C-0123456789abcdef0123456789"
+	keyD = "test-key-D-0123456789abcdef0123456789"
+)
+
+// inboxStack is serve with a push fake the dispatcher delivers to and a
+// Telegram Bot API fake (so the deployment offers Telegram), private
+// addresses allowed (the fakes are on loopback).
 type inboxStack struct {
 	*restEdge
-	push *pushfake.Server
+	push     *pushfake.Server
+	telegram *telegramfake.Server
 }
 
 func startInboxStack(t *testing.T) *inboxStack {
 	t.Helper()
 	fake := pushfake.Start(t, pushfake.Config{})
+	tg := telegramfake.Start(t, telegramfake.Config{Token: botToken})
 	m := programtest.MustRunMain(t, programtest.ShortTimeouts(), programtest.Env("WEBHOOK_ALLOW_PRIVATE", "true"),
+		programtest.Env("API_KEYS", strings.Join([]string{keyA, keyB, keyC, keyD}, ",")),
+		programtest.Env("TELEGRAM_BOT_TOKEN", string(botToken)), programtest.Env("TELEGRAM_API_URL", tg.URL),
 		programtest.Dispatch(func(c *dispatch.Config) { c.WebPush.HTTPClient = fake.Client() }))
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
-	return &inboxStack{restEdge: &restEdge{URL: m.URL(), Svc: m.Backend().Service(), m: m}, push: fake}
+	return &inboxStack{restEdge: &restEdge{URL: m.URL(), Svc: m.Backend().Service(), m: m}, push: fake, telegram: tg}
+}
+
+// newWebhookSecret returns a fresh Standard Webhooks secret.
+func newWebhookSecret(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
 
 func TestInboxInBrowser(t *testing.T) {
@@ -56,6 +82,7 @@ func TestInboxInBrowser(t *testing.T) {
 		t.Run("SignInLiveAnswerRevoke", func(t *testing.T) { t.Parallel(); browserInboxFlow(t, b, s) })
 		t.Run("CrossSiteRequestIsRefused", func(t *testing.T) { t.Parallel(); browserInboxCSRF(t, b, s) })
 		t.Run("ServiceWorkerAndPush", func(t *testing.T) { t.Parallel(); browserInboxPush(t, b, s) })
+		t.Run("Settings", func(t *testing.T) { t.Parallel(); browserInboxSettings(t, b, s) })
 		t.Run("Screenshots", func(t *testing.T) { t.Parallel(); browserInboxScreenshots(t, b, s) })
 	})
 	t.Run("OfflineShell", func(t *testing.T) { browserInboxOffline(t, b) })
@@ -456,20 +483,101 @@ func browserInboxOffline(t *testing.T, b *browser) {
 	tb.waitJS("it says offline", `document.getElementById('signin-text').textContent.includes('offline')`)
 }
 
+// browserInboxSettings: the settings view saves the channels through the
+// inbox's own API, shows a refusal next to its field (and stores nothing),
+// sends a test notification per channel, and lists the deliveries.
+func browserInboxSettings(t *testing.T, b *browser, s *inboxStack) {
+	l := mintLink(t, s.restEdge, keyC, `{"name":"settings"}`)
+	secret := newWebhookSecret(t)
+	rcv := dispatchtest.NewWebhookReceiver(t, secret)
+	tb := b.inboxTab(t, time.Minute)
+	tb.do("viewport", chromedp.EmulateViewport(1280, 900))
+	tb.openInbox(l.URL)
+	// Telegram is offered: the deployment has a bot.
+	tb.do("settings", chromedp.Click(chromedp.ID("tab-settings")), chromedp.WaitVisible(chromedp.ID("telegram-chat")))
+
+	// Refused: the reason is next to the field, and nothing is stored.
+	tb.do("a chat id that is not one",
+		chromedp.SendKeys(chromedp.ID("telegram-chat"), "@my-chat"),
+		chromedp.Click(chromedp.ID("channels-save")),
+		chromedp.WaitVisible(chromedp.ID("telegram-chat-error")),
+		chromedp.WaitVisible(chromedp.ID("channels-error")))
+	if invalid := eval[string](tb, `document.getElementById('telegram-chat').getAttribute('aria-invalid') || ''`); invalid != "true" {
+		t.Errorf("the refused field is not marked invalid: %q", invalid)
+	}
+	if text := eval[string](tb, `document.getElementById('telegram-chat-error').textContent`); !strings.Contains(text, "chat") {
+		t.Errorf("the field's error says %q", text)
+	}
+	if r := do(t, "GET", s.URL+"/api/channels", keyC, "", nil); !strings.Contains(string(r.Raw), `"telegram":null`) || !strings.Contains(string(r.Raw), `"webhooks":[]`) {
+		t.Fatalf("a refused save stored something: %s", r.Raw)
+	}
+
+	// Corrected, with a webhook: saved, the secret never comes back.
+	tb.do("fill in",
+		chromedp.SetValue(chromedp.ID("telegram-chat"), fmt.Sprint(telegramfake.DefaultChatID)),
+		chromedp.Click(chromedp.ID("webhook-add")),
+		chromedp.SendKeys(chromedp.CSS(`#webhooks li [data-part="url"]`), rcv.URL),
+		chromedp.SendKeys(chromedp.CSS(`#webhooks li [data-part="secret"]`), secret),
+		chromedp.Click(chromedp.ID("channels-save")))
+	tb.waitJS("saved", `document.getElementById('channels-saved').textContent !== '' && document.getElementById('channels-error').hidden`)
+	r := do(t, "GET", s.URL+"/api/channels", keyC, "", nil)
+	if raw := string(r.Raw); !strings.Contains(raw, `"telegram":{"chatId":"4242"}`) || !strings.Contains(raw, `"hasSecret":true`) || strings.Contains(raw, secret[6:]) {
+		t.Fatalf("the channels stored: %s", raw)
+	}
+	if v := eval[string](tb, `document.querySelector('#webhooks li [data-part="secret"]').value`); v != "" {
+		t.Errorf("the form still holds the secret after saving")
+	}
+
+	// A test notification per channel reaches it, and is listed.
+	for _, ch := range []string{"webhook", "telegram"} {
+		tb.do("test "+ch, chromedp.Click(chromedp.CSS(`[data-test="`+ch+`"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-deliveries="`+ch+`"] .delivery .badge[data-status="delivered"]`)))
+		if got := eval[string](tb, `document.querySelector('[data-test-result="`+ch+`"]').textContent`); !strings.HasPrefix(got, "Sent to ") {
+			t.Errorf("the %s test says %q", ch, got)
+		}
+	}
+	ds := rcv.Deliveries()
+	if len(ds) != 1 || ds[0].VerifyErr != nil || ds[0].Status != 204 {
+		t.Errorf("the webhook received %+v", ds)
+	}
+	if ms := s.telegram.Messages(telegramfake.DefaultChatID); len(ms) == 0 {
+		t.Error("the Telegram test reached no chat")
+	}
+	tb.assertClean()
+}
+
 func browserInboxScreenshots(t *testing.T, b *browser, s *inboxStack) {
-	// Its own principal, a JWT-less key's: a fresh key would need a restart,
-	// so this one reuses A with a fresh link and questions of every kind
-	// and state.
-	l := mintLink(t, s.restEdge, keyA, `{"name":"screenshots"}`)
-	done := s.create(t, keyA, map[string]any{"message": "Rename the `users` table?", "predefinedOptions": []string{"Yes", "No"}})
+	// A principal of its own, with questions of every kind and state, and
+	// channels that have delivered something.
+	l := mintLink(t, s.restEdge, keyD, `{"name":"screenshots"}`)
+	done := s.create(t, keyD, map[string]any{"message": "Rename the `users` table?", "predefinedOptions": []string{"Yes", "No"}})
 	s.submit(t, done, map[string]any{"selectedOptions": []string{"Yes"}, "freeText": "Go ahead."})
-	cancelled := s.create(t, keyA, map[string]any{"message": "Restart the staging cluster?"})
-	do(t, "POST", s.URL+"/api/feedback/"+cancelled+"/cancel", keyA, "", nil)
-	s.create(t, keyA, map[string]any{"kind": "approval", "action": "Run Bash: rm -rf build/", "details": map[string]any{"command": "rm -rf build/", "cwd": "/src/app"}})
-	open := s.create(t, keyA, map[string]any{"title": "发布前确认 / Ready to ship?", "message": "## Ready to ship?\n\nThe release passed every check on **staging**.\n\n- the migration is backed up\n- alerts are configured",
+	cancelled := s.create(t, keyD, map[string]any{"message": "Restart the staging cluster?"})
+	do(t, "POST", s.URL+"/api/feedback/"+cancelled+"/cancel", keyD, "", nil)
+	s.create(t, keyD, map[string]any{"kind": "approval", "action": "Run Bash: rm -rf build/", "details": map[string]any{"command": "rm -rf build/", "cwd": "/src/app"}})
+	open := s.create(t, keyD, map[string]any{"title": "发布前确认 / Ready to ship?", "message": "## Ready to ship?\n\nThe release passed every check on **staging**.\n\n- the migration is backed up\n- alerts are configured",
 		"predefinedOptions": []string{"Ship it now", "Ship tomorrow morning", "Hold the release"}})
+	secret := newWebhookSecret(t)
+	rcv := dispatchtest.NewWebhookReceiver(t, secret)
+	if r := do(t, "PUT", s.URL+"/api/channels", keyD, ctJSON, []byte(mustJSON(map[string]any{
+		"telegram": map[string]any{"chatId": fmt.Sprint(telegramfake.DefaultChatID)},
+		"webhooks": []map[string]any{{"url": rcv.URL, "secret": secret, "events": []string{"session.created", "session.completed"}}},
+	}))); r.Status != 200 {
+		t.Fatalf("channels: %d %s", r.Status, r.Raw)
+	}
+	for _, ch := range []string{"telegram", "webhook"} {
+		if r := do(t, "POST", s.URL+"/api/channels/test", keyD, ctJSON, []byte(`{"channel":"`+ch+`"}`)); r.Status != 200 {
+			t.Fatalf("test %s: %d %s", ch, r.Status, r.Raw)
+		}
+	}
 
 	tb := b.inboxTab(t, 3*time.Minute)
+	// Transitions finished: a screenshot shows the page at rest.
+	if _, err := chromedp.Call(tb.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-reduced-motion", Value: "reduce"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	tb.do("phone", chromedp.EmulateViewport(360, 780, chromedp.EmulateScale(1)))
 	tb.openInbox(l.URL)
 	backgrounds := map[string]string{}
@@ -489,7 +597,8 @@ func browserInboxScreenshots(t *testing.T, b *browser, s *inboxStack) {
 			backgrounds[c.theme] = eval[string](tb, `getComputedStyle(document.body).backgroundColor`)
 			tb.screenshot(name)
 			tb.do("settings", chromedp.Click(chromedp.ID("tab-settings")), chromedp.WaitVisible(chromedp.ID("link-list")),
-				chromedp.Poll[chromedp.Void](`document.querySelectorAll('#link-list li').length > 0`, chromedp.WithPollingInterval(50*time.Millisecond)))
+				chromedp.Poll[chromedp.Void](`document.querySelectorAll('#link-list li').length > 0`, chromedp.WithPollingInterval(50*time.Millisecond)),
+				chromedp.WaitVisible(chromedp.CSS(`[data-deliveries="telegram"] .delivery`)), chromedp.WaitVisible(chromedp.CSS(`[data-deliveries="webhook"] .delivery`)))
 			if over := eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
 				t.Errorf("%s settings: %d px wider than the screen", name, over)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/serviceworker"
 	"github.com/chromedp/chromedp"
 
@@ -41,6 +42,7 @@ import (
 const (
 	keyC = "test-key-C-0123456789abcdef0123456789"
 	keyD = "test-key-D-0123456789abcdef0123456789"
+	keyE = "test-key-E-0123456789abcdef0123456789"
 )
 
 // inboxStack is serve with a push fake the dispatcher delivers to and a
@@ -57,7 +59,7 @@ func startInboxStack(t *testing.T) *inboxStack {
 	fake := pushfake.Start(t, pushfake.Config{})
 	tg := telegramfake.Start(t, telegramfake.Config{Token: botToken})
 	m := programtest.MustRunMain(t, programtest.ShortTimeouts(), programtest.Env("WEBHOOK_ALLOW_PRIVATE", "true"),
-		programtest.Env("API_KEYS", strings.Join([]string{keyA, keyB, keyC, keyD}, ",")),
+		programtest.Env("API_KEYS", strings.Join([]string{keyA, keyB, keyC, keyD, keyE}, ",")),
 		programtest.Env("TELEGRAM_BOT_TOKEN", string(botToken)), programtest.Env("TELEGRAM_API_URL", tg.URL),
 		programtest.Dispatch(func(c *dispatch.Config) { c.WebPush.HTTPClient = fake.Client() }))
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
@@ -83,6 +85,7 @@ func TestInboxInBrowser(t *testing.T) {
 		t.Run("CrossSiteRequestIsRefused", func(t *testing.T) { t.Parallel(); browserInboxCSRF(t, b, s) })
 		t.Run("ServiceWorkerAndPush", func(t *testing.T) { t.Parallel(); browserInboxPush(t, b, s) })
 		t.Run("Settings", func(t *testing.T) { t.Parallel(); browserInboxSettings(t, b, s) })
+		t.Run("Paging", func(t *testing.T) { t.Parallel(); browserInboxPaging(t, b, s) })
 		t.Run("Screenshots", func(t *testing.T) { t.Parallel(); browserInboxScreenshots(t, b, s) })
 	})
 	t.Run("OfflineShell", func(t *testing.T) { browserInboxOffline(t, b) })
@@ -370,7 +373,6 @@ func browserInboxPush(t *testing.T, b *browser, s *inboxStack) {
 	programtest.WaitFor(t, 10*time.Second, programtest.Until("CDP names the registration", func() bool { return h.registration(scope) != "" }))
 	// The offline shell is kept.
 	tb.waitJS("the shell is cached", `caches.keys().then((ks) => Promise.all(ks.map((k) => caches.open(k).then((c) => c.match('/inbox'))))).then((hits) => hits.some(Boolean))`)
-
 	// The browser's own push service is unreachable here: the real
 	// subscribe fails, and the inbox says so instead of pretending.
 	tb.do("settings", chromedp.Click(chromedp.ID("tab-settings")), chromedp.WaitVisible(chromedp.ID("push-enable")))
@@ -466,16 +468,37 @@ func deliver(t *testing.T, tb *tab, h *pushHarness, scope, origin string, payloa
 	}
 }
 
-// browserInboxOffline: with the server gone, a reload is answered by the
-// service worker's copy of the shell, which says it is offline.
+// browserInboxOffline: Chromium finds the inbox installable; with the
+// server gone, a reload is answered by the service worker's copy of the
+// shell, which says it is offline.
 func browserInboxOffline(t *testing.T, b *browser) {
 	m := programtest.MustRunMain(t)
 	e := &restEdge{URL: m.URL(), Svc: m.Backend().Service(), m: m}
 	l := mintLink(t, e, keyA, `{}`)
-	tb := b.inboxTab(t, time.Minute)
+	// The browser's default context, the one scenario here that uses it:
+	// Chromium offers no installation in a context of its own (incognito).
+	tb := b.newTabFor(t, true, time.Minute)
 	tb.openInbox(l.URL)
 	tb.waitJS("the shell is cached", `navigator.serviceWorker.getRegistration('/inbox').then((r) => !!r && !!r.active).then((ok) => ok && caches.keys().then((ks) => ks.length > 0))`)
 	tb.waitJS("the worker controls the page", `!!navigator.serviceWorker.controller`)
+	// Installable: Chromium reads the manifest without a complaint and finds
+	// nothing (icons, scope, start URL, worker) that keeps it from offering
+	// to install the inbox.
+	man, err := chromedp.Call(tb.ctx, page.GetAppManifest, page.GetAppManifestParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if man.URL != e.URL+"/inbox/manifest.webmanifest" || len(man.Errors) != 0 || man.Manifest == nil || man.Manifest.Scope != e.URL+"/inbox" {
+		t.Errorf("the manifest as Chromium reads it: %s, errors %v", man.URL, man.Errors)
+	}
+	inst, err := chromedp.Call(tb.ctx, page.GetInstallabilityErrors, cdp.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range inst.InstallabilityErrors {
+		t.Errorf("not installable: %s %v", e.ErrorID, e.ErrorArguments)
+	}
+
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -542,6 +565,29 @@ func browserInboxSettings(t *testing.T, b *browser, s *inboxStack) {
 	}
 	if ms := s.telegram.Messages(telegramfake.DefaultChatID); len(ms) == 0 {
 		t.Error("the Telegram test reached no chat")
+	}
+	tb.assertClean()
+}
+
+// browserInboxPaging: the list comes 20 at a time, waiting questions
+// first; "more" brings the rest, the oldest last.
+func browserInboxPaging(t *testing.T, b *browser, s *inboxStack) {
+	var ids []string
+	for i := range 21 {
+		ids = append(ids, s.create(t, keyE, map[string]any{"message": fmt.Sprintf("Question %d", i+1)}))
+	}
+	do(t, "POST", s.URL+"/api/feedback/"+ids[20]+"/cancel", keyE, "", nil) // the newest, finished: it goes last
+	l := mintLink(t, s.restEdge, keyE, `{}`)
+	tb := b.inboxTab(t, time.Minute)
+	tb.openInbox(l.URL)
+	tb.waitJS("a page", `document.querySelectorAll('#list li.item').length === 20 && !document.getElementById('more').hidden`)
+	if first := eval[string](tb, `document.querySelector('#list li.item').dataset.sessionId`); first != ids[19] {
+		t.Errorf("the first is %s, want the newest waiting %s", first, ids[19])
+	}
+	tb.do("more", chromedp.Click(chromedp.ID("more")))
+	tb.waitJS("the rest", `document.querySelectorAll('#list li.item').length === 21 && document.getElementById('more').hidden`)
+	if last := eval[string](tb, `[...document.querySelectorAll('#list li.item')].pop().dataset.sessionId`); last != ids[20] {
+		t.Errorf("the last is %s, want the cancelled one %s", last, ids[20])
 	}
 	tb.assertClean()
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -43,6 +45,7 @@ const (
 	keyC = "test-key-C-0123456789abcdef0123456789"
 	keyD = "test-key-D-0123456789abcdef0123456789"
 	keyE = "test-key-E-0123456789abcdef0123456789"
+	keyF = "test-key-F-0123456789abcdef0123456789"
 )
 
 // inboxStack is serve with a push fake the dispatcher delivers to and a
@@ -59,7 +62,7 @@ func startInboxStack(t *testing.T) *inboxStack {
 	fake := pushfake.Start(t, pushfake.Config{})
 	tg := telegramfake.Start(t, telegramfake.Config{Token: botToken})
 	m := programtest.MustRunMain(t, programtest.ShortTimeouts(), programtest.Env("WEBHOOK_ALLOW_PRIVATE", "true"),
-		programtest.Env("API_KEYS", strings.Join([]string{keyA, keyB, keyC, keyD, keyE}, ",")),
+		programtest.Env("API_KEYS", strings.Join([]string{keyA, keyB, keyC, keyD, keyE, keyF}, ",")),
 		programtest.Env("TELEGRAM_BOT_TOKEN", string(botToken)), programtest.Env("TELEGRAM_API_URL", tg.URL),
 		programtest.Dispatch(func(c *dispatch.Config) { c.WebPush.HTTPClient = fake.Client() }))
 	t.Cleanup(http.DefaultClient.CloseIdleConnections)
@@ -86,6 +89,7 @@ func TestInboxInBrowser(t *testing.T) {
 		t.Run("ServiceWorkerAndPush", func(t *testing.T) { t.Parallel(); browserInboxPush(t, b, s) })
 		t.Run("Settings", func(t *testing.T) { t.Parallel(); browserInboxSettings(t, b, s) })
 		t.Run("Paging", func(t *testing.T) { t.Parallel(); browserInboxPaging(t, b, s) })
+		t.Run("ImagesInPlace", func(t *testing.T) { t.Parallel(); browserInboxImages(t, b, s) })
 		t.Run("Screenshots", func(t *testing.T) { t.Parallel(); browserInboxScreenshots(t, b, s) })
 	})
 	t.Run("OfflineShell", func(t *testing.T) { browserInboxOffline(t, b) })
@@ -589,6 +593,42 @@ func browserInboxPaging(t *testing.T, b *browser, s *inboxStack) {
 	if last := eval[string](tb, `[...document.querySelectorAll('#list li.item')].pop().dataset.sessionId`); last != ids[20] {
 		t.Errorf("the last is %s, want the cancelled one %s", last, ids[20])
 	}
+	tb.assertClean()
+}
+
+// browserInboxImages: a question's image shows in place; the person
+// attaches one to the answer, the agent gets it, and the answered question
+// shows it back through the inbox's own image route.
+func browserInboxImages(t *testing.T, b *browser, s *inboxStack) {
+	shot, mine := testPNG(t, 7), testPNG(t, 90)
+	id := s.create(t, keyF, map[string]any{"message": "Is this right?", "images": []map[string]any{{"data": base64.StdEncoding.EncodeToString(shot), "name": "chart.png"}}})
+	photo := filepath.Join(t.TempDir(), "mine.png")
+	if err := os.WriteFile(photo, mine, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := mintLink(t, s.restEdge, keyF, `{}`)
+	tb := b.inboxTab(t, time.Minute)
+	tb.do("viewport", chromedp.EmulateViewport(360, 780))
+	tb.openInbox(l.URL)
+	tb.openItem(id)
+	tb.waitJS("the agent's image", `(() => { const i = document.querySelector('`+item(id)+` .shots img'); return !!i && i.complete && i.naturalWidth === 64 && i.alt === 'chart.png'; })()`)
+	tb.do("attach", chromedp.SetUploadFiles(chromedp.CSS(item(id)+" #images"), []string{photo}))
+	tb.waitJS("the preview", `[...document.querySelectorAll('`+item(id)+` .preview img')].some((i) => i.complete && i.naturalWidth > 0)`)
+	tb.do("send", chromedp.SendKeys(chromedp.CSS(item(id)+" #free-text"), "Looks right."), chromedp.Click(chromedp.CSS(item(id)+" #submit")),
+		chromedp.WaitVisible(chromedp.CSS(item(id)+` [data-view="submitted"]`)))
+	r := do(t, "GET", s.URL+"/api/feedback/"+id+"/result", keyF, "", nil)
+	var res struct{ Feedback map[string]any }
+	r.data(t, &res)
+	fb := res.Feedback
+	imgs, _ := fb["images"].([]any)
+	if fb["freeText"] != "Looks right." || len(imgs) != 1 || imgs[0].(map[string]any)["name"] != "mine.png" {
+		t.Fatalf("the agent reads %v", fb)
+	}
+	// Closed and opened again: the answer, with the person's image.
+	tb.do("close", chromedp.Click(chromedp.CSS(item(id)+" .item-head")))
+	tb.waitJS("closed", `document.querySelector('`+item(id)+` .item-body').hidden`)
+	tb.do("reopen", chromedp.Click(chromedp.CSS(item(id)+" .item-head")), chromedp.WaitVisible(chromedp.CSS(item(id)+" .inbox-answer")))
+	tb.waitJS("the person's image", `(() => { const i = document.querySelector('`+item(id)+` .inbox-answer .shots img'); return !!i && i.complete && i.naturalWidth === 64 && i.alt === 'mine.png' && new URL(i.src).pathname.startsWith('/inbox/api/'); })()`)
 	tb.assertClean()
 }
 

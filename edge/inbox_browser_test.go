@@ -20,7 +20,9 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/serviceworker"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
@@ -436,12 +438,60 @@ func browserInboxPush(t *testing.T, b *browser, s *inboxStack) {
 	deliver(t, tb, h, scope, s.URL, waitPush(t, s.push, sub.Endpoint, webpush.TypeClose, id))
 	tb.waitJS("the notification closes", `navigator.serviceWorker.getRegistration('/inbox').then((r) => r.getNotifications({tag: '`+tag+`'})).then((ns) => ns.length === 0)`)
 
+	// Another question's notification, clicked while the inbox is open (on
+	// its settings): the inbox opens the question in place, and the
+	// notification goes. No protocol clicks a notification, so the click is
+	// a NotificationEvent dispatched in the worker itself on the
+	// notification the push showed; the worker's handler runs as for a real
+	// click up to telling the open inbox (event.waitUntil refuses an event
+	// the browser did not make, after the handler has done its work).
+	next := s.create(t, keyB, map[string]any{"message": "Roll back?", "predefinedOptions": []string{"yes", "no"}})
+	deliver(t, tb, h, scope, s.URL, waitPush(t, s.push, sub.Endpoint, webpush.TypeQuestion, next))
+	nextTag := "feedbackd-" + next
+	tb.waitJS("the second notification shows", `navigator.serviceWorker.getRegistration('/inbox').then((r) => r.getNotifications({tag: '`+nextTag+`'})).then((ns) => ns.length === 1)`)
+	clickNotification(t, tb, scope, nextTag)
+	tb.do("the question opens", chromedp.WaitVisible(chromedp.ID("view-questions")), chromedp.WaitVisible(chromedp.CSS(item(next)+" #answer-form")))
+	tb.waitJS("the clicked notification goes", `navigator.serviceWorker.getRegistration('/inbox').then((r) => r.getNotifications({tag: '`+nextTag+`'})).then((ns) => ns.length === 0)`)
+
 	// Turned off on this device: the subscription is removed.
-	tb.do("disable", chromedp.Click(chromedp.ID("push-disable")), chromedp.WaitVisible(chromedp.ID("push-enable")))
+	tb.do("disable", chromedp.Click(chromedp.ID("tab-settings")), chromedp.Click(chromedp.ID("push-disable")), chromedp.WaitVisible(chromedp.ID("push-enable")))
 	if r := do(t, "GET", s.URL+"/api/channels", keyB, "", nil); !strings.Contains(string(r.Raw), `"webPush":[]`) {
 		t.Fatalf("after turning notifications off: %s", r.Raw)
 	}
 	tb.assertClean()
+}
+
+// clickNotification dispatches notificationclick in the inbox's service
+// worker on its notification of tag.
+func clickNotification(t *testing.T, tb *tab, scope, tag string) {
+	t.Helper()
+	targets, err := chromedp.Targets(tb.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worker target.ID
+	for _, ti := range targets {
+		if ti.Type == "service_worker" && strings.HasPrefix(ti.URL, scope+"/sw.js") {
+			worker = ti.TargetID
+		}
+	}
+	if worker == "" {
+		t.Fatalf("no service worker target among %d", len(targets))
+	}
+	wctx, cancel := chromedp.NewContext(tb.ctx, chromedp.WithTargetID(worker))
+	defer cancel()
+	yes := true
+	res, err := chromedp.Call(wctx, runtime.Evaluate, runtime.EvaluateParams{AwaitPromise: &yes, ReturnByValue: &yes, Expression: `self.registration.getNotifications({tag: '` + tag + `'}).then((ns) => {
+  if (ns.length !== 1) return 'notifications: ' + ns.length;
+  self.dispatchEvent(new NotificationEvent('notificationclick', {notification: ns[0]}));
+  return 'clicked';
+})`})
+	if err != nil {
+		t.Fatalf("click the notification: %v", err)
+	}
+	if res.ExceptionDetails != nil || string(res.Result.Value) != `"clicked"` {
+		t.Fatalf("click the notification: %s %v", res.Result.Value, res.ExceptionDetails)
+	}
 }
 
 // waitPush waits for the push of typ about session id at endpoint and

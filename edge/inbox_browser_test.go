@@ -3,6 +3,7 @@ package edge_test
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -452,6 +453,42 @@ func browserInboxPush(t *testing.T, b *browser, s *inboxStack) {
 	tb.do("the question opens", chromedp.WaitVisible(chromedp.ID("view-questions")), chromedp.WaitVisible(chromedp.CSS(item(next)+" #answer-form")))
 	tb.waitJS("the clicked notification goes", `navigator.serviceWorker.getRegistration('/inbox').then((r) => r.getNotifications({tag: '`+nextTag+`'})).then((ns) => ns.length === 0)`)
 
+	// The push service replaces the subscription: the worker stores the new
+	// one, with the inbox's cookie, and removes the old. Chromium never
+	// fires pushsubscriptionchange (Firefox does), so the event is made in
+	// the worker, carrying the fake's second subscription.
+	before := webPushIDs(t, s.URL, keyB)
+	renewed, err := s.push.Subscribe(key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inWorker(t, tb, scope, fmt.Sprintf(`(() => {
+  const sub = {endpoint: %q, expirationTime: null, keys: {p256dh: %q, auth: %q}};
+  const ev = new ExtendableEvent('pushsubscriptionchange');
+  Object.defineProperty(ev, 'oldSubscription', {value: {endpoint: %q}});
+  Object.defineProperty(ev, 'newSubscription', {value: {endpoint: sub.endpoint, toJSON: () => sub}});
+  self.dispatchEvent(ev);
+  return 'done';
+})()`, renewed.Endpoint, renewed.P256dh, renewed.Auth, sub.Endpoint)); got != "done" {
+		t.Fatal(got)
+	}
+	var after []string
+	programtest.WaitFor(t, 10*time.Second, func() error {
+		if after = webPushIDs(t, s.URL, keyB); len(after) != 1 || slices.Equal(after, before) {
+			return fmt.Errorf("subscriptions %v, before %v", after, before)
+		}
+		return nil
+	})
+	// The renewed subscription is the one pushes now go to.
+	again := s.create(t, keyB, map[string]any{"message": "Still there?"})
+	waitPush(t, s.push, renewed.Endpoint, webpush.TypeQuestion, again)
+	tb.do("the page's subscription is the renewed one", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+  const sub = {endpoint: %q, expirationTime: null, keys: {p256dh: %q, auth: %q}};
+  let current = null;
+  current = {endpoint: sub.endpoint, toJSON: () => sub, unsubscribe: async () => { current = null; return true; }};
+  PushManager.prototype.getSubscription = async function () { return current; };
+})()`, renewed.Endpoint, renewed.P256dh, renewed.Auth)))
+
 	// Turned off on this device: the subscription is removed.
 	tb.do("disable", chromedp.Click(chromedp.ID("tab-settings")), chromedp.Click(chromedp.ID("push-disable")), chromedp.WaitVisible(chromedp.ID("push-enable")))
 	if r := do(t, "GET", s.URL+"/api/channels", keyB, "", nil); !strings.Contains(string(r.Raw), `"webPush":[]`) {
@@ -464,36 +501,67 @@ func browserInboxPush(t *testing.T, b *browser, s *inboxStack) {
 // worker on its notification of tag.
 func clickNotification(t *testing.T, tb *tab, scope, tag string) {
 	t.Helper()
-	targets, err := chromedp.Targets(tb.ctx)
-	if err != nil {
+	if got := inWorker(t, tb, scope, `self.registration.getNotifications({tag: '`+tag+`'}).then((ns) => {
+  if (ns.length !== 1) return 'notifications: ' + ns.length;
+  self.dispatchEvent(new NotificationEvent('notificationclick', {notification: ns[0]}));
+  return 'done';
+})`); got != "done" {
+		t.Fatalf("click the notification: %s", got)
+	}
+}
+
+// inWorker evaluates expr (a string, or a promise of one) in this tab's
+// inbox service worker and returns it.
+func inWorker(t *testing.T, tb *tab, scope, expr string) string {
+	t.Helper()
+	// A stopped worker has no target: start it, as an event would.
+	if _, err := chromedp.Call(tb.ctx, serviceworker.StartWorker, serviceworker.StartWorkerParams{ScopeURL: scope}); err != nil {
 		t.Fatal(err)
 	}
 	// Every scenario's browser context has a worker of the same URL: this
 	// tab's is the one in its context.
 	bc := chromedp.FromContext(tb.ctx).BrowserContextID
 	var worker target.ID
-	for _, ti := range targets {
-		if ti.Type == "service_worker" && strings.HasPrefix(ti.URL, scope+"/sw.js") && ti.BrowserContextID == bc {
-			worker = ti.TargetID
+	programtest.WaitFor(t, 10*time.Second, func() error {
+		targets, err := chromedp.Targets(tb.ctx)
+		if err != nil {
+			return err
 		}
-	}
-	if worker == "" {
-		t.Fatalf("no service worker target among %d", len(targets))
-	}
-	wctx, cancel := chromedp.NewContext(tb.ctx, chromedp.WithTargetID(worker))
+		for _, ti := range targets {
+			if ti.Type == "service_worker" && strings.HasPrefix(ti.URL, scope+"/sw.js") && ti.BrowserContextID == bc {
+				worker = ti.TargetID
+				return nil
+			}
+		}
+		return fmt.Errorf("no service worker target among %d", len(targets))
+	})
+	// Detached, not closed, when done: closing the target stops the worker.
+	wctx, cancel := chromedp.NewContext(tb.ctx, chromedp.WithTargetID(worker), chromedp.WithDetachOnCancel())
 	defer cancel()
 	yes := true
-	res, err := chromedp.Call(wctx, runtime.Evaluate, runtime.EvaluateParams{AwaitPromise: &yes, ReturnByValue: &yes, Expression: `self.registration.getNotifications({tag: '` + tag + `'}).then((ns) => {
-  if (ns.length !== 1) return 'notifications: ' + ns.length;
-  self.dispatchEvent(new NotificationEvent('notificationclick', {notification: ns[0]}));
-  return 'clicked';
-})`})
+	res, err := chromedp.Call(wctx, runtime.Evaluate, runtime.EvaluateParams{AwaitPromise: &yes, ReturnByValue: &yes, Expression: expr})
 	if err != nil {
-		t.Fatalf("click the notification: %v", err)
+		t.Fatalf("evaluate in the worker: %v", err)
 	}
-	if res.ExceptionDetails != nil || string(res.Result.Value) != `"clicked"` {
-		t.Fatalf("click the notification: %s %v", res.Result.Value, res.ExceptionDetails)
+	var v string
+	if res.ExceptionDetails != nil || json.Unmarshal(res.Result.Value, &v) != nil {
+		t.Fatalf("evaluate in the worker: %s %v", res.Result.Value, res.ExceptionDetails)
 	}
+	return v
+}
+
+// webPushIDs are the ids of principal key's stored push subscriptions.
+func webPushIDs(t *testing.T, url, key string) []string {
+	t.Helper()
+	var ch struct {
+		WebPush []struct{ ID string }
+	}
+	do(t, "GET", url+"/api/channels", key, "", nil).data(t, &ch)
+	var ids []string
+	for _, w := range ch.WebPush {
+		ids = append(ids, w.ID)
+	}
+	return ids
 }
 
 // waitPush waits for the push of typ about session id at endpoint and

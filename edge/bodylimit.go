@@ -151,6 +151,11 @@ func routeOf(method, uri []byte) bodyRoute {
 		return largePublic
 	case len(parts) == 3 && string(parts[1]) == "feedback" && len(parts[2]) > 0:
 		return largePublic
+	case len(parts) == 6 && string(parts[1]) == "inbox" && string(parts[2]) == "api" && string(parts[3]) == "sessions" &&
+		string(parts[5]) == "submit" && len(parts[4]) > 0:
+		// The inbox's answer, with the session cookie, which the gate
+		// cannot check before the body: held to the public routes' budget.
+		return largePublic
 	}
 	return smallBody
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/feedbackd/feedbackd/web"
 )
 
 // What cross-origin callers may send and read. MCP clients in a browser send
@@ -35,7 +37,9 @@ func (s *Server) cors(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	public := hasPathPrefix(path, resourceMetadataPath) || hasPathPrefix(path, openAPIPath)
-	allowed := public || s.originAllowed(c, origin)
+	// The inbox answers its own origin only (its cookie is for its own
+	// pages): no other site may read it, ALLOWED_ORIGINS included.
+	allowed := public || (s.originAllowed(c, origin) && !hasPathPrefix(path, web.InboxPath))
 	preflight := c.Method() == fiber.MethodOptions && c.Get(fiber.HeaderAccessControlRequestMethod) != ""
 	if preflight {
 		c.Vary(fiber.HeaderAccessControlRequestMethod, fiber.HeaderAccessControlRequestHeaders)

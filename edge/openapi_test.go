@@ -328,6 +328,8 @@ func checkCredentials(_ context.Context, in *openapi3filter.AuthenticationInput)
 		ok = strings.HasPrefix(h.Get("Authorization"), "ApiKey ")
 	case "BearerJWT":
 		ok = strings.HasPrefix(h.Get("Authorization"), "Bearer ")
+	case "InboxCookie":
+		ok = strings.Contains(h.Get("Cookie"), "feedbackd_inbox=")
 	}
 	if !ok {
 		return fmt.Errorf("no %s credential", in.SecuritySchemeName)
@@ -636,7 +638,8 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "unknown API route", method: "GET", path: "/api/nothing-here", key: keyA, want: 404, code: "NOT_FOUND"},
 		{name: "unknown route", method: "GET", path: "/nothing-here", want: 404, code: "NOT_FOUND"},
 	}
-	for _, c := range append(cases, channelCases()...) {
+	inboxK := newInboxContract(t, e, pending, answered, expired, withImage, imageID, png, overLarge)
+	for _, c := range append(append(cases, channelCases()...), inboxK.cases(t)...) {
 		k.run(t, e.URL, c)
 	}
 
@@ -696,6 +699,14 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "limited: no resource metadata of /sse", method: "GET", path: "/.well-known/oauth-protected-resource/sse", want: 404, code: "NOT_FOUND", req: reqConforms},
 	} {
 		h, _ := k.run(t, limited.URL, c)
+		if strings.Contains(c.name, "answer") && c.want == 429 {
+			// Answering in the inbox counts against the same limit.
+			for _, ic := range inboxLimitedCases(t, limited, lp) {
+				if h, _ := k.run(t, limited.URL, ic); h.Get("Retry-After") == "" {
+					t.Errorf("%s: no Retry-After", ic.name)
+				}
+			}
+		}
 		if c.want == 429 && (h.Get("Retry-After") == "" || (h.Get("X-RateLimit-Limit") != "1") != (c.name == "limited: a second wait")) {
 			t.Errorf("%s: Retry-After %q, X-RateLimit-Limit %q", c.name, h.Get("Retry-After"), h.Get("X-RateLimit-Limit"))
 		}
@@ -737,7 +748,7 @@ func TestOpenAPIDocumentDescribesEveryResponse(t *testing.T) {
 		{name: "down: form", method: "POST", path: "/feedback/" + pending, ctype: formType, body: "freeText=x", want: 503},
 		{name: "down: health", method: "GET", path: "/health", want: 503},
 		{name: "down: ready", method: "GET", path: "/ready", want: 503},
-	}, channelDownCases()...) {
+	}, append(channelDownCases(), inboxK.downCases()...)...) {
 		k.run(t, e.URL, c)
 	}
 

@@ -75,10 +75,18 @@ func (s *Server) pageRoutes() {
 }
 
 // handleHome is the landing page: someone who opens the server's address
-// (the start-up line prints it) learns what it is and where to go. An inbox
-// for signed-in people may take this address over later.
+// (the start-up line prints it) learns what it is and where to go. A person
+// signed in to the inbox (a cookie whose link still stands) is sent there.
 func (p *pages) handleHome(c *fiber.Ctx) error {
 	pr := pagePrefs(c)
+	if p.s.signedIn(c) {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		u := web.InboxPath
+		if len(pr.query) > 0 {
+			u += "?" + pr.query.Encode()
+		}
+		return c.Redirect(u, http.StatusSeeOther)
+	}
 	v := web.HomeView{Lang: pr.lang, Theme: pr.theme, BaseURL: p.s.publicURL(c), Version: p.s.cfg.Version}
 	return p.html(c, http.StatusOK, pr, func(w io.Writer) error { return p.render.Home(w, v) })
 }

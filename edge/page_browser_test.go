@@ -113,12 +113,20 @@ type tab struct {
 // browser with JavaScript turned off.
 func (b *browser) newTab(t *testing.T, js bool) *tab {
 	t.Helper()
-	tabCtx, cancel := chromedp.NewContext(b.ctx)
+	return b.newTabFor(t, js, 45*time.Second)
+}
+
+// newTabFor is newTab for a scenario that may take up to d; opts may put
+// the tab in a browser context of its own (chromedp.WithNewBrowserContext),
+// with its own cookies and service workers.
+func (b *browser) newTabFor(t *testing.T, js bool, d time.Duration, opts ...chromedp.ContextOption) *tab {
+	t.Helper()
+	tabCtx, cancel := chromedp.NewContext(b.ctx, opts...)
 	t.Cleanup(cancel)
 	if err := chromedp.Do(tabCtx); err != nil {
 		t.Fatalf("open tab: %v", err)
 	}
-	ctx, cancelDeadline := context.WithTimeout(tabCtx, 45*time.Second)
+	ctx, cancelDeadline := context.WithTimeout(tabCtx, d)
 	t.Cleanup(cancelDeadline)
 	tb := &tab{t: t, b: b, ctx: ctx}
 	if js {

@@ -242,7 +242,7 @@ func (s *Server) answerLimit(c *fiber.Ctx, on bool, d ratelimit.Decision, err er
 		return c.Next()
 	}
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(d.RetryAfterSeconds()))
-	if hasPathPrefix(c.Path(), "/api") {
+	if hasPathPrefix(c.Path(), "/api") || hasPathPrefix(c.Path(), "/inbox") {
 		return s.fail(c, err)
 	}
 	if strings.HasSuffix(c.Path(), "/state") || strings.Contains(c.Path(), "/images/") || s.pages == nil || s.pages.render == nil {

@@ -71,7 +71,7 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	// Referer when someone follows a link in the rendered message.
 	h.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 	h.Set(fiber.HeaderXFrameOptions, "DENY")
-	if p := c.Path(); hasPathPrefix(p, "/api") || hasPathPrefix(p, "/feedback") {
+	if p := c.Path(); hasPathPrefix(p, "/api") || hasPathPrefix(p, "/feedback") || hasPathPrefix(p, inboxAPIPrefix) || hasPathPrefix(p, inboxSessionPath) {
 		// Session data and pages change and belong to one person: no shared
 		// or browser cache may keep them.
 		h.Set(fiber.HeaderCacheControl, "no-store")

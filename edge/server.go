@@ -97,6 +97,9 @@ type Config struct {
 	// TelegramWebhook serves /telegram/webhook, when Telegram posts updates
 	// there; nil leaves it off.
 	TelegramWebhook *TelegramWebhook
+	// Inbox serves inbox links under /api/inbox and the inbox at /inbox
+	// (docs/inbox.md); nil leaves them off.
+	Inbox *InboxAPI
 }
 
 // PageTokenMinter mints the feedback page's credential for the WebSocket of
@@ -229,11 +232,13 @@ func (s *Server) routes() {
 	api.Get("/feedback/:id/images/:imageId", s.requireAuth, s.handleOwnerImage)
 	api.All("/feedback/:id/images/:imageId", methodNotAllowed("GET, HEAD"))
 	s.channelRoutes(api)
+	s.inboxLinkRoutes(api)
 	api.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound)
 	})
 	s.telegramRoutes()
 	s.pageRoutes()
+	s.inboxRoutes()
 	s.mcpRoutes()
 }
 

@@ -46,6 +46,7 @@ type client struct {
 	owner     string // set on /ws, and on /ws/{id} for a principal
 	page      bool   // opened with the feedback page's token: status only
 	expires   time.Time
+	grant     string // the revocable credential that opened it (Revoke), "" for none
 	resume    uint64
 	resuming  bool
 
@@ -71,6 +72,7 @@ type connRequest struct {
 	// expires is when the credential runs out (zero: never); the
 	// connection is closed then.
 	expires  time.Time
+	grant    string // auth.Principal.Credential
 	kind     string
 	resume   uint64
 	resuming bool
@@ -94,6 +96,7 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 		owner:     req.owner,
 		page:      req.page,
 		expires:   req.expires,
+		grant:     req.grant,
 		resume:    req.resume,
 		resuming:  req.resuming,
 		ws:        wc.Conn,

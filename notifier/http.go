@@ -198,7 +198,7 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 		// but a socket it opened would have to close at once.
 		return fail(c, http.StatusUnauthorized, sessions.Errorf(envelope.CodeUnauthorized, "the credential has expired: get a fresh one"))
 	}
-	req.owner, req.page, req.expires = who.owner, who.pageSession != "", who.expires
+	req.owner, req.page, req.expires, req.grant = who.owner, who.pageSession != "", who.expires, who.credential
 	if req.sessionID != "" {
 		if err := sessions.CheckID(req.sessionID); err != nil {
 			return fail(c, http.StatusBadRequest, err)
@@ -245,6 +245,7 @@ type caller struct {
 	owner       string
 	pageSession string
 	expires     time.Time
+	credential  string // auth.Principal.Credential: Revoke closes the socket
 }
 
 // authorize reads the request's one credential. A page credential is tried
@@ -268,7 +269,7 @@ func (n *Notifier) authorize(ctx context.Context, c *fiber.Ctx) (caller, error) 
 	if err != nil {
 		return caller{}, err
 	}
-	return caller{owner: strings.Clone(p.ID), expires: p.Expires}, nil
+	return caller{owner: strings.Clone(p.ID), expires: p.Expires, credential: strings.Clone(p.Credential)}, nil
 }
 
 // upgradeCredentials reads the credentials of an upgrade request: the

@@ -47,6 +47,9 @@ const (
 	// with a fresh one. 4001 is in the range RFC 6455 leaves to
 	// applications.
 	CloseCredentialExpired = 4001
+	// CloseCredentialRevoked ends a connection whose credential was
+	// revoked (an inbox link, see Revoke): it will not be accepted again.
+	CloseCredentialRevoked = 4003
 )
 
 // Config tunes the notifier. Zero values take the defaults in brackets.
@@ -231,6 +234,31 @@ func (n *Notifier) Close() {
 	if len(clients) > 0 {
 		n.log.Info("closed WebSocket connections", "count", len(clients))
 	}
+}
+
+// Revoke closes, with 4003, every connection of this process that was
+// opened with credential (an auth.Principal.Credential, such as an inbox
+// link's), and returns how many it closed. Whoever revokes a credential
+// calls it on every notifier process.
+func (n *Notifier) Revoke(credential string) int {
+	if credential == "" {
+		return 0
+	}
+	var hit []*client
+	n.mu.Lock()
+	for c := range n.clients {
+		if c.grant == credential {
+			hit = append(hit, c)
+		}
+	}
+	n.mu.Unlock()
+	for _, c := range hit {
+		c.kill(CloseCredentialRevoked, "credential revoked")
+	}
+	if len(hit) > 0 {
+		n.log.Debug("closed WebSockets of a revoked credential", "count", len(hit))
+	}
+	return len(hit)
 }
 
 // Stats are counters of one notifier process.

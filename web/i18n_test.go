@@ -48,6 +48,11 @@ func usedKeys(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	collect(scriptKeyRE, "app/app.js", appJS)
+	inboxJS, err := staticFS.ReadFile("static/inbox.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	collect(scriptKeyRE, "inbox.js", inboxJS)
 	goFiles, _ := filepath.Glob("*.go")
 	for _, name := range goFiles {
 		if strings.HasSuffix(name, "_test.go") {

@@ -225,6 +225,9 @@ type pageData struct {
 	// Embedded is set by Renderer.Embedded: the question is shown inside
 	// an MCP App, not on a page of its own.
 	Embedded bool
+	// Inbox is set by Renderer.InboxQuestion: the question is shown in the
+	// person's inbox, among their others.
+	Inbox bool
 }
 
 // scriptData is handed to feedback.js as JSON in <script type="application/json">.

@@ -32,6 +32,9 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"ask", "Ship it?", "--option", "Yes", "--expect", "No"}, 1, "", "none of the options"},
 		{[]string{"watch", "--help"}, 0, "usage: feedbackd watch", ""},
 		{[]string{"watch", "now"}, 1, "", "feedbackd watch: takes no arguments"},
+		{[]string{"inbox-link", "--help"}, 0, "usage: feedbackd inbox-link", ""},
+		{[]string{"inbox-link", "--ttl", "soon"}, 1, "", `--ttl "soon"`},
+		{[]string{"inbox-link", "--list", "--revoke", "lnk_x"}, 1, "", "cannot go together"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer

@@ -70,11 +70,16 @@ const (
 // Principal is who a request acts for. Sessions are owned by ID.
 type Principal struct {
 	ID     string // stable owner id: "key:"+Fingerprint(key), "jwt:"+subject, or "anonymous"
-	Method string // "apikey", "jwt" or "none"
+	Method string // "apikey", "jwt", "none", or "inbox" (an inbox link, sessions/inbox)
 	// Expires is when the credential stops being valid (a JWT's exp); zero
 	// for one that does not expire (an API key). Whatever outlives the
 	// request it authenticated, such as a WebSocket, ends then.
 	Expires time.Time `json:"expires,omitzero"`
+	// Credential names the revocable credential the principal was
+	// established with, when there is one (an inbox link: "inbox:<link
+	// id>"); empty for API keys and JWTs. Whatever outlives the request,
+	// such as a WebSocket, ends when that credential is revoked.
+	Credential string `json:"credential,omitempty"`
 }
 
 // Credentials are the raw inputs an Authenticator looks at, copied from a

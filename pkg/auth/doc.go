@@ -8,7 +8,9 @@
 // fields of Credentials that the caller fills only where it allows them.
 //
 // It also mints what the CLI prints (MintHS256, NewAPIKey) and the page
-// tokens the feedback page uses to watch its own session (PageTokens).
+// tokens the feedback page uses to watch its own session (PageTokens), and
+// the purpose-bound tokens of inbox links (LinkTokens: the link, the inbox's
+// session cookie, its WebSocket credential).
 //
 // Errors wrap ErrUnauthorized and say why in words safe to log: a key or
 // token is never part of an error, only its Fingerprint. The package knows

@@ -32,6 +32,8 @@ const (
 	CodeInternal           Code = "INTERNAL_ERROR"
 	CodeForbiddenOrigin    Code = "FORBIDDEN_ORIGIN"
 	CodeUpgradeRequired    Code = "UPGRADE_REQUIRED"
+	CodeLinkNotFound       Code = "LINK_NOT_FOUND"
+	CodeTooManyLinks       Code = "TOO_MANY_LINKS"
 )
 
 // The sentinel errors, one per kind of refusal, for errors.Is. Every error
@@ -47,7 +49,8 @@ var (
 	ErrUnauthorized = errors.New("feedbackd: unauthorized")
 	// ErrNotFound: the session never existed, was purged after its
 	// retention, or belongs to someone else (SESSION_NOT_FOUND, 404); or it
-	// holds no such image (IMAGE_NOT_FOUND, 404).
+	// holds no such image (IMAGE_NOT_FOUND, 404); or there is no such
+	// inbox link among the caller's (LINK_NOT_FOUND, 404).
 	ErrNotFound = errors.New("feedbackd: not found")
 	// ErrNoFeedback: the session is still pending, so it has no answer yet
 	// (NO_FEEDBACK_AVAILABLE, 404).
@@ -84,6 +87,9 @@ var (
 	// ErrUpgradeRequired: a plain HTTP request to a WebSocket route
 	// (UPGRADE_REQUIRED, 426).
 	ErrUpgradeRequired = errors.New("feedbackd: upgrade required")
+	// ErrTooManyLinks: the caller already holds as many inbox links as the
+	// server allows (TOO_MANY_LINKS, 409); revoke one first.
+	ErrTooManyLinks = errors.New("feedbackd: too many inbox links")
 )
 
 // sentinels maps every code to its sentinel.
@@ -104,6 +110,8 @@ var sentinels = map[Code]error{
 	CodeInternal:           ErrInternal,
 	CodeForbiddenOrigin:    ErrForbiddenOrigin,
 	CodeUpgradeRequired:    ErrUpgradeRequired,
+	CodeLinkNotFound:       ErrNotFound,
+	CodeTooManyLinks:       ErrTooManyLinks,
 }
 
 // codeOfStatus is the code assumed for an answer without an error envelope

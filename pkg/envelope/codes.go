@@ -22,4 +22,8 @@ const (
 	// CodeMisdirected: the request names a host this server does not
 	// answer (421), the defence against DNS rebinding.
 	CodeMisdirected sessions.Code = "MISDIRECTED_REQUEST"
+	// CodeForbiddenOrigin: a browser request from an origin that may not
+	// make it (403): a WebSocket from a page elsewhere, or a change to the
+	// inbox from another site.
+	CodeForbiddenOrigin sessions.Code = "FORBIDDEN_ORIGIN"
 )

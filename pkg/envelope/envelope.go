@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/feedbackd/feedbackd/sessions"
+	"github.com/feedbackd/feedbackd/sessions/inbox"
 )
 
 // Body is an envelope: data on success, error otherwise. See docs/api.md,
@@ -63,6 +64,12 @@ func Status(code sessions.Code) int {
 		return http.StatusTooManyRequests
 	case CodeMisdirected:
 		return http.StatusMisdirectedRequest
+	case CodeForbiddenOrigin:
+		return http.StatusForbidden
+	case inbox.CodeLinkNotFound:
+		return http.StatusNotFound
+	case inbox.CodeTooManyLinks:
+		return http.StatusConflict
 	case sessions.CodeServiceUnavailable:
 		return http.StatusServiceUnavailable
 	}

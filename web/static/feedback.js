@@ -26,6 +26,9 @@
   //   state() → Promise<{status, expiresAt}>;
   //   previewURL(file) → Promise<string>, a URL the document may show;
   //   finished(view) hears which view the page shows once the form closed.
+  // It returns a function that stops it (its timers, its live updates and the
+  // listeners it put on the document), for the inbox, which opens and folds
+  // questions within one document.
   const start = (cfg, transport = {}) => {
     const i18n = cfg.i18n || {};
     const max = cfg.maxFreeText || 1000;
@@ -70,7 +73,9 @@
     }
 
     let state = cfg.state;
-    if (state !== 'pending') return;
+    if (state !== 'pending') return () => {};
+    // Ends the listeners this run puts on the document and the window.
+    const lifetime = new AbortController();
 
     const card = $('card');
     const form = $('answer-form');
@@ -493,7 +498,7 @@
       if (files.length === 0 || closed) return;
       event.preventDefault();
       addFiles(files);
-    });
+    }, { signal: lifetime.signal });
     // Drop anywhere on the card.
     const hasFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes('Files');
     card.addEventListener('dragover', (event) => {
@@ -943,14 +948,14 @@
         clearTimeout(pollTimer);
         poll();
       }
-    });
+    }, { signal: lifetime.signal });
     window.addEventListener('online', () => {
       if (polling) {
         clearTimeout(pollTimer);
         pollDelay = pollBase;
         poll();
       }
-    });
+    }, { signal: lifetime.signal });
 
     tick();
     if (!closed) {
@@ -958,6 +963,12 @@
       else if (cfg.wsUrl && cfg.wsToken && 'WebSocket' in window) connect();
       else startPolling();
     }
+    return () => {
+      lifetime.abort();
+      closed = true;
+      stopLive();
+      stopCountdown();
+    };
   };
 
   window.feedbackd = Object.freeze({ start });

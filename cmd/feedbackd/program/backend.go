@@ -16,12 +16,18 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
+	"github.com/feedbackd/feedbackd/sessions/inbox"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
 
 // pageTokenSecret names the cluster-wide secret that page tokens are signed
 // with: the edge mints them, the notifier checks them, on any replica.
 const pageTokenSecret = "page-token"
+
+// inboxLinkSecret names the cluster-wide secret that inbox links, their
+// cookies and their socket credentials are signed with: any edge mints and
+// checks them, any notifier checks the socket's.
+const inboxLinkSecret = "inbox-link"
 
 // vapidKey names the cluster's VAPID private key in the config bucket:
 // every subscription is bound to the public half, so it is generated once
@@ -31,7 +37,7 @@ const vapidKey = "vapid-private-key"
 // Backend is what every role works over: the JetStream handle, the sessions
 // bucket and the image buckets, the change feed fanned out through a hub, the sessions service,
 // the secret that signs the page's socket credential, the principals' channel
-// settings and the cluster's VAPID keys. One process has one.
+// settings, the inbox links and the cluster's VAPID keys. One process has one.
 type Backend struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -41,6 +47,8 @@ type Backend struct {
 	svc    *sessions.Service
 	tokens *auth.PageTokens
 	chans  *channels.Service
+	links  *natskv.LinkStore
+	inbox  *inbox.Service
 	vapid  *webpush.VAPIDKeys
 	log    *slog.Logger
 
@@ -104,6 +112,22 @@ func openBackend(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logge
 		return nil, err
 	}
 	be.chans = channels.NewService(chStore, cfg.Dispatch.defaults, cfg.Dispatch.urlChecker())
+	var linkSecret []byte
+	err = w.untilJetStream(ctx, "open the inbox links", func(ctx context.Context) (err error) {
+		if be.links, err = natskv.OpenLinks(ctx, js, natskv.Options{Replicas: cfg.KVReplicas}); err != nil {
+			return err
+		}
+		linkSecret, err = natsutil.SharedSecret(ctx, js, inboxLinkSecret, cfg.KVReplicas)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	linkTokens, err := auth.NewLinkTokens(linkSecret)
+	if err != nil {
+		return nil, fmt.Errorf("inbox link tokens: %w", err)
+	}
+	be.inbox = inbox.NewService(be.links, linkTokens, inbox.Config{DefaultTTL: cfg.InboxLinkTTL, MaxTTL: cfg.InboxLinkMaxTTL})
 	if be.vapid = cfg.Dispatch.vapidKeys; be.vapid == nil {
 		var raw []byte
 		err = w.untilJetStream(ctx, "read the VAPID key", func(ctx context.Context) (err error) {
@@ -189,6 +213,13 @@ func (b *Backend) PageTokens() *auth.PageTokens { return b.tokens }
 
 // Channels is the principals' notification settings and delivery outcomes.
 func (b *Backend) Channels() *channels.Service { return b.chans }
+
+// Inbox mints, lists and revokes inbox links and checks what they grant.
+func (b *Backend) Inbox() *inbox.Service { return b.inbox }
+
+// Links is the bucket of inbox links, which the notifier watches for
+// revocations.
+func (b *Backend) Links() *natskv.LinkStore { return b.links }
 
 // VAPIDKeys is the cluster's VAPID key pair, which Web Push is signed with.
 func (b *Backend) VAPIDKeys() *webpush.VAPIDKeys { return b.vapid }

@@ -26,6 +26,9 @@ var commands = map[string]func(m *Main, getenv func(string) string) error{
 	"watch": func(m *Main, getenv func(string) string) error {
 		return clientcmd.Watch(clientcmd.Env{Stdout: m.Stdout, Stderr: m.Stderr, Getenv: getenv}, m.args)
 	},
+	"inbox-link": func(m *Main, getenv func(string) string) error {
+		return clientcmd.InboxLink(clientcmd.Env{Stdout: m.Stdout, Stderr: m.Stderr, Getenv: getenv}, m.args)
+	},
 }
 
 // usage is `feedbackd help`: the roles from the role table, then the
@@ -44,6 +47,8 @@ func usage() string {
                        ask a person from a script; exits 0 answered, 2 expired, 3 cancelled,
                        4 not as expected (feedbackd ask --help)
   feedbackd watch      follow your sessions live, one line per event (--json)
+  feedbackd inbox-link print a link that opens your inbox in a browser (--name, --ttl;
+                       --list, --revoke ID)
   feedbackd token      print a signed HS256 JWT (--sub, --ttl, --claim k=v)
   feedbackd apikey     print a new random API key
   feedbackd healthcheck URL   exit 0 when URL answers 200 (for container health checks)

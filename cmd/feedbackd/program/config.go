@@ -19,6 +19,7 @@ import (
 	"github.com/feedbackd/feedbackd/edge"
 	"github.com/feedbackd/feedbackd/pkg/hostcheck"
 	"github.com/feedbackd/feedbackd/pkg/requestid"
+	"github.com/feedbackd/feedbackd/sessions/inbox"
 )
 
 // Config is the configuration of every role, read once from the environment
@@ -91,6 +92,11 @@ type Config struct {
 	// MaxWaitsPerPrincipal caps the waits (REST ?wait=, MCP tool calls)
 	// one principal has in flight on one replica; 0 caps nothing.
 	MaxWaitsPerPrincipal int `env:"MAX_WAITS_PER_PRINCIPAL" envDefault:"100"`
+
+	// Inbox links (docs/inbox.md): the life of a link minted without a
+	// ttl, and the longest a link may be given.
+	InboxLinkTTL    time.Duration `env:"INBOX_LINK_TTL" envDefault:"720h"`
+	InboxLinkMaxTTL time.Duration `env:"INBOX_LINK_MAX_TTL" envDefault:"8760h"`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
@@ -249,6 +255,10 @@ func (c *Config) check() error {
 	}
 	if c.Notifier.MaxConnections < 0 {
 		errs = append(errs, fmt.Errorf("NOTIFIER_MAX_CONNECTIONS=%d must be 0 (derived from MAX_CONNS) or more", c.Notifier.MaxConnections))
+	}
+	if c.InboxLinkMaxTTL < inbox.MinTTL || c.InboxLinkTTL < inbox.MinTTL || c.InboxLinkTTL > c.InboxLinkMaxTTL {
+		errs = append(errs, fmt.Errorf("INBOX_LINK_TTL=%s and INBOX_LINK_MAX_TTL=%s must be at least %s, the first no longer than the second",
+			c.InboxLinkTTL, c.InboxLinkMaxTTL, inbox.MinTTL))
 	}
 	if c.KVReplicas < 1 || c.KVReplicas > 5 {
 		errs = append(errs, fmt.Errorf("KV_REPLICAS=%d must be between 1 and 5", c.KVReplicas))

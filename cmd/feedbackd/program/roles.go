@@ -23,6 +23,7 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/pkg/opsapi"
 	"github.com/feedbackd/feedbackd/pkg/relay"
+	"github.com/feedbackd/feedbackd/sessions/inbox"
 )
 
 // role is what one command runs: which NATS it uses, which credentials it
@@ -509,6 +510,7 @@ func startEdge(m *Main, be *Backend) error {
 	ec.Hosts = m.listeners[edgeName].hosts
 	ec.Channels = channelsAPI(cfg, be)
 	ec.TelegramWebhook = telegramWebhook(cfg, be)
+	ec.Inbox = &edge.InboxAPI{Links: be.Inbox()}
 	if m.Hooks.Edge != nil {
 		m.Hooks.Edge(&ec)
 	}
@@ -572,7 +574,9 @@ func startNotifier(m *Main, be *Backend) error {
 	if m.Hooks.Notifier != nil {
 		m.Hooks.Notifier(&nc)
 	}
-	n := notifier.New(nc, be.Service(), m.authn, m.log.With("component", "notifier"), notifier.WithPageTokens(be.PageTokens()))
+	// The notifier alone also takes the inbox's socket credential.
+	authn := inbox.SocketAuthenticator{Links: be.Inbox(), Next: m.authn}
+	n := notifier.New(nc, be.Service(), authn, m.log.With("component", "notifier"), notifier.WithPageTokens(be.PageTokens()))
 	rctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
 	rev, err := be.LastRevision(rctx)
 	cancel()
@@ -583,6 +587,13 @@ func startNotifier(m *Main, be *Backend) error {
 	}
 	n.RaiseWatermark(rev)
 	m.goRun("notifier", n.Run)
+	// A revoked (or expired) inbox link closes the sockets it opened here
+	// at once, as every other notifier does with its own.
+	m.goRun("inbox link revocations", func(ctx context.Context) error {
+		return be.Links().WatchRemoved(ctx, m.log.With("component", "notifier"), func(id string) {
+			n.Revoke(inbox.CredentialPrefix + id)
+		})
+	})
 	m.notifier.Store(n)
 	l := m.listeners[notifierName]
 	if l == nil {

@@ -32,10 +32,12 @@ type listItem struct {
 	CreatedAt   string          `json:"createdAt"`
 	ExpiresAt   string          `json:"expiresAt"`
 	SubmittedAt string          `json:"submittedAt,omitempty"`
-	Kind        sessions.Kind   `json:"kind"`
-	Title       string          `json:"title,omitempty"`
-	Action      string          `json:"action,omitempty"`
-	Metadata    json.RawMessage `json:"metadata,omitempty"`
+	// CancelReason is set on a cancelled session whose canceller said why.
+	CancelReason string          `json:"cancelReason,omitempty"`
+	Kind         sessions.Kind   `json:"kind"`
+	Title        string          `json:"title,omitempty"`
+	Action       string          `json:"action,omitempty"`
+	Metadata     json.RawMessage `json:"metadata,omitempty"`
 }
 
 type listData struct {
@@ -168,6 +170,9 @@ func (s *Server) handleList(c *fiber.Ctx) error {
 		}
 		if sess.Approval != nil {
 			item.Action = sess.Approval.Action
+		}
+		if sess.Status == sessions.StatusCancelled {
+			item.CancelReason = sess.CancelReason
 		}
 		data.Items = append(data.Items, item)
 	}

@@ -79,6 +79,9 @@ type StatusChanged struct {
 	NewStatus sessions.Status `json:"newStatus"`
 	Timestamp string          `json:"timestamp"`
 	Revision  uint64          `json:"revision"`
+	// CancelReason says why a session was cancelled, when that was
+	// recorded (newStatus cancelled only).
+	CancelReason string `json:"cancelReason,omitempty"`
 }
 
 // FeedbackSubmitted is the data of TypeFeedbackSubmitted.
@@ -192,13 +195,17 @@ func transitionFrames(s *sessions.Session, now time.Time) [][]byte {
 		return [][]byte{encode(TypeSessionCreated, created, now)}
 	}
 	finished := formatTime(orNow(s.FinishedAt, now))
-	frames := [][]byte{encode(TypeSessionStatusChanged, StatusChanged{
+	changed := StatusChanged{
 		SessionID: s.ID,
 		OldStatus: sessions.StatusPending,
 		NewStatus: s.Status,
 		Timestamp: finished,
 		Revision:  s.Revision,
-	}, now)}
+	}
+	if s.Status == sessions.StatusCancelled {
+		changed.CancelReason = s.CancelReason
+	}
+	frames := [][]byte{encode(TypeSessionStatusChanged, changed, now)}
 	switch s.Status {
 	case sessions.StatusCompleted:
 		submitted := FeedbackSubmitted{

@@ -20,6 +20,9 @@ type StatusBody struct {
 	CreatedAt   string          `json:"createdAt"`
 	ExpiresAt   string          `json:"expiresAt"`
 	SubmittedAt string          `json:"submittedAt,omitempty"`
+	// CancelReason says why a cancelled session was cancelled, when that
+	// was recorded (for example "declined by the person").
+	CancelReason string `json:"cancelReason,omitempty"`
 	// Question is what the session asks, as its owner created it.
 	Question Question `json:"question"`
 }
@@ -90,13 +93,22 @@ func OptTime(t *time.Time) string {
 // start with.
 func StatusOf(sess *sessions.Session, base string) StatusBody {
 	return StatusBody{
-		SessionID:   sess.ID,
-		Status:      sess.Status,
-		CreatedAt:   Time(sess.CreatedAt),
-		ExpiresAt:   Time(sess.ExpiresAt),
-		SubmittedAt: OptTime(sess.SubmittedAt),
-		Question:    QuestionOf(sess, base),
+		SessionID:    sess.ID,
+		Status:       sess.Status,
+		CreatedAt:    Time(sess.CreatedAt),
+		ExpiresAt:    Time(sess.ExpiresAt),
+		SubmittedAt:  OptTime(sess.SubmittedAt),
+		CancelReason: cancelReason(sess),
+		Question:     QuestionOf(sess, base),
 	}
+}
+
+// cancelReason is sess's CancelReason while it is cancelled.
+func cancelReason(sess *sessions.Session) string {
+	if sess.Status != sessions.StatusCancelled {
+		return ""
+	}
+	return sess.CancelReason
 }
 
 // QuestionOf is what sess asks.
@@ -149,6 +161,9 @@ func ResultOf(sess *sessions.Session, base string) (ResultBody, error) {
 	case sessions.StatusExpired:
 		return ResultBody{}, sessions.Errorf(sessions.CodeExpired, "the session expired without an answer")
 	case sessions.StatusCancelled:
+		if sess.CancelReason != "" {
+			return ResultBody{}, sessions.Errorf(sessions.CodeCancelled, "the session was cancelled: %s", sess.CancelReason)
+		}
 		return ResultBody{}, sessions.Errorf(sessions.CodeCancelled, "the session was cancelled")
 	}
 	if sess.Feedback == nil {

@@ -61,7 +61,7 @@ for (const [name, [path, extra]] of Object.entries(bridges)) {
 
     test('lists the four tools', async () => {
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'request_approval']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['cancel_feedback', 'check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'list_feedback', 'request_approval']);
     });
 
     test('calls each tool, with a wait answered over REST', async () => {

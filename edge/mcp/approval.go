@@ -34,6 +34,7 @@ type approvalArgs struct {
 const (
 	denyDefault   = "The person reviewing this request denied it."
 	denyCancelled = "The approval request was withdrawn before anyone answered, so the action was not approved."
+	denyDeclined  = "The person declined to answer the approval request, so the action was not approved."
 )
 
 func denyNobody(timeout int) string {
@@ -57,6 +58,9 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 		return t.toolError(ctx, err), nil
 	}
 	info := infoFrom(ctx)
+	if req.Params.RequestState != "" {
+		return t.resumeApproval(ctx, req, input)
+	}
 	if info.allowCreate != nil {
 		if err := info.allowCreate(); err != nil {
 			return t.toolError(ctx, err), nil
@@ -69,6 +73,33 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 	// The call lasts as long as the session can be answered: Claude Code
 	// waits on it. The expiry is written by the expirer, or by the wait
 	// itself at the deadline.
+	lifetime := func() time.Duration { return time.Until(sess.ExpiresAt) + time.Second }
+	if a := t.askFirst(ctx, sess, lifetime(), info.baseURL); a != nil {
+		return inputRequired(a, sess), nil
+	}
+	got, err := t.awaitAsking(ctx, req, sess, lifetime(), info.baseURL)
+	if err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	return t.decideApproval(ctx, req, got.sess, input)
+}
+
+// resumeApproval carries on a 2026-07-28 retry of request_approval that
+// carries the person's in-client answer.
+func (t *tools) resumeApproval(ctx context.Context, req mcpgo.CallToolRequest, input json.RawMessage) (*mcpgo.CallToolResult, error) {
+	info := infoFrom(ctx)
+	got, err := t.resume(ctx, req, 0, info.baseURL)
+	if err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	return t.decideApproval(ctx, req, got.sess, input)
+}
+
+// decideApproval waits, on the link only, until sess ends (a person who
+// dismissed the in-client question, or whose in-client answer was
+// refused, may still answer there), then answers with the decision.
+func (t *tools) decideApproval(ctx context.Context, req mcpgo.CallToolRequest, sess *sessions.Session, input json.RawMessage) (*mcpgo.CallToolResult, error) {
+	var err error
 	for !sess.Status.Terminal() && ctx.Err() == nil {
 		if sess, err = t.await(ctx, req, sess, time.Until(sess.ExpiresAt)+time.Second); err != nil {
 			return t.toolError(ctx, err), nil
@@ -79,11 +110,21 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 		// must not ask for one.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, err := t.svc.Cancel(cctx, sess.Owner, sess.ID); err != nil {
+		if _, err := t.svc.CancelFor(cctx, sess.Owner, sess.ID, "the agent's call ended before anyone answered"); err != nil {
 			t.log.DebugContext(ctx, "withdraw an approval its caller left", "session", sess.ID, "err", err)
 		}
 		return t.toolError(ctx, sessions.Errorf(sessions.CodeCancelled, "the call ended before anyone answered")), nil
 	}
+	res, err := approvalDecision(sess, input)
+	if err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	return res, nil
+}
+
+// approvalDecision is the permission prompt tool's answer for a finished
+// approval session: one text content holding the decision JSON.
+func approvalDecision(sess *sessions.Session, input json.RawMessage) (*mcpgo.CallToolResult, error) {
 	d := decision{Behavior: "deny"}
 	switch {
 	case sess.Status == sessions.StatusCompleted && sess.Feedback != nil && sess.Feedback.Decision == sessions.DecisionApprove:
@@ -95,6 +136,8 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 		}
 	case sess.Status == sessions.StatusExpired:
 		d.Message = denyNobody(sess.Timeout)
+	case sess.CancelReason == declinedReason:
+		d.Message = denyDeclined
 	default:
 		d.Message = denyCancelled
 	}
@@ -102,7 +145,7 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(d); err != nil {
-		return t.toolError(ctx, err), nil
+		return nil, fmt.Errorf("encode decision: %w", err)
 	}
 	return mcpgo.NewToolResultText(strings.TrimSuffix(b.String(), "\n")), nil
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-func TestMCPHandshakeListsExactlyTheFourToolsWithSchemas(t *testing.T) {
+func TestMCPHandshakeListsExactlyTheToolsWithSchemas(t *testing.T) {
 	t.Parallel()
 	e := newEdge(t)
 	for _, tc := range transports {
@@ -54,7 +54,7 @@ func TestMCPHandshakeListsExactlyTheFourToolsWithSchemas(t *testing.T) {
 				}
 			}
 			slices.Sort(names)
-			if want := []string{"check_feedback_status", "get_feedback_result", "interactive_feedback", "request_approval"}; !slices.Equal(names, want) {
+			if want := []string{"cancel_feedback", "check_feedback_status", "get_feedback_result", "interactive_feedback", "list_feedback", "request_approval"}; !slices.Equal(names, want) {
 				t.Fatalf("tools = %v, want %v", names, want)
 			}
 		})

@@ -88,6 +88,10 @@ func (m *Server) serveRelayed(sessionID string, req []byte) []byte {
 			break
 		}
 		r.Header.Set("Content-Type", "application/json")
+		if r = m.onStream(r, msg.Body, info, sessionID, st); r == nil {
+			rec.WriteHeader(http.StatusAccepted)
+			break
+		}
 		m.sseMessage.ServeHTTP(rec, r)
 	}
 	out, _ := json.Marshal(relayedReply{Status: rec.status, ContentType: rec.header.Get("Content-Type"), Body: rec.body.Bytes()})

@@ -8,10 +8,13 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/feedbackd/feedbackd/pkg/auth"
@@ -34,15 +37,55 @@ import (
 
 const sessionIDPrefix = "fbm-"
 
-// boundSessionIDs is a server.SessionIdManager for one principal.
-type boundSessionIDs struct{ principal string }
+// clientCaps are the client capabilities a Streamable HTTP session id
+// carries, so that any replica knows what the client declared at initialize
+// without shared memory (the session object holding them lives only on the
+// replica that served initialize, and only until it is dropped).
+type clientCaps uint8
+
+const (
+	// capElicitForm: the client declared elicitation in form mode
+	// (2025-06-18's "elicitation": {}, or 2025-11-25's "form").
+	capElicitForm clientCaps = 1 << iota
+	// capElicitURL: the client declared elicitation in URL mode.
+	capElicitURL
+)
+
+// capsOf reads the elicitation modes a client declared.
+func capsOf(c mcpgo.ClientCapabilities) clientCaps {
+	e := c.Elicitation
+	if e == nil {
+		return 0
+	}
+	var caps clientCaps
+	// An empty object is form mode: that is all 2025-06-18 had.
+	if e.Form != nil || e.URL == nil {
+		caps |= capElicitForm
+	}
+	if e.URL != nil {
+		caps |= capElicitURL
+	}
+	return caps
+}
+
+// boundSessionIDs is a server.SessionIdManager for one principal. Ids look
+// like fbm-<nonce>-<caps>-<tag>: a random nonce, the client's capabilities
+// as two hex digits, and a tag binding both to the principal. Ids minted
+// before capabilities were carried (fbm-<nonce>-<tag>) stay valid and carry
+// none.
+type boundSessionIDs struct {
+	principal string
+	// caps is what a session minted by Generate carries.
+	caps clientCaps
+}
 
 // Generate implements server.SessionIdManager.
 func (b boundSessionIDs) Generate() string {
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
 	n := hex.EncodeToString(nonce[:])
-	return sessionIDPrefix + n + "-" + b.tag(n)
+	c := fmt.Sprintf("%02x", uint8(b.caps))
+	return sessionIDPrefix + n + "-" + c + "-" + b.tag(n+"-"+c)
 }
 
 // Validate implements server.SessionIdManager.
@@ -59,19 +102,40 @@ func (b boundSessionIDs) Validate(id string) (isTerminated bool, err error) {
 func (b boundSessionIDs) Terminate(string) (isNotAllowed bool, err error) { return false, nil }
 
 func (b boundSessionIDs) valid(id string) bool {
-	rest, ok := strings.CutPrefix(id, sessionIDPrefix)
-	if !ok {
-		return false
-	}
-	nonce, tag, ok := strings.Cut(rest, "-")
-	if !ok || len(nonce) != 32 {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(tag), []byte(b.tag(nonce))) == 1
+	_, ok := b.parse(id)
+	return ok
 }
 
-func (b boundSessionIDs) tag(nonce string) string {
-	sum := sha256.Sum256([]byte(b.principal + "\x00" + nonce))
+// parse checks id and returns the capabilities it carries.
+func (b boundSessionIDs) parse(id string) (clientCaps, bool) {
+	rest, ok := strings.CutPrefix(id, sessionIDPrefix)
+	if !ok {
+		return 0, false
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 {
+		return 0, false
+	}
+	body, tag := rest[:i], rest[i+1:]
+	nonce, c, withCaps := strings.Cut(body, "-")
+	if len(nonce) != 32 || (withCaps && len(c) != 2) {
+		return 0, false
+	}
+	var caps uint64
+	if withCaps {
+		var err error
+		if caps, err = strconv.ParseUint(c, 16, 8); err != nil || c != strings.ToLower(c) {
+			return 0, false
+		}
+	}
+	if subtle.ConstantTimeCompare([]byte(tag), []byte(b.tag(body))) != 1 {
+		return 0, false
+	}
+	return clientCaps(caps), true
+}
+
+func (b boundSessionIDs) tag(body string) string {
+	sum := sha256.Sum256([]byte(b.principal + "\x00" + body))
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -85,15 +149,16 @@ const errUnknownSession = sessionError("unknown MCP session")
 type sessionIDResolver struct{}
 
 // ResolveSessionIdManager implements server.SessionIdManagerResolver. mcp-go
-// passes nil outside requests (to terminate sessions at shutdown).
+// passes nil outside requests (to terminate sessions at shutdown). An
+// initialize request's capabilities go into the id it mints.
 func (sessionIDResolver) ResolveSessionIdManager(r *http.Request) server.SessionIdManager {
-	var p string
+	var b boundSessionIDs
 	if r != nil {
 		if info, ok := r.Context().Value(infoKey{}).(requestInfo); ok {
-			p = info.principal.ID
+			b = boundSessionIDs{principal: info.principal.ID, caps: info.initCaps}
 		}
 	}
-	return boundSessionIDs{principal: p}
+	return b
 }
 
 // sseStream is a live stream of the SSE transport.

@@ -40,8 +40,10 @@ const maxWaitSeconds = 3600
 const mcpInstructions = `Use interactive_feedback to ask a person a question and wait for the answer: free text, ` +
 	`options (several, or one with multiSelect false), a typed form (fields: dates, numbers, yes/no, choices), ` +
 	`with images such as screenshots; the person may answer with images, which come back as image content. ` +
+	`When this client can show forms (elicitation), the person is asked here too; the first answer wins. ` +
 	`It returns a feedbackUrl to show the person; if the answer has not come when the call returns, ` +
-	`call get_feedback_result with the sessionId to keep waiting. check_feedback_status reports a session's state at once. ` +
+	`call get_feedback_result with the sessionId to keep waiting. check_feedback_status reports a session's state at once; ` +
+	`list_feedback lists your sessions and cancel_feedback withdraws one. ` +
 	`request_approval asks the person to approve or deny a tool call, and answers as a permission prompt tool does.`
 
 // tools are the four tools of docs/mcp.md, each a small function over the
@@ -57,7 +59,7 @@ type tools struct {
 
 // newMCPServer builds the MCP server with the tools registered. opts carry
 // what the transports need (hooks, middleware).
-func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, opts ...server.ServerOption) *server.MCPServer {
+func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, opts ...server.ServerOption) (*server.MCPServer, *tools) {
 	opts = append([]server.ServerOption{
 		server.WithToolCapabilities(false),
 		server.WithRecovery(),
@@ -72,6 +74,7 @@ func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, opts ...s
 		RawInputSchema:  interactiveFeedbackInput(l, cfg.Wait),
 		RawOutputSchema: resultSchema,
 		Annotations:     annotations("Ask a person", false),
+		Execution:       &mcpgo.ToolExecution{TaskSupport: mcpgo.TaskSupportOptional},
 	}, t.interactiveFeedback)
 	srv.AddTool(mcpgo.Tool{
 		Name:            toolGetFeedbackResult,
@@ -95,8 +98,10 @@ func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, opts ...s
 			"Nobody answering before the session's timeout is a deny.",
 		RawInputSchema: requestApprovalInput(l),
 		Annotations:    annotations("Ask for approval", false),
+		Execution:      &mcpgo.ToolExecution{TaskSupport: mcpgo.TaskSupportOptional},
 	}, t.requestApproval)
-	return srv
+	t.addManageTools()
+	return srv, t
 }
 
 func annotations(title string, readOnly bool) mcpgo.ToolAnnotation {
@@ -165,6 +170,14 @@ func (t *tools) interactiveFeedback(ctx context.Context, req mcpgo.CallToolReque
 		return t.toolError(ctx, err), nil
 	}
 	info := infoFrom(ctx)
+	if req.Params.RequestState != "" {
+		// A 2026-07-28 retry carrying the person's in-client answer.
+		got, err := t.resume(ctx, req, wait, info.baseURL)
+		if err != nil {
+			return t.toolError(ctx, err), nil
+		}
+		return t.askedResult(ctx, got, info.baseURL)
+	}
 	if info.allowCreate != nil {
 		if err := info.allowCreate(); err != nil {
 			return t.toolError(ctx, err), nil
@@ -174,10 +187,14 @@ func (t *tools) interactiveFeedback(ctx context.Context, req mcpgo.CallToolReque
 	if err != nil {
 		return t.toolError(ctx, err), nil
 	}
-	if sess, err = t.await(ctx, req, sess, wait); err != nil {
+	if a := t.askFirst(ctx, sess, wait, info.baseURL); a != nil {
+		return inputRequired(a, sess), nil
+	}
+	got, err := t.awaitAsking(ctx, req, sess, wait, info.baseURL)
+	if err != nil {
 		return t.toolError(ctx, err), nil
 	}
-	return t.result(ctx, sess, info.baseURL)
+	return t.askedResult(ctx, got, info.baseURL)
 }
 
 func (t *tools) getFeedbackResult(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
@@ -307,7 +324,14 @@ func (t *tools) result(ctx context.Context, sess *sessions.Session, baseURL stri
 	case sessions.StatusExpired:
 		text = fmt.Sprintf("Session %s expired at %s without an answer. Call %s again if you still need one.", sess.ID, out.ExpiresAt, toolInteractiveFeedback)
 	case sessions.StatusCancelled:
-		text = fmt.Sprintf("Session %s was cancelled; no answer will come.", sess.ID)
+		switch sess.CancelReason {
+		case declinedReason:
+			text = fmt.Sprintf("The person declined to answer: session %s is cancelled (%s); no answer will come.", sess.ID, sess.CancelReason)
+		case "":
+			text = fmt.Sprintf("Session %s was cancelled; no answer will come.", sess.ID)
+		default:
+			text = fmt.Sprintf("Session %s was cancelled (%s); no answer will come.", sess.ID, sess.CancelReason)
+		}
 	}
 	return mcpgo.NewToolResultStructured(out, text), nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -105,6 +106,23 @@ type requestInfo struct {
 	// createKey names the budget.
 	allowCreate func() error
 	createKey   string
+
+	// mcpSession is the MCP session the request belongs to: the
+	// Mcp-Session-Id of a Streamable HTTP request (checked), or the SSE
+	// transport's sessionId; empty for 2026-07-28 requests.
+	mcpSession string
+	// protocol is the MCP-Protocol-Version header of a Streamable HTTP
+	// request, empty if none.
+	protocol string
+	// caps are the client capabilities carried by the request's Streamable
+	// HTTP session id; initCaps those an initialize request declares, which
+	// go into the id it mints.
+	caps, initCaps clientCaps
+	// link carries server-to-client messages during a tool call, nil when
+	// the request has no way back but its result (see outbound.go).
+	link *clientLink
+	// out tracks the requests sent to clients.
+	out *outbound
 }
 
 type infoKey struct{}
@@ -130,6 +148,14 @@ type Server struct {
 
 	streams sseStreams
 	calls   inflightCalls
+	out     *outbound
+	tools   *tools
+	subs    subscriptions
+	// bg owns the work started for SSE requests that feedbackd answers
+	// itself (answerOnStream); Close waits for it.
+	bg     sync.WaitGroup
+	bgMu   sync.Mutex
+	closed bool
 
 	// relay reaches the edge holding an SSE stream; nil keeps every stream's
 	// messages on the edge that holds it.
@@ -148,12 +174,19 @@ func New(cfg Config, svc *sessions.Service, log *slog.Logger) *Server {
 		cfg.ProgressInterval = DefaultProgressInterval
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	m := &Server{keepAlive: cfg.KeepAlive, log: log, relay: cfg.Relay, allowCreate: cfg.AllowCreate, bridge: httpbridge.New()}
+	m := &Server{keepAlive: cfg.KeepAlive, log: log, relay: cfg.Relay, allowCreate: cfg.AllowCreate, bridge: httpbridge.New(),
+		out: newOutbound(cfg.Relay, log)}
 	m.streams.hold = m.holdStream
 	hooks := &server.Hooks{}
 	hooks.AddOnRegisterSession(m.streams.register)
 	hooks.AddOnUnregisterSession(m.streams.unregister)
-	m.srv = newMCPServer(cfg, svc, log, server.WithHooks(hooks), server.WithToolHandlerMiddleware(m.bindToClient))
+	hooks.AddOnUnregisterSession(m.subs.dropSession)
+	m.srv, m.tools = newMCPServer(cfg, svc, log, server.WithHooks(hooks), server.WithToolHandlerMiddleware(m.bindToClient),
+		server.WithResourceCapabilities(true, false))
+	m.subs.hub = svc.Hub()
+	m.subs.log = log
+	m.declareCapabilities(hooks)
+	m.tools.registerResources(hooks, &m.subs)
 
 	// Host-header (DNS rebinding) checks are off: every MCP request must
 	// authenticate, and a reverse proxy on the same host legitimately sends
@@ -185,7 +218,7 @@ func New(cfg Config, svc *sessions.Service, log *slog.Logger) *Server {
 func (m *Server) Handler(t Transport, caller func(*fiber.Ctx) Caller) fiber.Handler {
 	return m.bridge.Handler(http.HandlerFunc(m.serve), func(c *fiber.Ctx, ctx context.Context) context.Context {
 		who := caller(c)
-		info := requestInfo{principal: who.Principal, baseURL: who.BaseURL, transport: t, createKey: who.CreateKey}
+		info := requestInfo{principal: who.Principal, baseURL: who.BaseURL, transport: t, createKey: who.CreateKey, out: m.out}
 		info.allowCreate = m.budget(who.CreateKey)
 		return context.WithValue(ctx, infoKey{}, info)
 	})
@@ -231,6 +264,13 @@ func (m *Server) serve(w http.ResponseWriter, r *http.Request) {
 			writeJSONRPCError(sw, http.StatusBadRequest, mcpgo.INVALID_PARAMS, "Invalid session ID")
 			return
 		}
+		if ok {
+			r = m.onStream(r, body, info, sid, st)
+			if r == nil {
+				sw.WriteHeader(http.StatusAccepted)
+				return
+			}
+		}
 		m.sseMessage.ServeHTTP(sw, r)
 	default:
 		http.Error(sw, "unknown MCP transport", http.StatusInternalServerError)
@@ -239,17 +279,38 @@ func (m *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 func (m *Server) serveStreamable(sw *streamWriter, r *http.Request, body []byte, info requestInfo, cancel context.CancelFunc) {
 	session := r.Header.Get(server.HeaderKeySessionID)
-	if session != "" && !(boundSessionIDs{principal: info.principal.ID}).valid(session) {
-		http.Error(sw, "Invalid session ID", http.StatusNotFound)
-		return
-	}
-	if r.Method == http.MethodPost {
-		var msg struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Params json.RawMessage `json:"params"`
+	if session != "" {
+		caps, ok := boundSessionIDs{principal: info.principal.ID}.parse(session)
+		if !ok {
+			http.Error(sw, "Invalid session ID", http.StatusNotFound)
+			return
 		}
+		info.caps, info.mcpSession = caps, session
+	}
+	info.protocol = r.Header.Get(mcpgo.HeaderProtocolVersion)
+	if r.Method == http.MethodPost {
+		var msg rpcMessage
 		if json.Unmarshal(body, &msg) == nil {
+			modern := isModern(r, msg)
+			if msg.Method == string(mcpgo.MethodInitialize) {
+				info.initCaps = initializeCaps(msg.Params)
+			}
+			if msg.Method == string(mcpgo.MethodToolsCall) && !modern && acceptsEventStream(r) {
+				info.link = &clientLink{principal: info.principal.ID, send: func(v any) error {
+					b, err := json.Marshal(v)
+					if err != nil {
+						return err
+					}
+					return sw.event(b)
+				}}
+			}
+			r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+			if modern {
+				body = stripTask(body, msg)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			} else if m.answerStreamable(sw, r, info, msg, cancel) {
+				return
+			}
 			switch {
 			case msg.Method == string(mcpgo.MethodNotificationCancelled):
 				var p struct {
@@ -303,6 +364,11 @@ func (m *Server) bindToClient(next server.ToolHandlerFunc) server.ToolHandlerFun
 func (m *Server) Close(ctx context.Context) error {
 	m.bridge.Close()
 	m.sse.CloseSessions()
+	m.bgMu.Lock()
+	m.closed = true
+	m.bgMu.Unlock()
+	m.bg.Wait()
+	m.subs.close()
 	if err := m.streamable.Shutdown(ctx); err != nil {
 		return fmt.Errorf("close MCP sessions: %w", err)
 	}

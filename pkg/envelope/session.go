@@ -81,6 +81,44 @@ type ResultBody struct {
 	Question    Question `json:"question"`
 }
 
+// ListItem summarises a session in a listing (REST's list, MCP's
+// list_feedback): the status body has the whole question, the result the
+// answer.
+type ListItem struct {
+	SessionID   string          `json:"sessionId"`
+	Message     string          `json:"message"`
+	Status      sessions.Status `json:"status"`
+	CreatedAt   string          `json:"createdAt"`
+	ExpiresAt   string          `json:"expiresAt"`
+	SubmittedAt string          `json:"submittedAt,omitempty"`
+	// CancelReason is set on a cancelled session whose canceller said why.
+	CancelReason string          `json:"cancelReason,omitempty"`
+	Kind         sessions.Kind   `json:"kind"`
+	Title        string          `json:"title,omitempty"`
+	Action       string          `json:"action,omitempty"`
+	Metadata     json.RawMessage `json:"metadata,omitempty"`
+}
+
+// ListItemOf summarises sess.
+func ListItemOf(sess *sessions.Session) ListItem {
+	item := ListItem{
+		SessionID:    sess.ID,
+		Message:      sess.Message,
+		Status:       sess.Status,
+		CreatedAt:    Time(sess.CreatedAt),
+		ExpiresAt:    Time(sess.ExpiresAt),
+		SubmittedAt:  OptTime(sess.SubmittedAt),
+		CancelReason: cancelReason(sess),
+		Kind:         sess.Kind(),
+		Title:        sess.Title,
+		Metadata:     sess.Metadata,
+	}
+	if sess.Approval != nil {
+		item.Action = sess.Approval.Action
+	}
+	return item
+}
+
 // OptTime formats t, or returns "" for nil.
 func OptTime(t *time.Time) string {
 	if t == nil {

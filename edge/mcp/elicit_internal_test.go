@@ -33,7 +33,9 @@ func TestPlanAskChoosesFormWhenItFitsElseTheLink(t *testing.T) {
 		}
 		return s
 	}
-	withImage := q(func(s *sessions.Session) { s.Images = []sessions.Image{{ID: "i", Name: "a.png", MimeType: "image/png"}} })
+	withImage := q(func(s *sessions.Session) {
+		s.Images = []sessions.Image{{ID: "i", Name: "a.png", MimeType: "image/png"}}
+	})
 	multi := q(func(s *sessions.Session) { s.PredefinedOptions = []string{"a", "b"} })
 	for _, tc := range []struct {
 		name    string

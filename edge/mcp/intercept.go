@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
@@ -124,9 +125,15 @@ func (m *Server) own(info requestInfo, msg rpcMessage) rpcReply {
 			Name string          `json:"name"`
 			Task json.RawMessage `json:"task"`
 		}
-		if json.Unmarshal(msg.Params, &p) != nil || len(p.Task) == 0 || string(p.Task) == "null" ||
-			(p.Name != toolInteractiveFeedback && p.Name != toolRequestApproval) {
+		if json.Unmarshal(msg.Params, &p) != nil || len(p.Task) == 0 || string(p.Task) == "null" {
 			return nil
+		}
+		if p.Name != toolInteractiveFeedback && p.Name != toolRequestApproval {
+			// The other tools declare no task support, so a task may not
+			// name them.
+			return func(context.Context) any {
+				return rpcFailure(msg.ID, mcpgo.METHOD_NOT_FOUND, "the tool "+strconv.Quote(p.Name)+" cannot run as a task", nil)
+			}
 		}
 		return func(ctx context.Context) any { return t.createTask(ctx, msg.ID, msg.Params) }
 	case mcpgo.MethodTasksGet, mcpgo.MethodTasksResult, mcpgo.MethodTasksCancel, mcpgo.MethodTasksList:

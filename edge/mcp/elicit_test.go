@@ -11,6 +11,7 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.uber.org/goleak"
 
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 )
@@ -414,5 +415,42 @@ func TestMCPElicitationNotOfferedWhatTheClientCannotShow(t *testing.T) {
 	}
 	if asked, _, _ := a.snapshot(); len(asked) != 0 {
 		t.Fatalf("asked %d times", len(asked))
+	}
+}
+
+// A client that leaves while its form is open leaves no wait, no relay
+// subscription for the form's answer and no goroutine behind.
+func TestMCPElicitingClientThatLeavesLeavesNothingBehind(t *testing.T) {
+	e := newEdge(t)
+	for _, tc := range legacyAsking {
+		for _, how := range []string{"cancel", "cut"} {
+			t.Run(tc.name+"/"+how, func(t *testing.T) {
+				before := goleak.IgnoreCurrent()
+				kt := newKeyTransport(keyA)
+				a := &asker{answer: neverAnswer}
+				c := connectAsking(t, tc, e.url, kt, a, "form")
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				returned := make(chan struct{})
+				go func() {
+					defer close(returned)
+					_, _ = c.CallTool(ctx, &sdk.CallToolParams{Name: "interactive_feedback", Arguments: map[string]any{"message": "Anyone?", "waitSeconds": 600}})
+				}()
+				programtest.WaitFor(t, 5*time.Second, programtest.Until("the form", func() bool { asked, _, _ := a.snapshot(); return len(asked) == 1 }))
+				programtest.WaitFor(t, 5*time.Second, programtest.Until("the call to wait", func() bool { return e.hub.Subscribers() == 1 }))
+				switch how {
+				case "cancel":
+					cancel()
+				case "cut":
+					kt.cut()
+				}
+				programtest.WaitFor(t, 5*time.Second, programtest.Until("the server to end the wait", func() bool { return e.hub.Subscribers() == 0 }))
+				_ = c.Close()
+				<-returned
+				kt.base.CloseIdleConnections()
+				kt.cut()
+				noLeaks(t, before)
+			})
+		}
 	}
 }

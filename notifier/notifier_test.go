@@ -92,7 +92,23 @@ func TestCancelSendsStatusChangedOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed := c.expect(notifier.TypeSessionStatusChanged)
-	if changed.str("newStatus") != "cancelled" {
+	if changed.str("newStatus") != "cancelled" || changed.str("cancelReason") != "" {
+		t.Fatalf("session_status_changed = %v", changed.Data)
+	}
+	c.quiet(300 * time.Millisecond)
+}
+
+func TestCancelWithAReasonSaysWhy(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
+	sess := create(t, s.svc, keyAlice, 0)
+	c := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
+	c.expect(notifier.TypeConnectionEstablished)
+	if _, err := s.svc.CancelFor(context.Background(), owner(keyAlice), sess.ID, "declined by the person"); err != nil {
+		t.Fatal(err)
+	}
+	changed := c.expect(notifier.TypeSessionStatusChanged)
+	if changed.str("newStatus") != "cancelled" || changed.str("cancelReason") != "declined by the person" {
 		t.Fatalf("session_status_changed = %v", changed.Data)
 	}
 	c.quiet(300 * time.Millisecond)

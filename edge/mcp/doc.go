@@ -1,10 +1,17 @@
-// Package mcp is feedbackd's MCP server: the four tools of docs/mcp.md
-// (interactive_feedback, get_feedback_result, check_feedback_status, and
-// request_approval, a permission prompt tool), each a small function over
-// sessions.Service, served over Streamable HTTP (/mcp)
-// and the older HTTP+SSE transport (/sse, /sse/message), with SSE messages
-// relayed between replicas (relay.go) so that no load balancer needs sticky
-// sessions.
+// Package mcp is feedbackd's MCP server: the tools of docs/mcp.md
+// (interactive_feedback, get_feedback_result, check_feedback_status,
+// cancel_feedback, list_feedback, and request_approval, a permission prompt
+// tool), each a small function over sessions.Service, served over
+// Streamable HTTP (/mcp) and the older HTTP+SSE transport (/sse,
+// /sse/message), with SSE messages relayed between replicas (relay.go) so
+// that no load balancer needs sticky sessions.
+//
+// Beyond the tools: the person is asked inside clients that can ask
+// (elicitation, elicit.go), with the requests to the client and their
+// answers routed between replicas (outbound.go); Tasks, resources and
+// subscriptions are answered from the sessions service (tasks.go,
+// resources.go) by JSON-RPC handling in front of mcp-go (intercept.go), so
+// that nothing a client relies on lives in one replica's memory.
 //
 // The edge mounts it: routes, authentication, rate limits and CORS are the
 // edge's, and it hands each request over with a Caller. The package must not

@@ -281,7 +281,7 @@ func (a *ask) submission(content json.RawMessage) (*sessions.SubmitRequest, erro
 	}[a.shape]
 	for name := range fields {
 		if !contains(allowed, name) {
-			return nil, sessions.Invalid(name, "is not a field of this form")
+			return nil, sessions.Invalid("content", fmt.Sprintf("%q is not a field of this form", name))
 		}
 	}
 	str := func(name string) (*string, error) {

@@ -131,7 +131,7 @@ func TestSubmissionMapsContentBackToTheAnswer(t *testing.T) {
 		}, ""},
 		{shapeOption, `{"selectedOption":1}`, nil, "selectedOption"},
 		{shapeText, `{"freeText":"hello"}`, func(r *sessions.SubmitRequest) bool { return *r.FreeText == "hello" }, ""},
-		{shapeText, `{"freeText":"hello","evil":true}`, nil, "evil"},
+		{shapeText, `{"freeText":"hello","evil":true}`, nil, "content"},
 		{shapeApproval, `{"decision":"deny","reason":"no"}`, func(r *sessions.SubmitRequest) bool {
 			return r.Decision == sessions.DecisionDeny && *r.Reason == "no"
 		}, ""},

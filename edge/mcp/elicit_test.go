@@ -454,3 +454,29 @@ func TestMCPElicitingClientThatLeavesLeavesNothingBehind(t *testing.T) {
 		}
 	}
 }
+
+// A 2026-07-28 retry names its session in requestState; one that names
+// another principal's session, or that this server never issued, is
+// refused and changes nothing.
+func TestMCPRetryWithAForeignOrForgedRequestStateIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEdge(t)
+	ctx := context.Background()
+	foreign := createREST(t, e.url, keyB, map[string]any{"message": "B's"})
+	c := connect(t, askingTransports[0], e.url, newKeyTransport(keyA))
+	yes := sdk.InputResponseMap{"feedback": &sdk.ElicitResult{Action: "decline"}}
+	for state, want := range map[string]string{
+		"fbk1.form." + foreign: "SESSION_NOT_FOUND",
+		"fbk1.sms." + foreign:  "INVALID_REQUEST",
+		"anything":             "INVALID_REQUEST",
+	} {
+		res, err := c.CallTool(ctx, &sdk.CallToolParams{Name: "interactive_feedback", Arguments: map[string]any{"message": "retry"},
+			RequestState: state, InputResponses: yes})
+		if err != nil || !res.IsError || !strings.HasPrefix(text(res), want) {
+			t.Errorf("requestState %q: %v %q", state, err, text(res))
+		}
+	}
+	if st := restStatus(t, e.url, keyB, foreign); st["status"] != "pending" {
+		t.Fatalf("B's session changed: %v", st)
+	}
+}

@@ -173,9 +173,20 @@ func TestMCPTasksAreDeclaredFrom20251125(t *testing.T) {
 	if res, _ := caps["resources"].(map[string]any); res["subscribe"] != true {
 		t.Fatalf("resources = %v", caps["resources"])
 	}
-	_, old := rpcInit(t, e.url, keyA, "2025-06-18", `{}`)
-	if old["protocolVersion"] != "2025-06-18" || old["capabilities"].(map[string]any)["tasks"] != nil {
-		t.Fatalf("2025-06-18 handshake = %v", old)
+	// Every earlier version is still negotiated, without Tasks; an unknown
+	// one gets the latest with a handshake.
+	for asked, got := range map[string]string{"2024-11-05": "2024-11-05", "2025-03-26": "2025-03-26", "2025-06-18": "2025-06-18", "2099-01-01": "2025-11-25"} {
+		_, old := rpcInit(t, e.url, keyA, asked, `{}`)
+		hasTasks := old["capabilities"].(map[string]any)["tasks"] != nil
+		if old["protocolVersion"] != got || hasTasks != (got == "2025-11-25") {
+			t.Fatalf("%s handshake = %v", asked, old)
+		}
+	}
+	// 2026-07-28 (server/discover): Tasks are an extension there, not
+	// declared.
+	modern := connect(t, transports[0], e.url, newKeyTransport(keyA))
+	if caps, _ := json.Marshal(modern.InitializeResult().Capabilities); strings.Contains(string(caps), "tasks") || !strings.Contains(string(caps), `"subscribe":true`) {
+		t.Fatalf("2026-07-28 capabilities = %s", caps)
 	}
 	c, _ := rpcInit(t, e.url, keyA, "2025-11-25", `{}`)
 	var list struct {

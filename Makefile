@@ -49,6 +49,7 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeCreate -fuzztime 30s ./pkg/envelope/
 	$(GO) test -run '^$$' -fuzz FuzzAuthorizationHeader -fuzztime 30s ./edge/
+	$(GO) test -run '^$$' -fuzz FuzzElicitSubmission -fuzztime 30s ./edge/mcp/
 
 clean:
 	rm -rf bin

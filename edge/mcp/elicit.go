@@ -449,11 +449,14 @@ func (t *tools) awaitAsking(ctx context.Context, req mcpgo.CallToolRequest, sess
 				got, err := t.svc.CancelFor(ctx, sess.Owner, sess.ID, declinedReason)
 				return t.settled(ctx, sess, got, err)
 			default: // cancel: dismissed without a choice
-				w := stopWaiting()
-				if w.err != nil {
-					return asked{}, w.err
+				stopWaiting()
+				// Read afresh: a wait stopped in the middle of a read reports
+				// the stop, not the session.
+				cur, err := t.svc.GetOwned(ctx, sess.Owner, sess.ID)
+				if err != nil {
+					return asked{}, err
 				}
-				return asked{sess: w.sess, dismissed: w.sess.Status == sessions.StatusPending}, nil
+				return asked{sess: cur, dismissed: cur.Status == sessions.StatusPending}, nil
 			}
 		}
 	}

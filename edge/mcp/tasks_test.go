@@ -336,6 +336,11 @@ func TestMCPTasksAreTheOwnersOnly(t *testing.T) {
 			t.Errorf("%s by another principal: %+v", m, err)
 		}
 	}
+	for _, m := range []string{"resources/read", "resources/subscribe"} {
+		if _, err := b.call(m, map[string]any{"uri": "feedback://sessions/" + tk.TaskID}); err == nil || err.Code != -32002 {
+			t.Errorf("%s by another principal: %+v", m, err)
+		}
+	}
 	var list struct {
 		Tasks []task `json:"tasks"`
 	}
@@ -359,6 +364,10 @@ func TestMCPTasksAreTheOwnersOnly(t *testing.T) {
 		{"tools/call", map[string]any{"name": "interactive_feedback", "arguments": map[string]any{"message": ""}, "task": map[string]any{}}, -32602, "message"},
 		{"tools/call", map[string]any{"name": "request_approval", "arguments": map[string]any{"tool_name": "x", "input": map[string]any{"big": strings.Repeat("x", 40<<10)}}, "task": map[string]any{}}, -32602, "without a task"},
 		{"tools/call", map[string]any{"name": "check_feedback_status", "arguments": map[string]any{"sessionId": tk.TaskID}, "task": map[string]any{}}, -32601, "task"},
+		{"resources/subscribe", map[string]any{}, -32602, "uri"},
+		{"resources/subscribe", map[string]any{"uri": []int{1}}, -32602, "uri"},
+		{"resources/subscribe", map[string]any{"uri": "feedback://sessions/../../etc"}, -32002, "not found"},
+		{"resources/read", map[string]any{"uri": "feedback://sessions/" + strings.Repeat("f", 36)}, -32002, "not found"},
 	} {
 		if _, err := a.call(tc.method, tc.params); err == nil || err.Code != tc.code || !strings.Contains(err.Message, tc.want) {
 			t.Errorf("%s %v: %+v", tc.method, tc.params, err)

@@ -3,6 +3,7 @@ package mcp_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -297,6 +298,35 @@ func TestMCPTaskCancelCancelsTheSession(t *testing.T) {
 	c.must("tasks/result", map[string]any{"taskId": tk.TaskID}, &res)
 	if res.StructuredContent["status"] != "cancelled" {
 		t.Fatalf("result = %+v", res)
+	}
+}
+
+// A task-augmented interactive_feedback creates its session as the plain
+// call does, notify included: false keeps it off the owner's channels.
+func TestMCPTaskKeepsNotify(t *testing.T) {
+	t.Parallel()
+	e := newEdge(t)
+	c, _ := rpcInit(t, e.url, keyA, "2025-11-25", `{}`)
+	for _, tc := range []struct {
+		args map[string]any
+		want bool
+	}{
+		{map[string]any{"message": "Quiet task", "notify": false}, false},
+		{map[string]any{"message": "Loud task"}, true},
+	} {
+		tk := c.startTask("interactive_feedback", tc.args)
+		sess, err := e.svc.GetOwned(context.Background(), programtest.PrincipalA, tk.TaskID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sess.Notifies() != tc.want {
+			t.Errorf("%v: the session notifies = %v, want %v", tc.args, sess.Notifies(), tc.want)
+		}
+	}
+	if _, err := c.call("tools/call", map[string]any{"name": "interactive_feedback",
+		"arguments": map[string]any{"message": "Typed wrong", "notify": "no"}, "task": map[string]any{}}); err == nil || err.Code != -32602 ||
+		!strings.Contains(err.Message, "notify") {
+		t.Fatalf("notify as a string: %+v", err)
 	}
 }
 

@@ -102,6 +102,32 @@ func TestMCPAbandonedWaitsEndSoonAfterTheirClientsLeave(t *testing.T) {
 		noLeaks(t, before)
 	})
 
+	// A tasks/result is a wait too, answered in front of mcp-go: it ends
+	// as soon after its client leaves.
+	t.Run("tasks/result", func(t *testing.T) {
+		rc, _ := rpcInit(t, e.url, keyA, protoLegacy, `{}`)
+		tk := rc.startTask("interactive_feedback", map[string]any{"message": "A task nobody waits for", "timeout": 3600})
+		http.DefaultClient.CloseIdleConnections()
+		gauge, before := waitsInFlight(t), goleak.IgnoreCurrent()
+		const calls = 10
+		conns := make([]net.Conn, calls)
+		for i := range conns {
+			conns[i] = rawToolCall(t, e.url, keyA, rc.session, "application/json, text/event-stream",
+				fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tasks/result","params":{"taskId":"%s"}}`, i+100, tk.TaskID))
+		}
+		programtest.WaitFor(t, 10*time.Second, programtest.Until("every tasks/result to wait", func() bool {
+			return e.hub.Subscribers() == calls && waitsInFlight(t) == gauge+calls
+		}))
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		left := time.Now()
+		waitsBackTo(t, e, gauge, 3*time.Second)
+		t.Logf("%d tasks/result waits ended %s after their clients left", calls, time.Since(left).Round(time.Millisecond))
+		rc.http.CloseIdleConnections()
+		noLeaks(t, before)
+	})
+
 	for _, tc := range []transportCase{{name: "event-stream", protocol: protoLegacy}, {name: "sse", sse: true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			gauge, before := waitsInFlight(t), goleak.IgnoreCurrent()

@@ -156,12 +156,17 @@ func (t *tools) listen(ctx context.Context, hub *sessions.Hub, req *mcpgo.Subscr
 		if !ok || len(kept) == maxSubscriptions {
 			continue
 		}
-		if _, err := t.svc.GetOwned(ctx, info.principal.ID, id); err != nil {
+		sess, err := t.svc.GetOwned(ctx, info.principal.ID, id)
+		if err != nil {
 			continue
 		}
 		kept = append(kept, uri)
 		n := updated(uri)
-		stop := hub.Subscribe(id, func(*sessions.Session) {
+		read := sess.Revision
+		stop := hub.Subscribe(id, func(s *sessions.Session) {
+			if s.Revision <= read {
+				return // a version the feed brings late, not a change since
+			}
 			select {
 			case cs.NotificationChannel() <- n:
 			default: // a stream that does not keep up misses an update, not the next
@@ -185,9 +190,11 @@ type subscriptions struct {
 	m  map[string]map[string]func() // MCP session → URI → stop
 }
 
-// add subscribes mcpSession to uri, the resource of session id; send
-// delivers a notification to the MCP session.
-func (s *subscriptions) add(mcpSession, uri, id string, send func(mcpgo.JSONRPCNotification) error) error {
+// add subscribes mcpSession to uri, the resource of session id, whose
+// version read before subscribing had revision read: a version the change
+// feed delivers late, at or before it, is no change. send delivers a
+// notification to the MCP session.
+func (s *subscriptions) add(mcpSession, uri, id string, read uint64, send func(mcpgo.JSONRPCNotification) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
@@ -205,7 +212,10 @@ func (s *subscriptions) add(mcpSession, uri, id string, send func(mcpgo.JSONRPCN
 		s.m[mcpSession] = set
 	}
 	n := updated(uri)
-	set[uri] = s.hub.Subscribe(id, func(*sessions.Session) {
+	set[uri] = s.hub.Subscribe(id, func(sess *sessions.Session) {
+		if sess.Revision <= read {
+			return
+		}
 		// Runs on the change feed's goroutine: send never blocks.
 		if err := send(n); err != nil {
 			s.log.Debug("a resource update found no stream here", "uri", uri, "err", err)
@@ -284,7 +294,8 @@ func (m *Server) subscription(ctx context.Context, method mcpgo.MCPMethod, id, p
 	if !ok {
 		return notFound
 	}
-	if _, err := m.tools.svc.GetOwned(ctx, info.principal.ID, sid); err != nil {
+	sess, err := m.tools.svc.GetOwned(ctx, info.principal.ID, sid)
+	if err != nil {
 		if sessions.ErrorCode(err) == sessions.CodeNotFound {
 			return notFound
 		}
@@ -297,7 +308,7 @@ func (m *Server) subscription(ctx context.Context, method mcpgo.MCPMethod, id, p
 	if info.transport == SSEMessage {
 		send = func(n mcpgo.JSONRPCNotification) error { return m.sse.SendEventToSession(mcpSession, n) }
 	}
-	if err := m.subs.add(mcpSession, p.URI, sid, send); err != nil {
+	if err := m.subs.add(mcpSession, p.URI, sid, sess.Revision, send); err != nil {
 		return rpcFailureOf(id, err)
 	}
 	return rpcResult(id, struct{}{})

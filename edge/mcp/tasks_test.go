@@ -340,6 +340,8 @@ func TestMCPExpiredTasks(t *testing.T) {
 	q := c.startTask("interactive_feedback", map[string]any{"message": "Quick!", "timeout": 1})
 	a := c.startTask("request_approval", map[string]any{"tool_name": "Bash", "input": map[string]any{}, "timeout": 1})
 	programtest.WaitFor(t, 10*time.Second, programtest.Until("the question's task to fail", func() bool { return c.getTask(q.TaskID).Status == "failed" }))
+	// The expirer ends the two sessions one after the other.
+	programtest.WaitFor(t, 10*time.Second, programtest.Until("the approval's task to end", func() bool { return c.getTask(a.TaskID).Status != "working" }))
 	if got := c.getTask(a.TaskID); got.Status != "completed" || !strings.Contains(got.StatusMessage, "Nobody answered") {
 		t.Fatalf("expired approval = %+v", got)
 	}

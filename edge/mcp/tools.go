@@ -332,6 +332,7 @@ func (t *tools) reportProgress(ctx context.Context, token mcpgo.ProgressToken, t
 	start := time.Now()
 	tick := time.NewTicker(t.progress)
 	defer tick.Stop()
+	last := 0.0
 	for {
 		select {
 		case <-ctx.Done():
@@ -339,9 +340,17 @@ func (t *tools) reportProgress(ctx context.Context, token mcpgo.ProgressToken, t
 		case <-tick.C:
 		}
 		elapsed := time.Since(start).Seconds()
+		// Progress must increase with each notification: two ticks
+		// received within one millisecond (a receiver that fell behind)
+		// send one.
+		progress := math.Round(elapsed*1000) / 1000
+		if progress <= last {
+			continue
+		}
+		last = progress
 		_ = t.srv.SendNotificationToClient(ctx, string(mcpgo.MethodNotificationProgress), map[string]any{
 			"progressToken": token,
-			"progress":      math.Round(elapsed*1000) / 1000,
+			"progress":      progress,
 			"total":         total,
 			"message":       fmt.Sprintf("Waiting for the person to answer (%.0fs of %.0fs).", elapsed, total),
 		})

@@ -103,6 +103,11 @@ func (s *Server) handleResult(c *fiber.Ctx) error {
 		ctx, cancel := s.bridge.Watch(c, c.UserContext())
 		defer cancel()
 		sess, err = s.svc.Wait(ctx, who, c.Params("id"), wait)
+		if err != nil && errors.Is(context.Cause(ctx), httpbridge.ErrShuttingDown) && c.UserContext().Err() == nil {
+			// Stopped at shutdown in the middle of a read: read afresh, so
+			// that a pending session still gets the shutdown answer.
+			sess, err = s.svc.GetOwned(c.UserContext(), who, c.Params("id"))
+		}
 		if err == nil && sess.Status == sessions.StatusPending && errors.Is(context.Cause(ctx), httpbridge.ErrShuttingDown) {
 			return s.shuttingDown(c)
 		}

@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -171,6 +172,12 @@ func TestMCPProgressNotificationsWhileWaiting(t *testing.T) {
 			if len(got) < 5 {
 				t.Fatalf("got %d progress notifications in 1s at 50ms, want several", len(got))
 			}
+			// The server sends them in increasing order, but over Streamable
+			// HTTP mcp-go hands a session's notifications to whichever of its
+			// streams takes them first (the call's POST or the GET stream),
+			// so they may arrive out of order: compare them sorted, which
+			// still catches a progress sent twice.
+			slices.SortStableFunc(got, func(a, b *sdk.ProgressNotificationParams) int { return cmp.Compare(a.Progress, b.Progress) })
 			for i, p := range got {
 				if p.Total != 1 || p.Message == "" || (i > 0 && p.Progress <= got[i-1].Progress) {
 					t.Fatalf("notification %d = %+v (previous %+v)", i, p, got[max(i-1, 0)])

@@ -331,13 +331,31 @@ func (m *Main) health(ctx context.Context) error {
 	return m.watch.notReady(m.nc)
 }
 
+// errStarting: the backend answers, but not every part of the role serves
+// yet (an address is still answered by the starting server).
+var errStarting = errors.New("starting: not every part serves yet")
+
+// readiness is /ready: healthy, and every part of the role serving (Ready
+// closed), so that a client told "ready" is not refused as starting.
+func (m *Main) readiness(ctx context.Context) error {
+	if err := m.health(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-m.ready:
+		return nil
+	default:
+		return errStarting
+	}
+}
+
 // opsHandler is the role's operations API, with /metrics or without.
 func (m *Main) opsHandler(metrics bool) *opsapi.Handler {
 	cfg := opsapi.Config{
 		Service: m.role.service,
 		Version: m.version(),
 		Health:  m.health,
-		Ready:   m.health,
+		Ready:   m.readiness,
 		Log:     m.log,
 	}
 	if metrics {

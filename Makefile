@@ -54,6 +54,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzFormJSON -fuzztime 30s ./pkg/client/
 	$(GO) test -run '^$$' -fuzz FuzzSessionIDCheck -fuzztime 30s ./edge/mcp/
 	$(GO) test -run '^$$' -fuzz FuzzAppRef -fuzztime 30s ./edge/mcp/
+	$(GO) test -run '^$$' -fuzz FuzzElicitSubmission -fuzztime 30s ./edge/mcp/
 
 clean:
 	rm -rf bin

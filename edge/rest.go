@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,24 +26,9 @@ type createData struct {
 	ExpiresAt   string `json:"expiresAt"`
 }
 
-// listItem summarises a session: the status body has the whole question,
-// the result the answer.
-type listItem struct {
-	SessionID   string          `json:"sessionId"`
-	Message     string          `json:"message"`
-	Status      sessions.Status `json:"status"`
-	CreatedAt   string          `json:"createdAt"`
-	ExpiresAt   string          `json:"expiresAt"`
-	SubmittedAt string          `json:"submittedAt,omitempty"`
-	Kind        sessions.Kind   `json:"kind"`
-	Title       string          `json:"title,omitempty"`
-	Action      string          `json:"action,omitempty"`
-	Metadata    json.RawMessage `json:"metadata,omitempty"`
-}
-
 type listData struct {
-	Items      []listItem `json:"items"`
-	NextCursor string     `json:"nextCursor,omitempty"`
+	Items      []envelope.ListItem `json:"items"`
+	NextCursor string              `json:"nextCursor,omitempty"`
 }
 
 type submitData struct {
@@ -181,23 +165,9 @@ func (s *Server) handleList(c *fiber.Ctx) error {
 	if err != nil {
 		return s.fail(c, err)
 	}
-	data := listData{Items: make([]listItem, 0, len(page.Items)), NextCursor: page.NextCursor}
+	data := listData{Items: make([]envelope.ListItem, 0, len(page.Items)), NextCursor: page.NextCursor}
 	for _, sess := range page.Items {
-		item := listItem{
-			SessionID:   sess.ID,
-			Message:     sess.Message,
-			Status:      sess.Status,
-			CreatedAt:   formatTime(sess.CreatedAt),
-			ExpiresAt:   formatTime(sess.ExpiresAt),
-			SubmittedAt: formatOptTime(sess.SubmittedAt),
-			Kind:        sess.Kind(),
-			Title:       sess.Title,
-			Metadata:    sess.Metadata,
-		}
-		if sess.Approval != nil {
-			item.Action = sess.Approval.Action
-		}
-		data.Items = append(data.Items, item)
+		data.Items = append(data.Items, envelope.ListItemOf(sess))
 	}
 	return ok(c, fiber.StatusOK, data)
 }

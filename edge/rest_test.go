@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program"
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
+	"github.com/feedbackd/feedbackd/pkg/auth"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -697,5 +699,46 @@ func TestHealth(t *testing.T) {
 	r = do(t, "POST", e.URL+"/api/feedback/create", keyA, ctJSON, []byte(`{"message":"q"}`))
 	if r.Status != 503 || r.code() != "SERVICE_UNAVAILABLE" {
 		t.Fatalf("create without NATS: %d %s", r.Status, r.Raw)
+	}
+}
+
+// A session cancelled with a reason (a person declining an MCP client's
+// form) says why in its status, its list entry and its result's error; a
+// plain cancel says nothing more than before.
+func TestCancelReasonShowsInStatusListAndResult(t *testing.T) {
+	t.Parallel()
+	e, _ := newREST(t)
+	declined := e.create(t, keyA, map[string]any{"message": "Declined"})
+	plain := e.create(t, keyA, map[string]any{"message": "Plain"})
+	if _, err := e.Svc.CancelFor(context.Background(), "key:"+auth.Fingerprint(keyA), declined, "declined by the person"); err != nil {
+		t.Fatal(err)
+	}
+	if r := do(t, "POST", e.URL+"/api/feedback/"+plain+"/cancel", keyA, "", nil); r.Status != 200 || strings.Contains(string(r.Raw), "cancelReason") {
+		t.Fatalf("plain cancel: %d %s", r.Status, r.Raw)
+	}
+	var st struct{ Status, CancelReason string }
+	r := do(t, "GET", e.URL+"/api/feedback/"+declined+"/status", keyA, "", nil)
+	r.data(t, &st)
+	if st.Status != "cancelled" || st.CancelReason != "declined by the person" {
+		t.Fatalf("status: %s", r.Raw)
+	}
+	if r := do(t, "GET", e.URL+"/api/feedback/"+plain+"/status", keyA, "", nil); strings.Contains(string(r.Raw), "cancelReason") {
+		t.Fatalf("plain status: %s", r.Raw)
+	}
+	var list struct {
+		Items []struct{ SessionID, CancelReason string }
+	}
+	r = do(t, "GET", e.URL+"/api/feedback?status=cancelled", keyA, "", nil)
+	r.data(t, &list)
+	reasons := map[string]string{}
+	for _, it := range list.Items {
+		reasons[it.SessionID] = it.CancelReason
+	}
+	if len(reasons) != 2 || reasons[declined] != "declined by the person" || reasons[plain] != "" {
+		t.Fatalf("list: %s", r.Raw)
+	}
+	if r := do(t, "GET", e.URL+"/api/feedback/"+declined+"/result", keyA, "", nil); r.Status != 410 || r.code() != "SESSION_CANCELLED" ||
+		!strings.Contains(string(r.Raw), "declined by the person") {
+		t.Fatalf("result: %d %s", r.Status, r.Raw)
 	}
 }

@@ -88,6 +88,11 @@ type StatusChanged struct {
 	Title     string `json:"title,omitempty"`
 	CreatedAt string `json:"createdAt,omitempty"`
 	ExpiresAt string `json:"expiresAt,omitempty"`
+	// CancelReason says why a session was cancelled, when that was
+	// recorded (newStatus cancelled only), for its owner: it may quote the
+	// person ("declined by the person"), which a page-token socket, held
+	// by whoever has the link, must not read.
+	CancelReason string `json:"cancelReason,omitempty"`
 }
 
 // FeedbackSubmitted is the data of TypeFeedbackSubmitted.
@@ -231,6 +236,9 @@ func transitionFrames(s *sessions.Session, now time.Time, to audience) [][]byte 
 	if to == ownerAudience {
 		changed.Message, changed.Title = s.Message, s.Title
 		changed.CreatedAt, changed.ExpiresAt = formatTime(s.CreatedAt), formatTime(s.ExpiresAt)
+		if s.Status == sessions.StatusCancelled {
+			changed.CancelReason = s.CancelReason
+		}
 	}
 	frames := [][]byte{encode(TypeSessionStatusChanged, changed, now)}
 	switch s.Status {

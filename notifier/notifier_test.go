@@ -92,10 +92,36 @@ func TestCancelSendsStatusChangedOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed := c.expect(notifier.TypeSessionStatusChanged)
-	if changed.str("newStatus") != "cancelled" {
+	if changed.str("newStatus") != "cancelled" || changed.str("cancelReason") != "" {
 		t.Fatalf("session_status_changed = %v", changed.Data)
 	}
 	c.quiet(300 * time.Millisecond)
+}
+
+// The owner hears why a session was cancelled; a page-token socket hears
+// only that it was (the reason may quote the person, and whoever holds the
+// link must not read more than the status).
+func TestCancelWithAReasonSaysWhyToTheOwnerOnly(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, newNATS(t), notifier.Config{})
+	sess := create(t, s.svc, keyAlice, 0)
+	c := dial(t, s.wsURL("/ws/"+sess.ID, apiKey(keyAlice)), nil)
+	c.expect(notifier.TypeConnectionEstablished)
+	page := dial(t, s.wsURL("/ws/"+sess.ID, "token="+s.tokens.Mint(sess.ID, time.Minute), "clientType=web"), nil)
+	page.expect(notifier.TypeConnectionEstablished)
+	if _, err := s.svc.CancelFor(context.Background(), owner(keyAlice), sess.ID, "declined by the person"); err != nil {
+		t.Fatal(err)
+	}
+	changed := c.expect(notifier.TypeSessionStatusChanged)
+	if changed.str("newStatus") != "cancelled" || changed.str("cancelReason") != "declined by the person" {
+		t.Fatalf("session_status_changed = %v", changed.Data)
+	}
+	pageChanged := page.expect(notifier.TypeSessionStatusChanged)
+	if _, ok := pageChanged.Data["cancelReason"]; ok || pageChanged.str("newStatus") != "cancelled" {
+		t.Fatalf("page socket's session_status_changed = %v, want the status only", pageChanged.Data)
+	}
+	c.quiet(300 * time.Millisecond)
+	page.quiet(100 * time.Millisecond)
 }
 
 // The change feed promises the latest state of every session, and always

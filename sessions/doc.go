@@ -1,5 +1,6 @@
 // Package sessions is the feedback domain: the Session record, its one-way
-// state machine (pending → completed | expired | cancelled), the limits
+// state machine (pending → completed | expired | cancelled, a cancel
+// optionally recording why: CancelFor), the limits
 // counted in characters, the error codes every transport maps to its own
 // status codes, and the Service that applies the rules over a Store. See
 // docs/api.md, "Limits" and "Errors".

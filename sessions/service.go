@@ -61,6 +61,9 @@ func NewService(store Store, hub *Hub, opts ...Option) *Service {
 	return s
 }
 
+// Retention returns how long a finished session stays readable.
+func (s *Service) Retention() time.Duration { return s.retention }
+
 // Limits returns the limits the service enforces.
 func (s *Service) Limits() Limits { return s.limits }
 
@@ -217,12 +220,29 @@ func (s *Service) Submit(ctx context.Context, id string, req *SubmitRequest) (*S
 // SESSION_NOT_FOUND whatever state the session is in: a finished session's
 // ALREADY_SUBMITTED or SESSION_EXPIRED would tell them how it ended.
 func (s *Service) Cancel(ctx context.Context, owner, id string) (*Session, error) {
+	return s.CancelFor(ctx, owner, id, "")
+}
+
+// MaxCancelReason bounds a cancel reason, in characters.
+const MaxCancelReason = 200
+
+// CancelFor ends the owner's pending session and records why (the
+// session's CancelReason), such as "declined by the person". The reason is
+// written by feedbackd, not by a caller: it is one line of at most
+// MaxCancelReason characters; longer is INVALID_REQUEST.
+func (s *Service) CancelFor(ctx context.Context, owner, id, reason string) (*Session, error) {
 	if err := CheckID(id); err != nil {
 		return nil, err
+	}
+	if reason != "" {
+		if err := checkLine("reason", reason, 1, MaxCancelReason); err != nil {
+			return nil, err
+		}
 	}
 	return s.transition(ctx, id, owner, func(sess *Session, now time.Time) error {
 		sess.Status = StatusCancelled
 		sess.FinishedAt = &now
+		sess.CancelReason = reason
 		return nil
 	})
 }

@@ -66,6 +66,10 @@ type Session struct {
 	Approval *Approval `json:"approval,omitempty"`
 	// Images are the agent's images shown with the question.
 	Images []Image `json:"images,omitempty"`
+	// CancelReason says why a cancelled session was cancelled, when the
+	// canceller said (for example "declined by the person"); empty for
+	// every other status and for a cancel that gave no reason.
+	CancelReason string `json:"cancelReason,omitempty"`
 
 	// CallRef lets the surface that created the session find it again from
 	// what it saw of the request (CreateRequest.CallRef). It is opaque here

@@ -31,12 +31,20 @@ const hostContext = {
   styles: { variables: { '--font-sans': 'Georgia, serif' } },
 };
 
+// Like the chat clients that ship MCP Apps, the host can also ask the person
+// by elicitation; feedbackd must ask it through the app only. A form it is
+// sent anyway is recorded, and dismissed.
 const client = new Client(hostInfo, {
-  capabilities: { extensions: { [EXTENSION]: { mimeTypes: [RESOURCE_MIME_TYPE] } } },
+  capabilities: { extensions: { [EXTENSION]: { mimeTypes: [RESOURCE_MIME_TYPE] } }, elicitation: { form: {}, url: {} } },
 });
 
-const state = { ready: false, error: '', modelTools: [], appTools: [], results: {}, cancelled: {}, sizes: {}, openedLinks: [] };
+const state = { ready: false, error: '', modelTools: [], appTools: [], results: {}, cancelled: {}, sizes: {}, openedLinks: [], elicited: [] };
 window.host = state;
+
+client.setRequestHandler('elicitation/create', async (request) => {
+  state.elicited.push(request.params.message);
+  return { action: 'cancel' };
+});
 
 let tools = new Map();
 

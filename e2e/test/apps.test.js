@@ -157,7 +157,7 @@ describe('MCP Apps in Chromium', () => {
     await openHost();
     const host = await page.evaluate(() => ({ ...window.host }));
     assert.ok(host.serverExtensions['io.modelcontextprotocol/ui'], JSON.stringify(host.serverExtensions));
-    assert.deepEqual(host.modelTools, ['check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'request_approval']);
+    assert.deepEqual(host.modelTools, ['cancel_feedback', 'check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'list_feedback', 'request_approval']);
     assert.deepEqual(host.appTools, ['read_feedback_for_app', 'read_feedback_image_for_app', 'submit_feedback_from_app']);
   });
 
@@ -185,6 +185,8 @@ describe('MCP Apps in Chromium', () => {
     assert.equal(env.data.feedback.combinedFeedback, 'Wait\n\nAfter the freeze.');
     // The host sized its iframe to the app.
     assert.ok(await page.evaluate((n) => window.host.sizes[n] > 100, n));
+    // It can elicit too, but was asked through the app only.
+    assert.deepEqual(await page.evaluate(() => window.host.elicited), []);
   });
 
   test('a typed form in the host language: the values come back typed', async () => {
@@ -228,6 +230,7 @@ describe('MCP Apps in Chromium', () => {
     await frame.locator('#deny').click();
     const result = await answer(n);
     assert.equal(textOf(result), '{"behavior":"deny","message":"Not the build directory."}');
+    assert.deepEqual(await page.evaluate(() => window.host.elicited), []);
   });
 
   test("the agent's image shows in the app, and an answer given at the link shows there", async () => {
@@ -271,13 +274,13 @@ describe('MCP Apps in Chromium', () => {
 });
 
 describe('a client without the extension', () => {
-  test('sees the four tools as before, no app, and cannot call the app-only tools', async () => {
+  test('sees the six model tools as before, no app, and cannot call the app-only tools', async () => {
     const client = new Client({ name: 'feedbackd-e2e-plain', version: '1.0.0' });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${fb.url}/mcp`), { requestInit: { headers: { 'X-API-Key': keyA } } }));
     try {
       assert.equal(client.getServerCapabilities().extensions?.['io.modelcontextprotocol/ui'], undefined);
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'request_approval']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['cancel_feedback', 'check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'list_feedback', 'request_approval']);
       for (const tool of tools) assert.equal(tool._meta, undefined, tool.name);
       await assert.rejects(client.callTool({ name: 'read_feedback_for_app', arguments: { sessionId: 'x' } }));
     } finally {

@@ -32,7 +32,7 @@ function binary(dir) {
   return bin;
 }
 
-// start runs feedbackd serve and resolves once /health answers.
+// start runs feedbackd serve and resolves once /ready answers (every part serves).
 export async function start(env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'feedbackd-e2e-'));
   const bin = binary(dir);
@@ -60,12 +60,14 @@ export async function start(env = {}) {
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`feedbackd exited early:\n${log}`);
     try {
-      const res = await fetch(`${url}/health`);
+      // /ready, not /health: until every part serves, the address is
+      // answered by a starting server that refuses requests with 503.
+      const res = await fetch(`${url}/ready`);
       if (res.ok) break;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`feedbackd did not become healthy:\n${log}`);
+      throw new Error(`feedbackd did not become ready:\n${log}`);
     }
     await new Promise((ok) => setTimeout(ok, 100));
   }

@@ -59,9 +59,9 @@ for (const [name, [path, extra]] of Object.entries(bridges)) {
     });
     after(async () => { await client?.close(); });
 
-    test('lists the four tools', async () => {
+    test('lists the six tools', async () => {
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'request_approval']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['cancel_feedback', 'check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'list_feedback', 'request_approval']);
     });
 
     test('calls each tool, with a wait answered over REST', async () => {

@@ -38,10 +38,10 @@ for (const kind of Object.keys(transports)) {
     before(async () => { client = await connect(kind); });
     after(async () => { await client?.close(); });
 
-    test('the server introduces itself and lists exactly the four tools', async () => {
+    test('the server introduces itself and lists exactly the six tools', async () => {
       assert.equal(client.getServerVersion().name, 'Interactive Feedback MCP');
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'request_approval']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['cancel_feedback', 'check_feedback_status', 'get_feedback_result', 'interactive_feedback', 'list_feedback', 'request_approval']);
       for (const tool of tools) {
         assert.equal(tool.inputSchema.type, 'object', tool.name);
         // request_approval answers with one text content, as a permission
@@ -137,7 +137,7 @@ for (const kind of Object.keys(transports)) {
         assert.match(textOf(res), want);
       }
       const { tools } = await client.listTools();
-      assert.equal(tools.length, 4);
+      assert.equal(tools.length, 6);
     });
   });
 }

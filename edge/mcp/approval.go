@@ -35,6 +35,7 @@ const (
 	denyDefault   = "The person reviewing this request denied it."
 	denyCancelled = "The approval request was withdrawn before anyone answered, so the action was not approved."
 	denyShutdown  = "The approval server restarted before anyone answered, so the action was not approved; ask again."
+	denyDeclined  = "The person declined to answer the approval request, so the action was not approved."
 )
 
 func denyNobody(timeout int) string {
@@ -58,6 +59,9 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 		return t.toolError(ctx, err), nil
 	}
 	info := infoFrom(ctx)
+	if req.Params.RequestState != "" {
+		return t.resumeApproval(ctx, req, input)
+	}
 	if info.allowCreate != nil {
 		if err := info.allowCreate(); err != nil {
 			return t.toolError(ctx, err), nil
@@ -72,7 +76,42 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 	// The call lasts as long as the session can be answered: Claude Code
 	// waits on it. The expiry is written by the expirer, or by the wait
 	// itself at the deadline.
-	stopped := false
+	lifetime := func() time.Duration { return time.Until(sess.ExpiresAt) + time.Second }
+	if a := t.askFirst(ctx, sess, lifetime(), info.baseURL); a != nil {
+		return inputRequired(a, sess), nil
+	}
+	got, err := t.awaitAsking(ctx, req, sess, lifetime(), info.baseURL)
+	if err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	return t.decideApproval(ctx, req, got, input)
+}
+
+// resumeApproval carries on a 2026-07-28 retry of request_approval that
+// carries the person's in-client answer.
+func (t *tools) resumeApproval(ctx context.Context, req mcpgo.CallToolRequest, input json.RawMessage) (*mcpgo.CallToolResult, error) {
+	info := infoFrom(ctx)
+	got, err := t.resume(ctx, req, 0, info.baseURL)
+	if err != nil {
+		return t.toolError(ctx, err), nil
+	}
+	return t.decideApproval(ctx, req, got, input)
+}
+
+// Why an approval nobody answered was withdrawn.
+const (
+	approvalLeftReason     = "the agent's call ended before anyone answered"
+	approvalShutdownReason = "the server shut down before anyone answered"
+)
+
+// decideApproval waits, on the link only, until the session ends (a person
+// who dismissed the in-client question, or whose in-client answer was
+// refused, may still answer there), then answers with the decision. A wait
+// that stops because the client left or the server is shutting down
+// withdraws the approval.
+func (t *tools) decideApproval(ctx context.Context, req mcpgo.CallToolRequest, a asked, input json.RawMessage) (*mcpgo.CallToolResult, error) {
+	sess, stopped := a.sess, a.stopped
+	var err error
 	for !sess.Status.Terminal() && ctx.Err() == nil && !stopped {
 		if sess, stopped, err = t.await(ctx, req, sess, time.Until(sess.ExpiresAt)+time.Second); err != nil {
 			return t.toolError(ctx, err), nil
@@ -82,9 +121,13 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 		// The client left, or this server is shutting down before anyone
 		// answered: nobody would act on an answer now, so the page must
 		// not ask for one.
+		reason := approvalLeftReason
+		if stopped {
+			reason = approvalShutdownReason
+		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if _, err := t.svc.Cancel(cctx, sess.Owner, sess.ID); err != nil {
+		if _, err := t.svc.CancelFor(cctx, sess.Owner, sess.ID, reason); err != nil {
 			t.log.DebugContext(ctx, "withdraw an approval its caller left", "session", sess.ID, "err", err)
 		}
 		if stopped {
@@ -94,6 +137,12 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 		}
 		return t.toolError(ctx, sessions.Errorf(sessions.CodeCancelled, "the call ended before anyone answered")), nil
 	}
+	return approvalDecision(sess, input), nil
+}
+
+// approvalDecision is the permission prompt tool's answer for a finished
+// approval session: one text content holding the decision JSON.
+func approvalDecision(sess *sessions.Session, input json.RawMessage) *mcpgo.CallToolResult {
 	d := decision{Behavior: "deny"}
 	switch {
 	case sess.Status == sessions.StatusCompleted && sess.Feedback != nil && sess.Feedback.Decision == sessions.DecisionApprove:
@@ -105,10 +154,14 @@ func (t *tools) requestApproval(ctx context.Context, req mcpgo.CallToolRequest) 
 		}
 	case sess.Status == sessions.StatusExpired:
 		d.Message = denyNobody(sess.Timeout)
+	case sess.CancelReason == declinedReason:
+		d.Message = denyDeclined
+	case sess.CancelReason == approvalShutdownReason:
+		d.Message = denyShutdown
 	default:
 		d.Message = denyCancelled
 	}
-	return approvalResult(d), nil
+	return approvalResult(d)
 }
 
 // approvalResult is the one text block Claude Code reads: the decision as

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
@@ -32,9 +31,9 @@ import (
 // ("servers SHOULD check client capabilities before registering UI-enabled
 // tools"): a client that did not declare it sees exactly what it saw before
 // the extension existed, in its capabilities, tools/list and resources/list,
-// and cannot call the app-only tools. What a client declared is read per
-// request on 2026-07-28, from the session id on Streamable HTTP (session.go),
-// and from the session itself on the SSE stream's replica.
+// and cannot call the app-only tools. What a client declared is read by
+// requestFeatures (features.go). A host of MCP Apps is asked by the app
+// only, never by elicitation too (planAsk, elicit.go).
 
 // The extension, its resource and the app-only tools.
 const (
@@ -59,55 +58,6 @@ var (
 	showsApp = map[string]bool{toolInteractiveFeedback: true, toolRequestApproval: true}
 	appOnly  = map[string]bool{toolReadForApp: true, toolSubmitFromApp: true, toolImageForApp: true}
 )
-
-// declaresApps reports whether caps declare the extension for HTML apps.
-func declaresApps(caps *mcpgo.ClientCapabilities) bool {
-	if caps == nil {
-		return false
-	}
-	settings, ok := caps.Extensions[appsExtension].(map[string]any)
-	if !ok {
-		return false
-	}
-	types, _ := settings["mimeTypes"].([]any)
-	for _, t := range types {
-		if s, ok := t.(string); ok && strings.EqualFold(strings.ReplaceAll(s, " ", ""), appMIMEType) {
-			return true
-		}
-	}
-	return false
-}
-
-// declaredFeatures are the features the params of an initialize request
-// declare.
-func declaredFeatures(params json.RawMessage) clientFeatures {
-	var p struct {
-		Capabilities mcpgo.ClientCapabilities `json:"capabilities"`
-	}
-	if json.Unmarshal(params, &p) != nil {
-		return 0
-	}
-	var f clientFeatures
-	if declaresApps(&p.Capabilities) {
-		f |= featureApps
-	}
-	return f
-}
-
-// appsHost reports whether the client of this request hosts MCP Apps.
-func appsHost(ctx context.Context) bool {
-	if p := server.RequestProtocolInfoFromContext(ctx); p != nil && p.Modern {
-		return declaresApps(p.ClientCapabilities)
-	}
-	if info := infoFrom(ctx); info.transport == Streamable {
-		return info.features&featureApps != 0
-	}
-	if cs, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
-		caps := cs.GetClientCapabilities()
-		return declaresApps(&caps)
-	}
-	return false
-}
 
 // appsSettings is what the server declares of the extension.
 func appsSettings() map[string]any {
@@ -272,11 +222,11 @@ func (a *apps) readResource(_ context.Context, req mcpgo.ReadResourceRequest) ([
 
 // readForAppArgs are read_feedback_for_app's arguments.
 type readForAppArgs struct {
-	SessionID   string          `json:"sessionId,omitempty"`
-	Arguments   json.RawMessage `json:"arguments,omitempty"`
-	Lang        string          `json:"lang,omitempty"`
-	HTML        *bool           `json:"html,omitempty"`
-	WaitSeconds *json.Number    `json:"waitSeconds,omitempty"`
+	SessionID   string           `json:"sessionId,omitempty"`
+	Arguments   json.RawMessage  `json:"arguments,omitempty"`
+	Lang        string           `json:"lang,omitempty"`
+	HTML        *bool            `json:"html,omitempty"`
+	WaitSeconds *sessions.Number `json:"waitSeconds,omitempty"`
 }
 
 // appView is read_feedback_for_app's structuredContent.

@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -25,11 +26,22 @@ func TestSessionIDsCarryTheClientsFeatures(t *testing.T) {
 	if f, ok := (boundSessionIDs{principal: "alice"}).check(plain); !ok || f != 0 {
 		t.Fatalf("check(%q) = %v, %v", plain, f, ok)
 	}
+	// Every combination of the features round-trips, in one spelling.
+	for f := clientFeatures(1); f <= knownFeatures; f++ {
+		id := boundSessionIDs{principal: "alice", features: f}.Generate()
+		if got, ok := (boundSessionIDs{principal: "alice"}).check(id); !ok || got != f {
+			t.Errorf("features %b: check(%q) = %v, %v", f, id, got, ok)
+		}
+		if want := "-" + strconv.FormatUint(uint64(f), 16) + "-"; !strings.Contains(id, want) {
+			t.Errorf("features %b: id %q does not carry %s", f, id, want)
+		}
+	}
 	parts := strings.Split(id, "-")
 	nonce, tag := parts[1], parts[3]
 	for _, forged := range []string{
 		"fbm-" + nonce + "-" + tag,        // features dropped
-		"fbm-" + nonce + "-3-" + tag,      // features added
+		"fbm-" + nonce + "-3-" + tag,      // features added (form elicitation)
+		"fbm-" + nonce + "-5-" + tag,      // features added (URL elicitation)
 		"fbm-" + nonce + "-01-" + tag,     // another spelling
 		"fbm-" + nonce + "-0-" + tag,      // zero spelt out
 		"fbm-" + nonce + "-1-1-" + tag,    // extra part

@@ -25,6 +25,9 @@ const (
 
 var appOnlyTools = []string{"read_feedback_for_app", "read_feedback_image_for_app", "submit_feedback_from_app"}
 
+// modelTools are the tools every client lists, sorted.
+var modelTools = []string{"cancel_feedback", "check_feedback_status", "get_feedback_result", "interactive_feedback", "list_feedback", "request_approval"}
+
 // connectHost is connect for a client that declares the MCP Apps extension.
 func connectHost(t testing.TB, tc transportCase, baseURL string, kt *keyTransport) *client {
 	t.Helper()
@@ -36,6 +39,13 @@ func connectHost(t testing.TB, tc transportCase, baseURL string, kt *keyTranspor
 // connectWith is connect with the client's capabilities.
 func connectWith(t testing.TB, tc transportCase, baseURL string, kt *keyTransport, caps *sdk.ClientCapabilities) *client {
 	t.Helper()
+	return connectOpts(t, tc, baseURL, kt, &sdk.ClientOptions{Capabilities: caps})
+}
+
+// connectOpts is connect with the client's options: its capabilities and
+// the handlers of what the server asks it.
+func connectOpts(t testing.TB, tc transportCase, baseURL string, kt *keyTransport, opts *sdk.ClientOptions) *client {
+	t.Helper()
 	c := &client{kt: kt}
 	hc := &http.Client{Transport: kt}
 	var tr sdk.Transport
@@ -44,7 +54,7 @@ func connectWith(t testing.TB, tc transportCase, baseURL string, kt *keyTranspor
 	} else {
 		tr = &sdk.StreamableClientTransport{Endpoint: baseURL + "/mcp", HTTPClient: hc, MaxRetries: -1}
 	}
-	cl := sdk.NewClient(&sdk.Implementation{Name: "feedbackd-apps-host", Version: "1"}, &sdk.ClientOptions{Capabilities: caps})
+	cl := sdk.NewClient(&sdk.Implementation{Name: "feedbackd-test-client", Version: "1"}, opts)
 	cs, err := cl.Connect(context.Background(), tr, &sdk.ClientSessionOptions{ProtocolVersion: tc.protocol})
 	if err != nil {
 		t.Fatalf("connect over %s: %v", tc.name, err)
@@ -90,8 +100,8 @@ func TestMCPAppsAreShownOnlyToHostsThatDeclareThem(t *testing.T) {
 				t.Errorf("a client without the extension is told of it: %v", ext)
 			}
 			tools := toolNames(t, plain)
-			if len(tools) != 4 {
-				t.Errorf("a client without the extension lists %d tools", len(tools))
+			if len(tools) != len(modelTools) {
+				t.Errorf("a client without the extension lists %d tools, want the %d the model sees", len(tools), len(modelTools))
 			}
 			for name, tool := range tools {
 				if tool.Meta != nil {
@@ -119,7 +129,10 @@ func TestMCPAppsAreShownOnlyToHostsThatDeclareThem(t *testing.T) {
 					t.Errorf("%s _meta = %v", name, tools[name].Meta)
 				}
 			}
-			for _, name := range []string{"get_feedback_result", "check_feedback_status"} {
+			if len(tools) != len(modelTools)+len(appOnlyTools) {
+				t.Errorf("the host lists %d tools, want %d for the model and %d for the app", len(tools), len(modelTools), len(appOnlyTools))
+			}
+			for _, name := range []string{"get_feedback_result", "check_feedback_status", "cancel_feedback", "list_feedback"} {
 				if tools[name] == nil || tools[name].Meta != nil {
 					t.Errorf("%s = %+v", name, tools[name])
 				}

@@ -49,11 +49,8 @@ func (a *answers) wrote(p []byte) {
 // isRequest reports whether body is a JSON-RPC request, which gets a
 // response.
 func isRequest(body []byte) bool {
-	var msg struct {
-		ID     json.RawMessage `json:"id"`
-		Method string          `json:"method"`
-	}
-	return json.Unmarshal(body, &msg) == nil && msg.Method != "" && len(msg.ID) > 0 && string(msg.ID) != "null"
+	var msg rpcMessage
+	return json.Unmarshal(body, &msg) == nil && msg.isRequest()
 }
 
 type answersKey struct{}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -22,7 +23,7 @@ import (
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
-func TestMCPHandshakeListsExactlyTheFourToolsWithSchemas(t *testing.T) {
+func TestMCPHandshakeListsExactlyTheToolsWithSchemas(t *testing.T) {
 	t.Parallel()
 	e := newEdge(t)
 	for _, tc := range transports {
@@ -55,8 +56,8 @@ func TestMCPHandshakeListsExactlyTheFourToolsWithSchemas(t *testing.T) {
 				}
 			}
 			slices.Sort(names)
-			if want := []string{"check_feedback_status", "get_feedback_result", "interactive_feedback", "request_approval"}; !slices.Equal(names, want) {
-				t.Fatalf("tools = %v, want %v", names, want)
+			if !slices.Equal(names, modelTools) {
+				t.Fatalf("tools = %v, want %v", names, modelTools)
 			}
 		})
 	}
@@ -566,5 +567,40 @@ func TestMCPStreamsAnswerAtOnceWhenQuiet(t *testing.T) {
 		}
 		resp.Body.Close()
 		cancel()
+	}
+}
+
+// interactive_feedback's notify argument, which its schema offers, reaches
+// the session as REST's does: false keeps the question off the owner's
+// channels; left out, the session records nothing.
+func TestMCPNotifyFalseKeepsTheQuestionOffTheChannels(t *testing.T) {
+	t.Parallel()
+	e := newEdge(t)
+	ctx := context.Background()
+	c := connect(t, transports[1], e.url, newKeyTransport(keyA))
+	for _, tc := range []struct {
+		args map[string]any
+		want string
+	}{
+		{map[string]any{"message": "Quiet?", "notify": false, "waitSeconds": 0}, "false"},
+		{map[string]any{"message": "Loud?", "notify": true, "waitSeconds": 0}, "<nil>"},
+		{map[string]any{"message": "Default?", "waitSeconds": 0}, "<nil>"},
+	} {
+		out := structured(t, c.call(t, ctx, "interactive_feedback", tc.args))
+		sess, err := e.svc.GetOwned(ctx, programtest.PrincipalA, out.SessionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "<nil>"
+		if sess.Notify != nil {
+			got = fmt.Sprint(*sess.Notify)
+		}
+		if got != tc.want {
+			t.Errorf("%v: the session's notify is %s, want %s", tc.args, got, tc.want)
+		}
+	}
+	if res := c.call(t, ctx, "interactive_feedback", map[string]any{"message": "Wrong type?", "notify": "no"}); !res.IsError ||
+		!strings.HasPrefix(text(res), "INVALID_REQUEST") || !strings.Contains(text(res), "notify") {
+		t.Errorf("notify as a string: %q", text(res))
 	}
 }

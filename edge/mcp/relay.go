@@ -80,7 +80,7 @@ func (m *Server) serveRelayed(sessionID string, req []byte) []byte {
 		writeJSONRPCError(rec, http.StatusBadRequest, mcpgo.INVALID_PARAMS, "Invalid session ID")
 	default:
 		info := requestInfo{principal: msg.Principal, baseURL: msg.BaseURL, transport: SSEMessage, createKey: msg.CreateKey,
-			allowCreate: m.budget(msg.CreateKey)}
+			allowCreate: m.budget(msg.CreateKey), out: m.out}
 		ctx := context.WithValue(m.bridge.Context(), infoKey{}, info)
 		r, err := http.NewRequestWithContext(ctx, http.MethodPost, "/sse/message?"+msg.Query, bytes.NewReader(msg.Body))
 		if err != nil {
@@ -91,6 +91,10 @@ func (m *Server) serveRelayed(sessionID string, req []byte) []byte {
 		owed := st.answers != nil && isRequest(msg.Body)
 		if owed {
 			st.answers.owe()
+		}
+		if r = m.onStream(r, msg.Body, info, sessionID, st); r == nil {
+			rec.WriteHeader(http.StatusAccepted)
+			break
 		}
 		m.sseMessage.ServeHTTP(rec, r)
 		if owed && rec.status != http.StatusAccepted {

@@ -18,7 +18,7 @@ func TestMCPSSEMessagesReachTheStreamThroughAnyEdge(t *testing.T) {
 	kt := newKeyTransport(keyA, hostOf(a.url), hostOf(b.url))
 	c := connect(t, transports[2], a.url, kt)
 	ctx := context.Background()
-	if res, err := c.ListTools(ctx, nil); err != nil || len(res.Tools) != 4 {
+	if res, err := c.ListTools(ctx, nil); err != nil || len(res.Tools) != 6 {
 		t.Fatalf("list tools through the other edge: %v", err)
 	}
 	for range 3 {

@@ -236,7 +236,9 @@ func statusProperties() schema {
 		"createdAt":   schema{"type": "string", "description": "RFC 3339 time."},
 		"expiresAt":   schema{"type": "string", "description": "RFC 3339 time after which no answer is accepted."},
 		"submittedAt": schema{"type": "string", "description": "RFC 3339 time of the answer, once completed."},
-		"question":    questionSchema(),
+		"cancelReason": schema{"type": "string", "description": "Why a cancelled session was cancelled, when that was recorded: " +
+			"\"declined by the person\" when the person declined the question in the client."},
+		"question": questionSchema(),
 	}
 }
 

@@ -25,10 +25,10 @@ import (
 //     replica checks an id by recomputing the tag, so the requests of one
 //     session may land on any replica, and one principal can never present
 //     (and so never listen on, or cancel within) another's session. What the
-//     client declared in initialize that the tools must know (clientFeatures)
-//     rides in the id too, bound by the same tag: mcp-go keeps a session's
-//     client capabilities only in the memory of the replica that saw the
-//     initialize.
+//     client declared in initialize that the tools must know (clientFeatures,
+//     features.go: MCP Apps, form and URL elicitation) rides in the id too,
+//     bound by the same tag: mcp-go keeps a session's client capabilities
+//     only in the memory of the replica that saw the initialize.
 //   - The older SSE transport's stream lives on the replica holding it:
 //     sseStreams maps the stream's session id to the stream's context, so a
 //     tool call posted to /sse/message ends when the stream does, and a
@@ -38,18 +38,6 @@ import (
 //     mcp-go's own bookkeeping is not for sessionless (2026-07-28) requests.
 
 const sessionIDPrefix = "fbm-"
-
-// clientFeatures is what a client declared in initialize that the server
-// must remember for the whole session, on any replica (apps.go reads it).
-type clientFeatures uint8
-
-// The features.
-const (
-	// featureApps: the client hosts MCP Apps (io.modelcontextprotocol/ui).
-	featureApps clientFeatures = 1 << iota
-
-	knownFeatures = featureApps
-)
 
 // boundSessionIDs is a server.SessionIdManager for one principal. features
 // is what Generate writes into new ids.
@@ -138,7 +126,8 @@ const errUnknownSession = sessionError("unknown MCP session")
 type sessionIDResolver struct{}
 
 // ResolveSessionIdManager implements server.SessionIdManagerResolver. mcp-go
-// passes nil outside requests (to terminate sessions at shutdown).
+// passes nil outside requests (to terminate sessions at shutdown). An
+// initialize request's capabilities go into the id it mints.
 func (sessionIDResolver) ResolveSessionIdManager(r *http.Request) server.SessionIdManager {
 	var b boundSessionIDs
 	if r != nil {
@@ -153,8 +142,11 @@ func (sessionIDResolver) ResolveSessionIdManager(r *http.Request) server.Session
 type sseStream struct {
 	ctx       context.Context
 	principal auth.Principal
-	release   func()   // stops relaying the stream's messages here
-	answers   *answers // responses the stream owes (drain.go)
+	// session is mcp-go's session of the stream, which holds what the
+	// client declared in initialize.
+	session server.ClientSession
+	release func()   // stops relaying the stream's messages here
+	answers *answers // responses the stream owes (drain.go)
 }
 
 type sseStreams struct {
@@ -172,7 +164,7 @@ func (s *sseStreams) register(ctx context.Context, cs server.ClientSession) {
 		return
 	}
 	ans, _ := ctx.Value(answersKey{}).(*answers)
-	st := sseStream{ctx: ctx, principal: info.principal, release: func() {}, answers: ans}
+	st := sseStream{ctx: ctx, principal: info.principal, session: cs, release: func() {}, answers: ans}
 	s.mu.Lock()
 	if s.m == nil {
 		s.m = make(map[string]sseStream)

@@ -3,6 +3,7 @@ package mcp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"mime"
 	"net/http"
 	"strings"
@@ -43,6 +44,7 @@ type streamWriter struct {
 	code        int // the status mcp-go chose
 	stop        chan struct{}
 	stopped     chan struct{}
+	finishOnce  sync.Once
 	// onWrite, when set, sees every write of mcp-go's that reaches the
 	// client.
 	onWrite func([]byte)
@@ -97,6 +99,40 @@ func (sw *streamWriter) tick() {
 	}
 	sw.write([]byte(": keep-alive\n\n"))
 	sw.flushLocked()
+}
+
+// errStreamClosed means a server message could not be written on a
+// response: it has ended, or it is a plain JSON answer.
+var errStreamClosed = errors.New("the response stream has closed")
+
+// event writes one SSE message event, a JSON-RPC message the server sends
+// on its own (elicitation/create, a notification), on the response to a
+// Streamable HTTP POST, opening the event stream first if mcp-go has not
+// answered yet. Each event is one write, so it never interleaves with
+// mcp-go's own.
+func (sw *streamWriter) event(data []byte) error {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if sw.failed || sw.finished {
+		return errStreamClosed
+	}
+	switch {
+	case !sw.wroteHeader && !sw.sentHeader:
+		h := sw.w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		sw.w.WriteHeader(http.StatusOK)
+		sw.sentHeader, sw.eventStream, sw.opened = true, true, true
+	case sw.asEvent || !sw.eventStream:
+		return errStreamClosed // mcp-go has answered: the call is over
+	}
+	msg := make([]byte, 0, len(data)+24)
+	msg = append(append(append(msg, "event: message\ndata: "...), data...), "\n\n"...)
+	if err := sw.write(msg); err != nil {
+		return err
+	}
+	sw.flushLocked()
+	return nil
 }
 
 // Header implements http.ResponseWriter.
@@ -193,8 +229,11 @@ func (sw *streamWriter) flushLocked() {
 }
 
 // finish stops keep-alives and sends a collected JSON answer as an event.
-// The handler has returned; nothing writes after this.
-func (sw *streamWriter) finish() {
+// The handler has returned; nothing writes after this. Calls after the
+// first do nothing.
+func (sw *streamWriter) finish() { sw.finishOnce.Do(sw.finishNow) }
+
+func (sw *streamWriter) finishNow() {
 	if sw.stop != nil {
 		close(sw.stop)
 		<-sw.stopped

@@ -41,11 +41,13 @@ const maxWaitSeconds = 3600
 const mcpInstructions = `Use interactive_feedback to ask a person a question and wait for the answer: free text, ` +
 	`options (several, or one with multiSelect false), a typed form (fields: dates, numbers, yes/no, choices), ` +
 	`with images such as screenshots; the person may answer with images, which come back as image content. ` +
+	`When this client can ask the person itself (an MCP App, or a form by elicitation), they are asked here too; the first answer wins. ` +
 	`It returns a feedbackUrl to show the person; if the answer has not come when the call returns, ` +
-	`call get_feedback_result with the sessionId to keep waiting. check_feedback_status reports a session's state at once. ` +
+	`call get_feedback_result with the sessionId to keep waiting. check_feedback_status reports a session's state at once; ` +
+	`list_feedback lists your sessions and cancel_feedback withdraws one. ` +
 	`request_approval asks the person to approve or deny a tool call, and answers as a permission prompt tool does.`
 
-// tools are the four tools of docs/mcp.md, each a small function over the
+// tools are the tools of docs/mcp.md, each a small function over the
 // sessions service. Who calls comes from the request context (see
 // transport.go); the tools never see HTTP.
 type tools struct {
@@ -64,7 +66,7 @@ type tools struct {
 // newMCPServer builds the MCP server with the tools registered. waitContext
 // bounds every wait by shutdown; opts carry what the transports need
 // (hooks, middleware).
-func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, waitContext func(context.Context) (context.Context, context.CancelFunc), opts ...server.ServerOption) *server.MCPServer {
+func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, waitContext func(context.Context) (context.Context, context.CancelFunc), opts ...server.ServerOption) (*server.MCPServer, *tools) {
 	opts = append([]server.ServerOption{
 		server.WithToolCapabilities(false),
 		server.WithRecovery(),
@@ -80,6 +82,7 @@ func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, waitConte
 		RawInputSchema:  interactiveFeedbackInput(l, cfg.Wait),
 		RawOutputSchema: resultSchema,
 		Annotations:     annotations("Ask a person", false),
+		Execution:       &mcpgo.ToolExecution{TaskSupport: mcpgo.TaskSupportOptional},
 	}, t.interactiveFeedback)
 	srv.AddTool(mcpgo.Tool{
 		Name:            toolGetFeedbackResult,
@@ -103,9 +106,11 @@ func newMCPServer(cfg Config, svc *sessions.Service, log *slog.Logger, waitConte
 			"Nobody answering before the session's timeout is a deny.",
 		RawInputSchema: requestApprovalInput(l),
 		Annotations:    annotations("Ask for approval", false),
+		Execution:      &mcpgo.ToolExecution{TaskSupport: mcpgo.TaskSupportOptional},
 	}, t.requestApproval)
+	t.addManageTools()
 	t.addApps()
-	return srv
+	return srv, t
 }
 
 func annotations(title string, readOnly bool) mcpgo.ToolAnnotation {
@@ -145,13 +150,14 @@ type createArgs struct {
 	MultiSelect       *bool                 `json:"multiSelect,omitempty"`
 	Fields            json.RawMessage       `json:"fields,omitempty"`
 	Images            []sessions.ImageInput `json:"images,omitempty"`
+	Notify            *bool                 `json:"notify,omitempty"`
 	WaitSeconds       *sessions.Number      `json:"waitSeconds,omitempty"`
 }
 
 func (a *createArgs) request() *sessions.CreateRequest {
 	return &sessions.CreateRequest{
 		Message: a.Message, PredefinedOptions: a.PredefinedOptions, Timeout: a.Timeout, Metadata: a.Metadata,
-		Title: a.Title, MultiSelect: a.MultiSelect, Fields: a.Fields, Images: a.Images,
+		Title: a.Title, MultiSelect: a.MultiSelect, Fields: a.Fields, Images: a.Images, Notify: a.Notify,
 	}
 }
 
@@ -183,6 +189,14 @@ func (t *tools) interactiveFeedback(ctx context.Context, req mcpgo.CallToolReque
 		}
 		defer release()
 	}
+	if req.Params.RequestState != "" {
+		// A 2026-07-28 retry carrying the person's in-client answer.
+		got, err := t.resume(ctx, req, wait, info.baseURL)
+		if err != nil {
+			return t.toolError(ctx, err), nil
+		}
+		return t.askedResult(ctx, got, info.baseURL)
+	}
 	if info.allowCreate != nil {
 		if err := info.allowCreate(); err != nil {
 			return t.toolError(ctx, err), nil
@@ -194,11 +208,14 @@ func (t *tools) interactiveFeedback(ctx context.Context, req mcpgo.CallToolReque
 	if err != nil {
 		return t.toolError(ctx, err), nil
 	}
-	sess, stopped, err := t.await(ctx, req, sess, wait)
+	if a := t.askFirst(ctx, sess, wait, info.baseURL); a != nil {
+		return inputRequired(a, sess), nil
+	}
+	got, err := t.awaitAsking(ctx, req, sess, wait, info.baseURL)
 	if err != nil {
 		return t.toolError(ctx, err), nil
 	}
-	return t.result(ctx, sess, info.baseURL, stopped)
+	return t.askedResult(ctx, got, info.baseURL)
 }
 
 func (t *tools) getFeedbackResult(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
@@ -365,7 +382,14 @@ func (t *tools) result(ctx context.Context, sess *sessions.Session, baseURL stri
 	case sessions.StatusExpired:
 		text = fmt.Sprintf("Session %s expired at %s without an answer. Call %s again if you still need one.", sess.ID, out.ExpiresAt, toolInteractiveFeedback)
 	case sessions.StatusCancelled:
-		text = fmt.Sprintf("Session %s was cancelled; no answer will come.", sess.ID)
+		switch sess.CancelReason {
+		case declinedReason:
+			text = fmt.Sprintf("The person declined to answer: session %s is cancelled (%s); no answer will come.", sess.ID, sess.CancelReason)
+		case "":
+			text = fmt.Sprintf("Session %s was cancelled; no answer will come.", sess.ID)
+		default:
+			text = fmt.Sprintf("Session %s was cancelled (%s); no answer will come.", sess.ID, sess.CancelReason)
+		}
 	}
 	return mcpgo.NewToolResultStructured(out, text), nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -111,8 +112,22 @@ type requestInfo struct {
 	allowCreate func() error
 	createKey   string
 	// features are what the client of a Streamable HTTP session declared
-	// in initialize, read from its session id (session.go).
+	// in initialize, read from its session id, or what an initialize
+	// request declares, which go into the id it mints (features.go).
 	features clientFeatures
+
+	// mcpSession is the MCP session the request belongs to: the
+	// Mcp-Session-Id of a Streamable HTTP request (checked), or the SSE
+	// transport's sessionId; empty for 2026-07-28 requests.
+	mcpSession string
+	// protocol is the MCP-Protocol-Version header of a Streamable HTTP
+	// request, empty if none.
+	protocol string
+	// link carries server-to-client messages during a tool call, nil when
+	// the request has no way back but its result (see outbound.go).
+	link *clientLink
+	// out tracks the requests sent to clients.
+	out *outbound
 }
 
 type infoKey struct{}
@@ -141,6 +156,14 @@ type Server struct {
 	// posts counts the Streamable HTTP requests in flight that owe a
 	// response (drain.go).
 	posts atomic.Int64
+	out   *outbound
+	tools *tools
+	subs  subscriptions
+	// bg owns the work started for SSE requests that feedbackd answers
+	// itself (answerOnStream); Close waits for it.
+	bg     sync.WaitGroup
+	bgMu   sync.Mutex
+	closed bool
 
 	// relay reaches the edge holding an SSE stream; nil keeps every stream's
 	// messages on the edge that holds it.
@@ -159,14 +182,20 @@ func New(cfg Config, svc *sessions.Service, log *slog.Logger) *Server {
 		cfg.ProgressInterval = DefaultProgressInterval
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	m := &Server{keepAlive: cfg.KeepAlive, log: log, relay: cfg.Relay, allowCreate: cfg.AllowCreate, bridge: httpbridge.New()}
+	m := &Server{keepAlive: cfg.KeepAlive, log: log, relay: cfg.Relay, allowCreate: cfg.AllowCreate, bridge: httpbridge.New(),
+		out: newOutbound(cfg.Relay, log)}
 	m.streams.hold = m.holdStream
 	hooks := &server.Hooks{}
 	hooks.AddOnRegisterSession(m.streams.register)
 	hooks.AddOnUnregisterSession(m.streams.unregister)
+	hooks.AddOnUnregisterSession(m.subs.dropSession)
 	addAppsHooks(hooks)
-	m.srv = newMCPServer(cfg, svc, log, m.bridge.WaitContext, server.WithHooks(hooks), server.WithToolHandlerMiddleware(m.bindToClient),
-		server.WithToolFilter(appToolFilter))
+	m.srv, m.tools = newMCPServer(cfg, svc, log, m.bridge.WaitContext, server.WithHooks(hooks), server.WithToolHandlerMiddleware(m.bindToClient),
+		server.WithToolFilter(appToolFilter), server.WithResourceCapabilities(true, false))
+	m.subs.hub = svc.Hub()
+	m.subs.log = log
+	m.declareCapabilities(hooks)
+	m.tools.registerResources(hooks, &m.subs)
 
 	// Host-header (DNS rebinding) checks are off: every MCP request must
 	// authenticate, and a reverse proxy on the same host legitimately sends
@@ -198,7 +227,7 @@ func New(cfg Config, svc *sessions.Service, log *slog.Logger) *Server {
 func (m *Server) Handler(t Transport, caller func(*fiber.Ctx) Caller) fiber.Handler {
 	return m.bridge.Handler(http.HandlerFunc(m.serve), func(c *fiber.Ctx, ctx context.Context) context.Context {
 		who := caller(c)
-		info := requestInfo{principal: who.Principal, baseURL: who.BaseURL, transport: t, createKey: who.CreateKey}
+		info := requestInfo{principal: who.Principal, baseURL: who.BaseURL, transport: t, createKey: who.CreateKey, out: m.out}
 		info.allowCreate = m.budget(who.CreateKey)
 		return context.WithValue(ctx, infoKey{}, info)
 	})
@@ -252,6 +281,14 @@ func (m *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if owed {
 			st.answers.owe()
 		}
+		if ok {
+			if r = m.onStream(r, body, info, sid, st); r == nil {
+				// Taken here: a request is answered on the stream, which
+				// pays what it owes; anything else needs no answer.
+				sw.WriteHeader(http.StatusAccepted)
+				return
+			}
+		}
 		m.sseMessage.ServeHTTP(sw, r)
 		if owed && sw.status() != http.StatusAccepted {
 			st.answers.paid() // refused here: the answer went on the POST
@@ -269,18 +306,25 @@ func (m *Server) serveStreamable(sw *streamWriter, r *http.Request, body []byte,
 			http.Error(sw, "Invalid session ID", http.StatusNotFound)
 			return
 		}
-		info.features = features
+		info.features, info.mcpSession = features, session
 	}
+	info.protocol = r.Header.Get(mcpgo.HeaderProtocolVersion)
 	if r.Method == http.MethodPost {
-		var msg struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Params json.RawMessage `json:"params"`
-		}
+		var msg rpcMessage
 		if json.Unmarshal(body, &msg) == nil {
+			modern := isModern(r, msg)
 			if msg.Method == string(mcpgo.MethodInitialize) && session == "" {
 				// The id mcp-go mints for this session carries them.
 				info.features = declaredFeatures(msg.Params)
+			}
+			if msg.Method == string(mcpgo.MethodToolsCall) && !modern && acceptsEventStream(r) {
+				info.link = &clientLink{principal: info.principal.ID, send: func(v any) error {
+					b, err := json.Marshal(v)
+					if err != nil {
+						return err
+					}
+					return sw.event(b)
+				}}
 			}
 			switch {
 			case msg.Method == string(mcpgo.MethodNotificationCancelled):
@@ -291,17 +335,28 @@ func (m *Server) serveStreamable(sw *streamWriter, r *http.Request, body []byte,
 				m.calls.cancel(callKey(info.principal.ID, session, p.RequestID))
 				sw.WriteHeader(http.StatusAccepted)
 				return
-			case msg.Method != "" && len(msg.ID) > 0 && string(msg.ID) != "null":
+			case msg.isRequest():
 				defer m.calls.track(callKey(info.principal.ID, session, msg.ID), cancel)()
 				// A listen stream answers nothing until it is closed; every
-				// other request owes its response (drain.go).
+				// other request, whoever answers it (intercept.go or
+				// mcp-go), owes its response (drain.go).
 				if msg.Method != string(mcpgo.MethodSubscriptionsListen) {
 					m.posts.Add(1)
 					defer m.posts.Add(-1)
+					// Owed until the answer is written, not just produced:
+					// under keep-alives finish writes it.
+					defer sw.finish()
 				}
 				if acceptsEventStream(r) {
 					sw.keepAlive(m.keepAlive)
 				}
+			}
+			r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+			if modern {
+				body = stripTask(body, msg)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+			} else if m.answerStreamable(sw, r, info, msg) {
+				return
 			}
 		}
 	}
@@ -342,6 +397,11 @@ func (m *Server) bindToClient(next server.ToolHandlerFunc) server.ToolHandlerFun
 func (m *Server) Close(ctx context.Context) error {
 	m.bridge.Close()
 	m.sse.CloseSessions()
+	m.bgMu.Lock()
+	m.closed = true
+	m.bgMu.Unlock()
+	m.bg.Wait()
+	m.subs.close()
 	if err := m.streamable.Shutdown(ctx); err != nil {
 		return fmt.Errorf("close MCP sessions: %w", err)
 	}

@@ -2,7 +2,9 @@ package mcp_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -97,6 +99,32 @@ func TestMCPAbandonedWaitsEndSoonAfterTheirClientsLeave(t *testing.T) {
 		left := time.Now()
 		waitsBackTo(t, e, gauge, 3*time.Second)
 		t.Logf("%d JSON-mode waits ended %s after their clients left", calls, time.Since(left).Round(time.Millisecond))
+		noLeaks(t, before)
+	})
+
+	// A tasks/result is a wait too, answered in front of mcp-go: it ends
+	// as soon after its client leaves.
+	t.Run("tasks/result", func(t *testing.T) {
+		rc, _ := rpcInit(t, e.url, keyA, protoLegacy, `{}`)
+		tk := rc.startTask("interactive_feedback", map[string]any{"message": "A task nobody waits for", "timeout": 3600})
+		http.DefaultClient.CloseIdleConnections()
+		gauge, before := waitsInFlight(t), goleak.IgnoreCurrent()
+		const calls = 10
+		conns := make([]net.Conn, calls)
+		for i := range conns {
+			conns[i] = rawToolCall(t, e.url, keyA, rc.session, "application/json, text/event-stream",
+				fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tasks/result","params":{"taskId":"%s"}}`, i+100, tk.TaskID))
+		}
+		programtest.WaitFor(t, 10*time.Second, programtest.Until("every tasks/result to wait", func() bool {
+			return e.hub.Subscribers() == calls && waitsInFlight(t) == gauge+calls
+		}))
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		left := time.Now()
+		waitsBackTo(t, e, gauge, 3*time.Second)
+		t.Logf("%d tasks/result waits ended %s after their clients left", calls, time.Since(left).Round(time.Millisecond))
+		rc.http.CloseIdleConnections()
 		noLeaks(t, before)
 	})
 
@@ -239,5 +267,138 @@ func TestMCPShutdownAnswersEveryWaitingCall(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("a call got no answer")
 		}
+	}
+}
+
+// rawRPC posts one JSON-RPC request of a legacy session and returns its
+// response, read from a JSON or an event-stream answer; unlike rpcClient it
+// may run on any goroutine.
+func rawRPC(baseURL, key, session, body string) (map[string]any, error) {
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/mcp", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("X-API-Key", key)
+	req.Header.Set("MCP-Protocol-Version", protoLegacy)
+	req.Header.Set("Mcp-Session-Id", session)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read the response (%d bytes so far): %w", len(b), err)
+	}
+	for _, line := range append(strings.Split(string(b), "\n"), "data: "+string(b)) {
+		var msg map[string]any
+		if d, ok := strings.CutPrefix(line, "data: "); ok && json.Unmarshal([]byte(d), &msg) == nil && msg["id"] != nil {
+			return msg, nil
+		}
+	}
+	return nil, fmt.Errorf("HTTP %d without a response: %q", resp.StatusCode, b)
+}
+
+// At shutdown the waits that ask inside the client answer as every wait
+// does: a call whose client has a form open gets the session, still
+// pending, and how to keep waiting, and the form is withdrawn; a
+// tasks/result gets an error that names the task and says it is still
+// working, which any replica, or this one restarted, carries on. No stream
+// ends without a response, and the task outlives the edge.
+func TestMCPShutdownAnswersInClientWaitsAndTaskResults(t *testing.T) {
+	t.Parallel()
+	ns := programtest.StartNATS(t)
+	e := startEdge(t, ns.URL)
+	type answer struct {
+		name string
+		res  *sdk.CallToolResult
+		err  error
+	}
+	answers := make(chan answer, len(legacyAsking))
+	var askers []*asker
+	for _, tc := range legacyAsking {
+		a := &asker{answer: neverAnswer}
+		askers = append(askers, a)
+		c := connectAsking(t, tc, e.url, newKeyTransport(keyA), a, "form")
+		go func() {
+			res, err := c.CallTool(context.Background(), &sdk.CallToolParams{Name: "interactive_feedback",
+				Arguments: map[string]any{"message": "Asked in " + tc.name, "waitSeconds": 3600}})
+			answers <- answer{tc.name, res, err}
+		}()
+	}
+	rc, _ := rpcInit(t, e.url, keyA, protoLegacy, `{}`)
+	tk := rc.startTask("interactive_feedback", map[string]any{"message": "A task at shutdown"})
+	type rpcAnswer struct {
+		msg map[string]any
+		err error
+	}
+	taskDone := make(chan rpcAnswer, 1)
+	go func() {
+		msg, err := rawRPC(e.url, keyA, rc.session, `{"jsonrpc":"2.0","id":77,"method":"tasks/result","params":{"taskId":"`+tk.TaskID+`"}}`)
+		taskDone <- rpcAnswer{msg, err}
+	}()
+	programtest.WaitFor(t, 5*time.Second, func() error {
+		for i, a := range askers {
+			if asked, _, _ := a.snapshot(); len(asked) != 1 {
+				return fmt.Errorf("%s: asked %d times", legacyAsking[i].name, len(asked))
+			}
+		}
+		if n := e.hub.Subscribers(); n != len(legacyAsking)+1 {
+			return fmt.Errorf("%d waits, want %d", n, len(legacyAsking)+1)
+		}
+		return nil
+	})
+
+	start := time.Now()
+	if err := e.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("shutdown took %s", took)
+	}
+	for range legacyAsking {
+		select {
+		case a := <-answers:
+			if a.err != nil {
+				t.Errorf("%s: the call ended without a result: %v", a.name, a.err)
+				continue
+			}
+			out := structured(t, a.res)
+			if out.Status != "pending" || !strings.Contains(out.Instruction, "shutting down") || !strings.Contains(text(a.res), out.SessionID) {
+				t.Errorf("%s: result %+v, text %q", a.name, out, text(a.res))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a call that asked in the client got no answer")
+		}
+	}
+	programtest.WaitFor(t, 5*time.Second, func() error {
+		for i, a := range askers {
+			if _, withdrawn, _ := a.snapshot(); withdrawn != 1 {
+				return fmt.Errorf("%s: %d forms withdrawn, want 1", legacyAsking[i].name, withdrawn)
+			}
+		}
+		return nil
+	})
+	select {
+	case a := <-taskDone:
+		if a.err != nil {
+			t.Fatalf("tasks/result ended without a response: %v", a.err)
+		}
+		e, _ := a.msg["error"].(map[string]any)
+		data, _ := e["data"].(map[string]any)
+		msg, _ := e["message"].(string)
+		if e == nil || e["code"] != float64(-32800) || data["taskId"] != tk.TaskID || data["status"] != "working" ||
+			!strings.Contains(msg, tk.TaskID) || !strings.Contains(msg, "shutting down") {
+			t.Fatalf("tasks/result at shutdown = %v", a.msg)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("tasks/result got no answer")
+	}
+	// The task is the session: the next edge carries on with it.
+	b := startEdge(t, ns.URL)
+	if got := rc.on(b.url).getTask(tk.TaskID); got.Status != "working" {
+		t.Fatalf("after the restart the task is %+v", got)
 	}
 }

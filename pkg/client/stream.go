@@ -57,7 +57,9 @@ type Event struct {
 	Message, Title string
 	// Preview is the start of the answer (EventSubmitted).
 	Preview string
-	// Reason is why a session expired (EventExpired: "timeout").
+	// Reason is why a session expired (EventExpired: "timeout"), or why it
+	// was cancelled (EventStatusChanged to cancelled, when the cancel said
+	// why; streams opened with the owner's credentials only).
 	Reason string
 	// CreatedAt and ExpiresAt are the session's times, when the message
 	// carries them.
@@ -274,6 +276,7 @@ type wireMessage struct {
 		Title     string `json:"title"`
 		Preview   string `json:"preview"`
 		Reason    string `json:"reason"`
+		Cancel    string `json:"cancelReason"`
 		CreatedAt string `json:"createdAt"`
 		ExpiresAt string `json:"expiresAt"`
 		Timestamp string `json:"timestamp"`
@@ -299,6 +302,9 @@ func parseEvent(b []byte) (Event, error) {
 	switch m.Type {
 	case EventStatusChanged:
 		ev.Status = d.NewStatus
+		if ev.Status == StatusCancelled {
+			ev.Reason = d.Cancel
+		}
 	case EventSubmitted:
 		ev.Status = StatusCompleted
 	case EventExpired:

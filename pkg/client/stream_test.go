@@ -333,3 +333,42 @@ func TestStreamsLeaveNoGoroutineBehind(t *testing.T) {
 		return nil
 	})
 }
+
+// Why a session was cancelled, when the cancel said (a person declining
+// inside an MCP client, say), reaches the owner from every read: Status,
+// List and the stream's status change.
+func TestCancelReasonIsReadEverywhere(t *testing.T) {
+	t.Parallel()
+	m := serve(t)
+	c := clientOf(t, m)
+	ctx := ctxFor(t, 30*time.Second)
+	id := mustCreate(t, c, client.Question{Message: "Tell me?"}).SessionID
+	col := collect(c.Subscribe(ctx, id))
+	programtest.WaitFor(t, 10*time.Second, programtest.Until("connected", func() bool { return col.has(connected) }))
+	if _, err := m.Backend().Service().CancelFor(ctx, programtest.PrincipalA, id, "declined by the person"); err != nil {
+		t.Fatal(err)
+	}
+	col.wait(t)
+	if got := col.summary(false); len(got) != 2 || got[1] != "session_status_changed/cancelled" || col.events[1].Reason != "declined by the person" {
+		t.Fatalf("yielded %v, last %+v", got, col.events[len(col.events)-1])
+	}
+	st, err := c.Status(ctx, id)
+	if err != nil || st.Status != client.StatusCancelled || st.CancelReason != "declined by the person" {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	found := false
+	for s, err := range c.List(ctx, client.ListOptions{Status: client.StatusCancelled}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ID == id {
+			found = true
+			if s.CancelReason != "declined by the person" {
+				t.Fatalf("list item %+v", s)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the cancelled session is not listed")
+	}
+}

@@ -171,6 +171,10 @@ type Session struct {
 	CreatedAt   time.Time  `json:"createdAt"`
 	ExpiresAt   time.Time  `json:"expiresAt"`
 	SubmittedAt *time.Time `json:"submittedAt,omitempty"`
+	// CancelReason says why a cancelled session was cancelled, when the
+	// cancel said: "declined by the person" (declined inside an MCP
+	// client), "withdrawn by the agent", and so on.
+	CancelReason string `json:"cancelReason,omitempty"`
 	// Asked is what the session asks.
 	Asked
 
@@ -183,12 +187,13 @@ type Session struct {
 // the JSON in Raw.
 func (s *Session) UnmarshalJSON(b []byte) error {
 	var w struct {
-		ID          string     `json:"sessionId"`
-		Status      Status     `json:"status"`
-		CreatedAt   time.Time  `json:"createdAt"`
-		ExpiresAt   time.Time  `json:"expiresAt"`
-		SubmittedAt *time.Time `json:"submittedAt"`
-		Question    *Asked     `json:"question"`
+		ID           string     `json:"sessionId"`
+		Status       Status     `json:"status"`
+		CreatedAt    time.Time  `json:"createdAt"`
+		ExpiresAt    time.Time  `json:"expiresAt"`
+		SubmittedAt  *time.Time `json:"submittedAt"`
+		CancelReason string     `json:"cancelReason"`
+		Question     *Asked     `json:"question"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -197,7 +202,8 @@ func (s *Session) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &flat); err != nil {
 		return err
 	}
-	*s = Session{ID: w.ID, Status: w.Status, CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt, SubmittedAt: w.SubmittedAt, Asked: flat}
+	*s = Session{ID: w.ID, Status: w.Status, CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt, SubmittedAt: w.SubmittedAt,
+		CancelReason: w.CancelReason, Asked: flat}
 	if w.Question != nil {
 		s.Asked = *w.Question
 	}

@@ -20,6 +20,9 @@ type StatusBody struct {
 	CreatedAt   string          `json:"createdAt"`
 	ExpiresAt   string          `json:"expiresAt"`
 	SubmittedAt string          `json:"submittedAt,omitempty"`
+	// CancelReason says why a cancelled session was cancelled, when that
+	// was recorded (for example "declined by the person").
+	CancelReason string `json:"cancelReason,omitempty"`
 	// Question is what the session asks, as its owner created it.
 	Question Question `json:"question"`
 }
@@ -78,6 +81,44 @@ type ResultBody struct {
 	Question    Question `json:"question"`
 }
 
+// ListItem summarises a session in a listing (REST's list, MCP's
+// list_feedback): the status body has the whole question, the result the
+// answer.
+type ListItem struct {
+	SessionID   string          `json:"sessionId"`
+	Message     string          `json:"message"`
+	Status      sessions.Status `json:"status"`
+	CreatedAt   string          `json:"createdAt"`
+	ExpiresAt   string          `json:"expiresAt"`
+	SubmittedAt string          `json:"submittedAt,omitempty"`
+	// CancelReason is set on a cancelled session whose canceller said why.
+	CancelReason string          `json:"cancelReason,omitempty"`
+	Kind         sessions.Kind   `json:"kind"`
+	Title        string          `json:"title,omitempty"`
+	Action       string          `json:"action,omitempty"`
+	Metadata     json.RawMessage `json:"metadata,omitempty"`
+}
+
+// ListItemOf summarises sess.
+func ListItemOf(sess *sessions.Session) ListItem {
+	item := ListItem{
+		SessionID:    sess.ID,
+		Message:      sess.Message,
+		Status:       sess.Status,
+		CreatedAt:    Time(sess.CreatedAt),
+		ExpiresAt:    Time(sess.ExpiresAt),
+		SubmittedAt:  OptTime(sess.SubmittedAt),
+		CancelReason: cancelReason(sess),
+		Kind:         sess.Kind(),
+		Title:        sess.Title,
+		Metadata:     sess.Metadata,
+	}
+	if sess.Approval != nil {
+		item.Action = sess.Approval.Action
+	}
+	return item
+}
+
 // OptTime formats t, or returns "" for nil.
 func OptTime(t *time.Time) string {
 	if t == nil {
@@ -90,13 +131,22 @@ func OptTime(t *time.Time) string {
 // start with.
 func StatusOf(sess *sessions.Session, base string) StatusBody {
 	return StatusBody{
-		SessionID:   sess.ID,
-		Status:      sess.Status,
-		CreatedAt:   Time(sess.CreatedAt),
-		ExpiresAt:   Time(sess.ExpiresAt),
-		SubmittedAt: OptTime(sess.SubmittedAt),
-		Question:    QuestionOf(sess, base),
+		SessionID:    sess.ID,
+		Status:       sess.Status,
+		CreatedAt:    Time(sess.CreatedAt),
+		ExpiresAt:    Time(sess.ExpiresAt),
+		SubmittedAt:  OptTime(sess.SubmittedAt),
+		CancelReason: cancelReason(sess),
+		Question:     QuestionOf(sess, base),
 	}
+}
+
+// cancelReason is sess's CancelReason while it is cancelled.
+func cancelReason(sess *sessions.Session) string {
+	if sess.Status != sessions.StatusCancelled {
+		return ""
+	}
+	return sess.CancelReason
 }
 
 // QuestionOf is what sess asks.
@@ -149,6 +199,9 @@ func ResultOf(sess *sessions.Session, base string) (ResultBody, error) {
 	case sessions.StatusExpired:
 		return ResultBody{}, sessions.Errorf(sessions.CodeExpired, "the session expired without an answer")
 	case sessions.StatusCancelled:
+		if sess.CancelReason != "" {
+			return ResultBody{}, sessions.Errorf(sessions.CodeCancelled, "the session was cancelled: %s", sess.CancelReason)
+		}
 		return ResultBody{}, sessions.Errorf(sessions.CodeCancelled, "the session was cancelled")
 	}
 	if sess.Feedback == nil {

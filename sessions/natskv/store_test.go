@@ -288,3 +288,34 @@ func TestAWaitStoppedMidReadReportsTheSession(t *testing.T) {
 		t.Fatalf("wait = %+v, %v; want the pending session", got, err)
 	}
 }
+
+func TestCancelForRecordsWhyAndOnlyForTheOwner(t *testing.T) {
+	t.Parallel()
+	svc, _ := newService(t)
+	ctx := context.Background()
+	s := create(t, svc, "alice")
+	if _, err := svc.CancelFor(ctx, "bob", s.ID, "declined by the person"); sessions.ErrorCode(err) != sessions.CodeNotFound {
+		t.Fatalf("foreign cancel: %v", err)
+	}
+	for _, bad := range []string{"two\nlines", string(make([]rune, sessions.MaxCancelReason+1))} {
+		if _, err := svc.CancelFor(ctx, "alice", s.ID, bad); sessions.ErrorCode(err) != sessions.CodeInvalidRequest {
+			t.Fatalf("reason %q: %v", bad, err)
+		}
+	}
+	got, err := svc.CancelFor(ctx, "alice", s.ID, "declined by the person")
+	if err != nil || got.Status != sessions.StatusCancelled || got.CancelReason != "declined by the person" {
+		t.Fatalf("cancel = %+v, %v", got, err)
+	}
+	read, err := svc.GetOwned(ctx, "alice", s.ID)
+	if err != nil || read.CancelReason != "declined by the person" {
+		t.Fatalf("read back = %+v, %v", read, err)
+	}
+	// A plain cancel records no reason, and a second cancel changes nothing.
+	plain := create(t, svc, "alice")
+	if got, err := svc.Cancel(ctx, "alice", plain.ID); err != nil || got.CancelReason != "" {
+		t.Fatalf("plain cancel = %+v, %v", got, err)
+	}
+	if _, err := svc.CancelFor(ctx, "alice", s.ID, "again"); sessions.ErrorCode(err) != sessions.CodeCancelled {
+		t.Fatalf("second cancel: %v", err)
+	}
+}

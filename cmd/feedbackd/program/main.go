@@ -332,19 +332,22 @@ func (m *Main) health(ctx context.Context) error {
 	return m.watch.notReady(m.nc.Load())
 }
 
-// readiness is /ready: healthy, and every part of the role started. Until
-// then the role's routes answer 503 (the starting handler), so a probe
-// must not send traffic yet, even once the backend is open.
+// errStarting: the backend answers, but not every part of the role serves
+// yet (an address is still answered by the starting server).
+var errStarting = errors.New("starting: not every part serves yet")
+
+// readiness is /ready: healthy, and every part of the role serving (Ready
+// closed), so that a client told "ready" is not refused as starting.
 func (m *Main) readiness(ctx context.Context) error {
+	if err := m.health(ctx); err != nil {
+		return err
+	}
 	select {
 	case <-m.ready:
+		return nil
 	default:
-		if err := m.health(ctx); err != nil {
-			return err
-		}
-		return errors.New("starting: the role's parts are not all serving yet")
+		return errStarting
 	}
-	return m.health(ctx)
 }
 
 // opsHandler is the role's operations API, with /metrics or without.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,26 +19,12 @@ import (
 
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
 	"github.com/feedbackd/feedbackd/notifier"
+	"github.com/feedbackd/feedbackd/pkg/browsertest"
 )
 
 // The feedback page in a real headless Chromium: what a person sees and does,
 // end to end through the edge and NATS. Without chromium the tests skip,
 // except in CI (CI set), where a missing browser is a failure.
-
-// chromiumPath finds Debian's chromium, or skips (fails in CI) without it.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed, and CI must run the browser tests: run .ci/deps.sh")
-	}
-	t.Skip("chromium is not installed; the browser tests run in CI (.ci/deps.sh installs it)")
-	return ""
-}
 
 // artifactDir is where screenshots go: FEEDBACKD_ARTIFACTS when set, so CI
 // can keep them, else the test's temporary directory.
@@ -76,30 +61,7 @@ type browser struct {
 
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	path := chromiumPath(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	// Start the browser with no deadline: the first Run binds its life to
-	// the context it gets.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return &browser{ctx: ctx, artifacts: artifactDir(t)}
+	return &browser{ctx: browsertest.Start(t), artifacts: artifactDir(t)}
 }
 
 // tab is one browser tab working for one test.

@@ -2,8 +2,6 @@ package mcp_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -11,35 +9,15 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/feedbackd/feedbackd/cmd/feedbackd/program/programtest"
+	"github.com/feedbackd/feedbackd/pkg/browsertest"
 )
 
-// chromium starts a headless Chromium for one test, or skips the test
-// where there is none (CI installs it and must run this).
+// chromium starts a headless Chromium for one test (45 s at most), or skips
+// the test where there is none (CI installs it and must run this).
 func chromium(t *testing.T) context.Context {
 	t.Helper()
-	path := ""
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed, and CI must run the browser tests: run .ci/deps.sh")
-		}
-		t.Skip("chromium is not installed; the browser tests run in CI")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun, chromedp.UserDataDir(t.TempDir()))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	ctx, cancelDeadline := context.WithTimeout(ctx, 45*time.Second)
-	t.Cleanup(cancelDeadline)
+	ctx, cancel := context.WithTimeout(browsertest.Start(t), 45*time.Second)
+	t.Cleanup(cancel)
 	return ctx
 }
 

@@ -21,6 +21,10 @@ import (
 // closes the streams anyway.
 const answerGrace = 3 * time.Second
 
+// answeredBeforeClose is how long the streams stay open after the last
+// owed answer was written, when there were any.
+const answeredBeforeClose = 200 * time.Millisecond
+
 // answers counts the responses an SSE stream owes: one per request posted
 // for it (a message with a method and an id), one less per response the
 // stream writes.
@@ -77,12 +81,25 @@ func (m *Server) Shutdown(ctx context.Context) error {
 	defer cancel()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	owed := m.unanswered() > 0
 	for m.unanswered() > 0 {
 		select {
 		case <-grace.Done():
 			m.log.Warn("closing MCP streams with answers still owed", "owed", m.unanswered())
 			return m.Close(ctx)
 		case <-tick.C:
+		}
+	}
+	if owed {
+		// An answer written on one connection and the end of the
+		// client's stream on another reach the client in no set order; a
+		// client that gives its session up when a stream ends (the Go
+		// SDK with reconnection off) must have read its answer first.
+		t := time.NewTimer(answeredBeforeClose)
+		select {
+		case <-t.C:
+		case <-grace.Done():
+			t.Stop()
 		}
 	}
 	if err := m.Close(ctx); err != nil {

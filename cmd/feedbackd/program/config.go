@@ -89,6 +89,11 @@ type Config struct {
 	// one principal has in flight on one replica; 0 caps nothing.
 	MaxWaitsPerPrincipal int `env:"MAX_WAITS_PER_PRINCIPAL" envDefault:"100"`
 
+	// DebugPprof serves the Go runtime's profiles (/debug/pprof/) on the
+	// operations addresses (METRICS_ADDR, EXPIRER_ADDR, DISPATCHER_ADDR),
+	// never on a public listener; docs/observability.md.
+	DebugPprof bool `env:"DEBUG_PPROF" envDefault:"false"`
+
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
 
@@ -243,6 +248,9 @@ func (c *Config) check() error {
 	}
 	if c.Notifier.MaxConnections < 0 {
 		errs = append(errs, fmt.Errorf("NOTIFIER_MAX_CONNECTIONS=%d must be 0 (derived from MAX_CONNS) or more", c.Notifier.MaxConnections))
+	}
+	if c.DebugPprof && c.MetricsAddr == "" && c.ExpirerAddr == "" && c.Dispatch.Addr == "" {
+		errs = append(errs, errors.New("DEBUG_PPROF=true needs METRICS_ADDR (or EXPIRER_ADDR, DISPATCHER_ADDR): profiles are served only on an operations address, never on the public listener"))
 	}
 	if c.KVReplicas < 1 || c.KVReplicas > 5 {
 		errs = append(errs, fmt.Errorf("KV_REPLICAS=%d must be between 1 and 5", c.KVReplicas))

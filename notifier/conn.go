@@ -34,8 +34,12 @@ const (
 )
 
 // client is one WebSocket connection. The goroutine that runs serveConn
-// reads; one writer goroutine owns every data write. Producers (the hub, the
-// reader) only ever append to the bounded queue, under mu, and never block.
+// reads. Data is written by one goroutine at a time: serveConn while it
+// catches up, then a writer started when there is something to send, which
+// exits once the queue is empty, so an idle connection has no goroutine
+// besides its reader. Producers (the hub, the reader) only ever append to the
+// bounded queue, under mu, and never block. Pings are control frames, which
+// the WebSocket library lets any goroutine write: a timer sends them.
 type client struct {
 	unmetered func() // ends the connection's count in /metrics
 
@@ -49,13 +53,26 @@ type client struct {
 	resume    uint64
 	resuming  bool
 
-	ws    *fws.Conn
-	queue chan []byte
-	dead  chan struct{} // closed by kill
+	ws   *fws.Conn
+	dead chan struct{} // closed by kill
 
-	mu        sync.Mutex
-	state     clientState
-	backlog   []*event
+	mu      sync.Mutex
+	state   clientState
+	backlog []*event
+	// queue holds the frames waiting for the writer; pending counts them
+	// with those the writer has taken but not yet written, against
+	// QueueSize.
+	queue   [][]byte
+	pending int
+	// writing is set while a goroutine writes data: serveConn catching up,
+	// or the writer. Once the writer has sent the close frame it stays set,
+	// so nothing is written after it.
+	writing bool
+	// writers counts the goroutines that may touch the socket besides the
+	// reader (the writer, a ping); serveConn waits for them before handing
+	// the socket back to fasthttp.
+	writers   sync.WaitGroup
+	ping      *time.Timer
 	floor     uint64 // on /ws/{id}: revisions up to floor were already sent
 	closeCode int    // 0: close the socket without a close frame
 	closeText string
@@ -97,8 +114,8 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 		resume:    req.resume,
 		resuming:  req.resuming,
 		ws:        wc.Conn,
-		queue:     make(chan []byte, n.cfg.QueueSize),
 		dead:      make(chan struct{}),
+		writing:   true, // serveConn, until it has caught up
 	}
 	c.ws.SetReadLimit(n.cfg.ReadLimit)
 	if code, reason := n.admit(c); code != 0 {
@@ -117,14 +134,10 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 		defer expiry.Stop()
 	}
 
-	writerDone := make(chan struct{})
-	writing := false
 	defer func() {
 		n.hub.remove(c)
 		c.kill(0, "")
-		if writing {
-			<-writerDone
-		}
+		c.writers.Wait()
 		c.finish()
 		n.log.Debug("WebSocket closed", "client", c.id, "session", redact.ID(c.sessionID))
 	}()
@@ -137,11 +150,12 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 		}
 		// Let the writer send the close frame.
 	}
-	go func() {
-		defer close(writerDone)
-		c.writeLoop()
-	}()
-	writing = true
+	c.mu.Lock()
+	c.writing = false
+	c.kickLocked() // the close frame of a kill during the catch-up
+	c.ping = time.AfterFunc(n.cfg.PingInterval, c.sendPing)
+	c.mu.Unlock()
+	defer c.ping.Stop()
 	c.readLoop()
 }
 
@@ -359,20 +373,32 @@ func (c *client) send(b []byte) {
 	}
 }
 
-// enqueueLocked appends frames to the send queue, all or none. Every producer
-// holds mu, so the room it sees cannot shrink before it has sent; a client
-// without room is dropped rather than waited for.
+// enqueueLocked appends frames to the send queue, all or none, and starts
+// the writer if none runs. Every producer holds mu, so the room it sees
+// cannot shrink before it has sent; a client without room is dropped rather
+// than waited for.
 func (c *client) enqueueLocked(frames ...[]byte) {
-	if len(c.queue)+len(frames) > cap(c.queue) {
+	if c.pending+len(frames) > c.n.cfg.QueueSize {
 		c.n.dropped.Add(1)
 		metrics.WSDropped()
-		c.n.log.Info("dropping slow WebSocket client", "client", c.id, "session", redact.ID(c.sessionID), "queued", len(c.queue))
+		c.n.log.Info("dropping slow WebSocket client", "client", c.id, "session", redact.ID(c.sessionID), "queued", c.pending)
 		c.killLocked(CloseSlowClient, "send queue full: client too slow")
 		return
 	}
-	for _, f := range frames {
-		c.queue <- f
+	c.queue = append(c.queue, frames...)
+	c.pending += len(frames)
+	c.kickLocked()
+}
+
+// kickLocked starts the writer when there is something to write (queued
+// frames, or the close of a killed client) and no goroutine writes now.
+func (c *client) kickLocked() {
+	if c.writing || c.finished || (c.state != stateClosed && len(c.queue) == 0) || c.state == stateSyncing {
+		return
 	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.write()
 }
 
 // kill ends the connection: the writer sends a close frame with code (none
@@ -392,6 +418,7 @@ func (c *client) killLocked(code int, reason string) {
 	c.closeCode, c.closeText = code, reason
 	close(c.dead)
 	c.force = time.AfterFunc(2*closeGrace, c.forceEnd)
+	c.kickLocked()
 }
 
 // forceEnd cuts off a killed connection whose close handshake stalled: a
@@ -437,35 +464,61 @@ func (c *client) isClosed() bool {
 	return c.state == stateClosed
 }
 
-// writeLoop is the connection's one writer: queued messages and pings, until
-// the client is killed or a write fails.
-func (c *client) writeLoop() {
-	ping := time.NewTicker(c.n.cfg.PingInterval)
-	defer ping.Stop()
+// write is the connection's writer: it writes what is queued until the
+// queue is empty, then exits; once the client is killed it sends the close
+// frame instead, and nothing more.
+func (c *client) write() {
+	defer c.writers.Done()
 	for {
-		// A killed client gets no more data, however much is queued.
-		select {
-		case <-c.dead:
+		c.mu.Lock()
+		if c.state == stateClosed {
+			// writing stays set: nothing is written after the close.
+			c.queue, c.pending = nil, 0
+			c.mu.Unlock()
 			c.sendClose()
 			return
-		default:
 		}
-		select {
-		case <-c.dead:
-			c.sendClose()
+		batch := c.queue
+		c.queue = nil
+		if len(batch) == 0 {
+			c.writing = false
+			c.mu.Unlock()
 			return
-		case b := <-c.queue:
-			if err := c.writeNow(b); err != nil {
-				c.writeFailed(err)
-				return
+		}
+		c.mu.Unlock()
+		for _, b := range batch {
+			// A killed client gets no more data, however much is queued.
+			select {
+			case <-c.dead:
+			default:
+				if err := c.writeNow(b); err != nil {
+					c.writeFailed(err)
+				}
 			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(fws.PingMessage, nil, time.Now().Add(c.n.cfg.WriteWait)); err != nil {
-				c.writeFailed(err)
-				return
-			}
+			c.mu.Lock()
+			c.pending--
+			c.mu.Unlock()
 		}
 	}
+}
+
+// sendPing pings the client every PingInterval while it is live. Control
+// frames may be written alongside the writer.
+func (c *client) sendPing() {
+	c.mu.Lock()
+	if c.state != stateLive || c.finished {
+		c.mu.Unlock()
+		return
+	}
+	c.writers.Add(1)
+	timer := c.ping
+	c.mu.Unlock()
+	defer c.writers.Done()
+	if err := c.ws.WriteControl(fws.PingMessage, nil, time.Now().Add(c.n.cfg.WriteWait)); err != nil {
+		c.writeFailed(err)
+		return
+	}
+	timer.Reset(c.n.cfg.PingInterval)
 }
 
 // writeFailed ends a connection whose socket no longer takes writes; cutting

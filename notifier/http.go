@@ -86,11 +86,13 @@ func (n *Notifier) NewApp(cfg AppConfig) *App {
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
-		// Room for a long JWT in the query string and headers. A hijacked
-		// connection keeps this buffer for its whole life, so it is the
-		// largest part of what an idle WebSocket costs.
+		// Room for a long JWT in the query string and headers.
 		ReadBufferSize: 8 * 1024,
-		Network:        "tcp",
+		// Give the read buffer back once the upgrade request is read: a
+		// hijacked connection would otherwise keep it for its whole life,
+		// as the largest part of what an idle WebSocket costs.
+		ReduceMemoryUsage: true,
+		Network:           "tcp",
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			status, code := http.StatusInternalServerError, sessions.CodeInternal
 			var fe *fiber.Error

@@ -181,7 +181,9 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, log *slog.Logge
 		}
 	}
 	n.hub = newHub(n.now)
-	n.unsubscribe = svc.Hub().SubscribeAll(n.hub.publish)
+	all := svc.Hub().SubscribeAll(n.hub.publish)
+	written := svc.Hub().SubscribeWritten(n.hub.publishWritten)
+	n.unsubscribe = func() { all(); written() }
 	n.upgrade = websocket.New(n.serveConn, websocket.Config{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,

@@ -52,6 +52,10 @@ type client struct {
 	expires   time.Time
 	resume    uint64
 	resuming  bool
+	// ownSocket: fasthttp leaves the socket to the client, which closes it
+	// (the app has KeepHijackedConns).
+	ownSocket bool
+	expiry    *time.Timer // the credential's end; nil when it has none
 
 	ws   *fws.Conn
 	dead chan struct{} // closed by kill
@@ -91,16 +95,26 @@ type connRequest struct {
 	kind     string
 	resume   uint64
 	resuming bool
+	// ownSocket is set when the app leaves hijacked connections to their
+	// handlers (fasthttp's KeepHijackedConns).
+	ownSocket bool
 }
 
 const requestKey = "feedbackd.notifier.request"
 
 // serveConn runs one upgraded connection on fasthttp's hijack goroutine: it
-// registers the client, catches it up, starts its writer and reads until the
-// connection ends.
+// registers the client, catches it up, and then reads until the connection
+// ends. When the app leaves hijacked connections to their handlers
+// (KeepHijackedConns, which Mount and NewApp set), the reading moves to a
+// goroutine of its own and serveConn returns at once: fasthttp then frees
+// the request context and the WebSocket library its copy of the request
+// (headers, query, locals), which a connection would otherwise keep for its
+// whole life, and the reader starts on a small stack, not on the one the
+// catch-up grew.
 func (n *Notifier) serveConn(wc *websocket.Conn) {
 	req, ok := wc.Locals(requestKey).(*connRequest)
 	if !ok {
+		_ = wc.Conn.Close()
 		return
 	}
 	c := &client{
@@ -113,6 +127,7 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 		expires:   req.expires,
 		resume:    req.resume,
 		resuming:  req.resuming,
+		ownSocket: req.ownSocket,
 		ws:        wc.Conn,
 		dead:      make(chan struct{}),
 		writing:   true, // serveConn, until it has caught up
@@ -122,25 +137,16 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 		c.refuse(code, reason)
 		return
 	}
-	defer n.release(c)
 	watermark, ok := n.hub.add(c, n.perSessionLimit(c.page))
 	if !ok {
 		c.refuse(CloseTryAgainLater, "too many connections to this session: try again later")
+		n.release(c)
 		return
 	}
 	if !c.expires.IsZero() {
 		// A socket must not outlive the credential that opened it.
-		expiry := time.AfterFunc(time.Until(c.expires), func() { c.kill(CloseCredentialExpired, "credential expired") })
-		defer expiry.Stop()
+		c.expiry = time.AfterFunc(time.Until(c.expires), func() { c.kill(CloseCredentialExpired, "credential expired") })
 	}
-
-	defer func() {
-		n.hub.remove(c)
-		c.kill(0, "")
-		c.writers.Wait()
-		c.finish()
-		n.log.Debug("WebSocket closed", "client", c.id, "session", redact.ID(c.sessionID))
-	}()
 
 	n.log.Debug("WebSocket open", "client", c.id, "session", redact.ID(c.sessionID), "clientType", c.kind)
 	if err := c.catchUp(watermark); err != nil {
@@ -155,13 +161,48 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 	c.kickLocked() // the close frame of a kill during the catch-up
 	c.ping = time.AfterFunc(n.cfg.PingInterval, c.sendPing)
 	c.mu.Unlock()
-	defer c.ping.Stop()
+	if c.ownSocket {
+		go c.serve()
+		return
+	}
+	c.serve()
+}
+
+// serve reads until the connection ends, then takes the client down: it
+// leaves the hub, lets the writer and pings finish, and closes the socket
+// when it is the client's own.
+func (c *client) serve() {
+	n := c.n
+	defer n.release(c)
+	defer func() {
+		c.ping.Stop()
+		n.hub.remove(c)
+		c.kill(0, "")
+		c.writers.Wait()
+		if c.expiry != nil {
+			c.expiry.Stop()
+		}
+		c.finish()
+		n.log.Debug("WebSocket closed", "client", c.id, "session", redact.ID(c.sessionID))
+	}()
+	if c.ownSocket {
+		// On a goroutine of its own, no library recovers a panic: one
+		// connection's must not end the process.
+		defer func() {
+			if v := recover(); v != nil {
+				n.log.Error("WebSocket connection panicked", "client", c.id, "panic", v)
+			}
+		}()
+	}
 	c.readLoop()
 }
 
 // refuse closes a connection that was never admitted.
 func (c *client) refuse(code int, reason string) {
 	_ = c.ws.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(code, reason), time.Now().Add(closeGrace))
+	// fasthttp closes the socket unless it leaves it to us; closing it
+	// here too is then a no-op.
+	_ = c.ws.Close()
 }
 
 // catchUp sends connection_established, then whatever a resuming client
@@ -435,8 +476,9 @@ func (c *client) forceEnd() {
 }
 
 // cutOff makes every blocked and future read and write on the socket fail at
-// once. Closing it is not an option: fasthttp owns a hijacked connection
-// (its Close does nothing) and closes it when serveConn returns.
+// once. It does not close the socket, which may still be fasthttp's (it
+// closes a hijacked connection when serveConn returns, unless the app keeps
+// hijacked connections) and is closed only once the client is finished.
 func (c *client) cutOff() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -447,14 +489,18 @@ func (c *client) cutOff() {
 
 func (c *client) cutLocked() { _ = c.ws.NetConn().SetDeadline(time.Unix(1, 0)) }
 
-// finish marks the connection as handed back to fasthttp, which closes and
-// may reuse it.
+// finish marks the connection as done with: nothing touches the socket
+// after it. The client closes a socket of its own; any other goes back to
+// fasthttp, which closes it.
 func (c *client) finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.finished = true
 	if c.force != nil {
 		c.force.Stop()
+	}
+	if c.ownSocket {
+		_ = c.ws.Close()
 	}
 }
 

@@ -44,8 +44,16 @@ const (
 	ClientTypeApp = "app"
 )
 
-// Mount adds GET /ws and GET /ws/:id to r.
+// Mount adds GET /ws and GET /ws/:id to r. When r is an app, Mount makes it
+// leave hijacked connections to their handlers (fasthttp's
+// KeepHijackedConns): the notifier closes its sockets itself and gives the
+// request's context back as soon as a connection is established, instead of
+// holding it for the connection's life. No other handler of the app may
+// hijack connections and count on fasthttp to close them.
 func (n *Notifier) Mount(r fiber.Router) {
+	if app, ok := r.(*fiber.App); ok {
+		app.Server().KeepHijackedConns = true
+	}
 	r.Get("/ws", n.handleUpgrade)
 	r.Get("/ws/:id", n.handleUpgrade)
 	r.All("/ws", methodNotAllowed)
@@ -234,6 +242,7 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 		}
 	}
 
+	req.ownSocket = c.App().Server().KeepHijackedConns
 	c.Locals(requestKey, req)
 	if err := n.upgrade(c); err != nil {
 		return fail(c, http.StatusBadRequest, sessions.Invalid("", "bad WebSocket handshake"))

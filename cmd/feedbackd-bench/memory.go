@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +73,7 @@ func (m *measurer) runWS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	goBefore := goMemory(ctx, fd)
 	subs := make([]*wsSub, n)
 	defer func() {
 		for _, s := range subs {
@@ -116,6 +120,12 @@ func (m *measurer) runWS(ctx context.Context) error {
 	fmt.Fprintf(m.out, "connected %d sockets in %s; RSS %.1f MiB before, %.1f MiB after: %.1f KiB per socket; load %.2f\n",
 		n, took.Round(time.Millisecond), mib(before), mib(after), per, loadAvg())
 	m.row(fmt.Sprintf("WebSocket: memory per idle connection (%d)", n), fmt.Sprintf("%.1f KiB (%.0f MiB in all)", per, mib(after-before)), "—", "")
+	if goAfter := goMemory(ctx, fd); goBefore != nil && goAfter != nil {
+		fmt.Fprintf(m.out, "per socket, from the Go runtime: heap in use %.1f KiB, stacks %.1f KiB, %.2f goroutines\n",
+			(goAfter["go_memstats_heap_inuse_bytes"]-goBefore["go_memstats_heap_inuse_bytes"])/1024/float64(n),
+			(goAfter["go_memstats_stack_inuse_bytes"]-goBefore["go_memstats_stack_inuse_bytes"])/1024/float64(n),
+			(goAfter["go_goroutines"]-goBefore["go_goroutines"])/float64(n))
+	}
 	if m.o.profileDir != "" {
 		if err := m.heapProfile(ctx, fd, "ws"); err != nil {
 			fmt.Fprintf(m.out, "heap profile: %v\n", err)
@@ -303,6 +313,38 @@ func roundAll(v []float64) []int {
 	out := make([]int, len(v))
 	for i, x := range v {
 		out[i] = int(x + .5)
+	}
+	return out
+}
+
+// goMemory reads the Go runtime's memory gauges from the server's /metrics
+// on METRICS_ADDR (set when profiling); nil when there is none.
+func goMemory(ctx context.Context, fd *child) map[string]float64 {
+	if fd.opsURL == "" {
+		return nil
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", fd.opsURL+"/metrics", nil)
+	res, err := healthClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer res.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		switch name {
+		case "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines":
+			if v, err := strconv.ParseFloat(value, 64); err == nil {
+				out[name] = v
+			}
+		}
+	}
+	if len(out) != 3 {
+		return nil
 	}
 	return out
 }

@@ -46,8 +46,15 @@ func (m *measurer) runIdle(ctx context.Context) error {
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
-	fmt.Fprintf(m.out, "idle RSS: feedbackd %.1f MiB, floor %.1f MiB, load %.2f\n", mib(fr), mib(lr), loadAvg())
-	m.row("RSS idle", fmt.Sprintf("%.1f MiB", mib(fr)), fmt.Sprintf("%.1f MiB", mib(lr)), fmt.Sprintf("%.1f×", float64(fr)/float64(lr)))
+	fa, ff, err1 := procRSSParts(fd.pid())
+	la, lf, err2 := procRSSParts(floor.pid())
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.out, "idle RSS: feedbackd %.1f MiB (anonymous %.1f, file-backed %.1f), floor %.1f MiB (anonymous %.1f, file-backed %.1f), load %.2f\n",
+		mib(fr), mib(fa), mib(ff), mib(lr), mib(la), mib(lf), loadAvg())
+	m.row("RSS idle (anonymous + file-backed)", fmt.Sprintf("%.1f MiB (%.1f + %.1f)", mib(fr), mib(fa), mib(ff)),
+		fmt.Sprintf("%.1f MiB (%.1f + %.1f)", mib(lr), mib(la), mib(lf)), fmt.Sprintf("%.1f×", float64(fr)/float64(lr)))
 	return nil
 }
 
@@ -211,7 +218,7 @@ func (s *wsSub) read() {
 // it, on a fresh serve, and reads whether the memory comes back.
 func (m *measurer) runBurst(ctx context.Context) error {
 	fmt.Fprintf(m.out, "\n### burst (%d sessions created, waited on and answered; RSS %s later)\n", m.o.burst, m.o.burstSettle)
-	fd, err := m.serve(ctx, false)
+	fd, err := m.serve(ctx, m.o.profileDir != "")
 	if err != nil {
 		return err
 	}
@@ -221,6 +228,7 @@ func (m *measurer) runBurst(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	goIdle := goMemory(ctx, fd)
 	const conc = 32
 	hc := newHTTPClient(2 * conc)
 	defer hc.CloseIdleConnections()
@@ -262,6 +270,28 @@ func (m *measurer) runBurst(ctx context.Context) error {
 	}
 	fmt.Fprintf(m.out, "burst of %d in %s: RSS idle %.1f MiB, right after %.1f MiB, %s later %.1f MiB (%+.1f MiB over idle); load %.2f→%.2f\n",
 		m.o.burst, took.Round(time.Millisecond), mib(idle), mib(peak), m.o.burstSettle, mib(after), mib(after)-mib(idle), load0, loadAvg())
+	if anon, file, err := procRSSParts(fd.pid()); err == nil {
+		fmt.Fprintf(m.out, "%s later: anonymous %.1f MiB, file-backed %.1f MiB\n", m.o.burstSettle, mib(anon), mib(file))
+	}
+	// What holds the memory: the live heap, what the heap keeps free
+	// without having returned it to the system, stacks, and the rest of the
+	// runtime's (NATS's buffers are in the heap).
+	if goAfter := goMemory(ctx, fd); goIdle != nil && goAfter != nil {
+		for _, g := range []struct{ name, metric string }{
+			{"heap in use", "go_memstats_heap_inuse_bytes"},
+			{"heap free, not returned", "heap_retained"},
+			{"stacks", "go_memstats_stack_inuse_bytes"},
+			{"runtime total (sys - released)", "sys_retained"},
+		} {
+			fmt.Fprintf(m.out, "  Go %-31s idle %6.1f MiB, %s after the burst %6.1f MiB\n", g.name+":", goIdle[g.metric]/(1<<20), m.o.burstSettle, goAfter[g.metric]/(1<<20))
+		}
+		fmt.Fprintf(m.out, "  goroutines: idle %.0f, after %.0f\n", goIdle["go_goroutines"], goAfter["go_goroutines"])
+	}
+	if m.o.profileDir != "" {
+		if err := m.heapProfile(ctx, fd, "burst"); err != nil {
+			fmt.Fprintf(m.out, "heap profile: %v\n", err)
+		}
+	}
 	m.row(fmt.Sprintf("RSS idle / after %d sessions answered (+%s)", m.o.burst, m.o.burstSettle),
 		fmt.Sprintf("%.1f / %.1f MiB (peak %.1f)", mib(idle), mib(after), mib(peak)), "—", fmt.Sprintf("%+.1f MiB over idle", mib(after)-mib(idle)))
 	return nil
@@ -337,14 +367,17 @@ func goMemory(ctx context.Context, fd *child) map[string]float64 {
 			continue
 		}
 		switch name {
-		case "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines":
+		case "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes", "go_goroutines",
+			"go_memstats_heap_idle_bytes", "go_memstats_heap_released_bytes", "go_memstats_sys_bytes":
 			if v, err := strconv.ParseFloat(value, 64); err == nil {
 				out[name] = v
 			}
 		}
 	}
-	if len(out) != 3 {
+	if len(out) != 6 {
 		return nil
 	}
+	out["heap_retained"] = out["go_memstats_heap_idle_bytes"] - out["go_memstats_heap_released_bytes"]
+	out["sys_retained"] = out["go_memstats_sys_bytes"] - out["go_memstats_heap_released_bytes"]
 	return out
 }

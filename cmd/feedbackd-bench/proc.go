@@ -50,7 +50,20 @@ func procCPU(pid int) (time.Duration, error) {
 }
 
 // procRSS is the resident memory of process pid, in bytes (VmRSS).
-func procRSS(pid int) (uint64, error) {
+func procRSS(pid int) (uint64, error) { return procStatus(pid, "VmRSS") }
+
+// procRSSParts splits the resident memory of process pid into anonymous
+// memory (the heap, stacks: what the process allocated) and file-backed
+// pages (the mapped executable: shared with the page cache, and dropped by
+// the kernel before anything else).
+func procRSSParts(pid int) (anon, file uint64, err error) {
+	anon, err1 := procStatus(pid, "RssAnon")
+	file, err2 := procStatus(pid, "RssFile")
+	return anon, file, errors.Join(err1, err2)
+}
+
+// procStatus is a "kB" field of /proc/<pid>/status, in bytes.
+func procStatus(pid int, field string) (uint64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, fmt.Errorf("read memory: %w", err)
@@ -58,15 +71,15 @@ func procRSS(pid int) (uint64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("parse VmRSS %q: %w", rest, err)
+				return 0, fmt.Errorf("parse %s %q: %w", field, rest, err)
 			}
 			return kb * 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // loadAvg is the one-minute load average of the machine.

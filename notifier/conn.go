@@ -34,8 +34,12 @@ const (
 )
 
 // client is one WebSocket connection. The goroutine that runs serveConn
-// reads; one writer goroutine owns every data write. Producers (the hub, the
-// reader) only ever append to the bounded queue, under mu, and never block.
+// reads. Data is written by one goroutine at a time: serveConn while it
+// catches up, then a writer started when there is something to send, which
+// exits once the queue is empty, so an idle connection has no goroutine
+// besides its reader. Producers (the hub, the reader) only ever append to the
+// bounded queue, under mu, and never block. Pings are control frames, which
+// the WebSocket library lets any goroutine write: a timer sends them.
 type client struct {
 	unmetered func() // ends the connection's count in /metrics
 
@@ -49,14 +53,31 @@ type client struct {
 	grant     string // the revocable credential that opened it (Revoke), "" for none
 	resume    uint64
 	resuming  bool
+	// ownSocket: fasthttp leaves the socket to the client, which closes it
+	// (the app has KeepHijackedConns).
+	ownSocket bool
+	expiry    *time.Timer // the credential's end; nil when it has none
 
-	ws    *fws.Conn
-	queue chan []byte
-	dead  chan struct{} // closed by kill
+	ws   *fws.Conn
+	dead chan struct{} // closed by kill
 
-	mu        sync.Mutex
-	state     clientState
-	backlog   []*event
+	mu      sync.Mutex
+	state   clientState
+	backlog []*event
+	// queue holds the frames waiting for the writer; pending counts them
+	// with those the writer has taken but not yet written, against
+	// QueueSize.
+	queue   [][]byte
+	pending int
+	// writing is set while a goroutine writes data: serveConn catching up,
+	// or the writer. Once the writer has sent the close frame it stays set,
+	// so nothing is written after it.
+	writing bool
+	// writers counts the goroutines that may touch the socket besides the
+	// reader (the writer, a ping); serveConn waits for them before handing
+	// the socket back to fasthttp.
+	writers   sync.WaitGroup
+	ping      *time.Timer
 	floor     uint64 // on /ws/{id}: revisions up to floor were already sent
 	closeCode int    // 0: close the socket without a close frame
 	closeText string
@@ -76,16 +97,26 @@ type connRequest struct {
 	kind     string
 	resume   uint64
 	resuming bool
+	// ownSocket is set when the app leaves hijacked connections to their
+	// handlers (fasthttp's KeepHijackedConns).
+	ownSocket bool
 }
 
 const requestKey = "feedbackd.notifier.request"
 
 // serveConn runs one upgraded connection on fasthttp's hijack goroutine: it
-// registers the client, catches it up, starts its writer and reads until the
-// connection ends.
+// registers the client, catches it up, and then reads until the connection
+// ends. When the app leaves hijacked connections to their handlers
+// (KeepHijackedConns, which Mount and NewApp set), the reading moves to a
+// goroutine of its own and serveConn returns at once: fasthttp then frees
+// the request context and the WebSocket library its copy of the request
+// (headers, query, locals), which a connection would otherwise keep for its
+// whole life, and the reader starts on a small stack, not on the one the
+// catch-up grew.
 func (n *Notifier) serveConn(wc *websocket.Conn) {
 	req, ok := wc.Locals(requestKey).(*connRequest)
 	if !ok {
+		_ = wc.Conn.Close()
 		return
 	}
 	c := &client{
@@ -99,38 +130,26 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 		grant:     req.grant,
 		resume:    req.resume,
 		resuming:  req.resuming,
+		ownSocket: req.ownSocket,
 		ws:        wc.Conn,
-		queue:     make(chan []byte, n.cfg.QueueSize),
 		dead:      make(chan struct{}),
+		writing:   true, // serveConn, until it has caught up
 	}
 	c.ws.SetReadLimit(n.cfg.ReadLimit)
 	if code, reason := n.admit(c); code != 0 {
 		c.refuse(code, reason)
 		return
 	}
-	defer n.release(c)
 	watermark, ok := n.hub.add(c, n.perSessionLimit(c.page))
 	if !ok {
 		c.refuse(CloseTryAgainLater, "too many connections to this session: try again later")
+		n.release(c)
 		return
 	}
 	if !c.expires.IsZero() {
 		// A socket must not outlive the credential that opened it.
-		expiry := time.AfterFunc(time.Until(c.expires), func() { c.kill(CloseCredentialExpired, "credential expired") })
-		defer expiry.Stop()
+		c.expiry = time.AfterFunc(time.Until(c.expires), func() { c.kill(CloseCredentialExpired, "credential expired") })
 	}
-
-	writerDone := make(chan struct{})
-	writing := false
-	defer func() {
-		n.hub.remove(c)
-		c.kill(0, "")
-		if writing {
-			<-writerDone
-		}
-		c.finish()
-		n.log.Debug("WebSocket closed", "client", c.id, "session", redact.ID(c.sessionID))
-	}()
 
 	n.log.Debug("WebSocket open", "client", c.id, "session", redact.ID(c.sessionID), "clientType", c.kind)
 	if err := c.catchUp(watermark); err != nil {
@@ -140,17 +159,53 @@ func (n *Notifier) serveConn(wc *websocket.Conn) {
 		}
 		// Let the writer send the close frame.
 	}
-	go func() {
-		defer close(writerDone)
-		c.writeLoop()
+	c.mu.Lock()
+	c.writing = false
+	c.kickLocked() // the close frame of a kill during the catch-up
+	c.ping = time.AfterFunc(n.cfg.PingInterval, c.sendPing)
+	c.mu.Unlock()
+	if c.ownSocket {
+		go c.serve()
+		return
+	}
+	c.serve()
+}
+
+// serve reads until the connection ends, then takes the client down: it
+// leaves the hub, lets the writer and pings finish, and closes the socket
+// when it is the client's own.
+func (c *client) serve() {
+	n := c.n
+	defer n.release(c)
+	defer func() {
+		c.ping.Stop()
+		n.hub.remove(c)
+		c.kill(0, "")
+		c.writers.Wait()
+		if c.expiry != nil {
+			c.expiry.Stop()
+		}
+		c.finish()
+		n.log.Debug("WebSocket closed", "client", c.id, "session", redact.ID(c.sessionID))
 	}()
-	writing = true
+	if c.ownSocket {
+		// On a goroutine of its own, no library recovers a panic: one
+		// connection's must not end the process.
+		defer func() {
+			if v := recover(); v != nil {
+				n.log.Error("WebSocket connection panicked", "client", c.id, "panic", v)
+			}
+		}()
+	}
 	c.readLoop()
 }
 
 // refuse closes a connection that was never admitted.
 func (c *client) refuse(code int, reason string) {
 	_ = c.ws.WriteControl(fws.CloseMessage, fws.FormatCloseMessage(code, reason), time.Now().Add(closeGrace))
+	// fasthttp closes the socket unless it leaves it to us; closing it
+	// here too is then a no-op.
+	_ = c.ws.Close()
 }
 
 // catchUp sends connection_established, then whatever a resuming client
@@ -362,20 +417,32 @@ func (c *client) send(b []byte) {
 	}
 }
 
-// enqueueLocked appends frames to the send queue, all or none. Every producer
-// holds mu, so the room it sees cannot shrink before it has sent; a client
-// without room is dropped rather than waited for.
+// enqueueLocked appends frames to the send queue, all or none, and starts
+// the writer if none runs. Every producer holds mu, so the room it sees
+// cannot shrink before it has sent; a client without room is dropped rather
+// than waited for.
 func (c *client) enqueueLocked(frames ...[]byte) {
-	if len(c.queue)+len(frames) > cap(c.queue) {
+	if c.pending+len(frames) > c.n.cfg.QueueSize {
 		c.n.dropped.Add(1)
 		metrics.WSDropped()
-		c.n.log.Info("dropping slow WebSocket client", "client", c.id, "session", redact.ID(c.sessionID), "queued", len(c.queue))
+		c.n.log.Info("dropping slow WebSocket client", "client", c.id, "session", redact.ID(c.sessionID), "queued", c.pending)
 		c.killLocked(CloseSlowClient, "send queue full: client too slow")
 		return
 	}
-	for _, f := range frames {
-		c.queue <- f
+	c.queue = append(c.queue, frames...)
+	c.pending += len(frames)
+	c.kickLocked()
+}
+
+// kickLocked starts the writer when there is something to write (queued
+// frames, or the close of a killed client) and no goroutine writes now.
+func (c *client) kickLocked() {
+	if c.writing || c.finished || (c.state != stateClosed && len(c.queue) == 0) || c.state == stateSyncing {
+		return
 	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.write()
 }
 
 // kill ends the connection: the writer sends a close frame with code (none
@@ -395,6 +462,7 @@ func (c *client) killLocked(code int, reason string) {
 	c.closeCode, c.closeText = code, reason
 	close(c.dead)
 	c.force = time.AfterFunc(2*closeGrace, c.forceEnd)
+	c.kickLocked()
 }
 
 // forceEnd cuts off a killed connection whose close handshake stalled: a
@@ -411,8 +479,9 @@ func (c *client) forceEnd() {
 }
 
 // cutOff makes every blocked and future read and write on the socket fail at
-// once. Closing it is not an option: fasthttp owns a hijacked connection
-// (its Close does nothing) and closes it when serveConn returns.
+// once. It does not close the socket, which may still be fasthttp's (it
+// closes a hijacked connection when serveConn returns, unless the app keeps
+// hijacked connections) and is closed only once the client is finished.
 func (c *client) cutOff() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -423,14 +492,18 @@ func (c *client) cutOff() {
 
 func (c *client) cutLocked() { _ = c.ws.NetConn().SetDeadline(time.Unix(1, 0)) }
 
-// finish marks the connection as handed back to fasthttp, which closes and
-// may reuse it.
+// finish marks the connection as done with: nothing touches the socket
+// after it. The client closes a socket of its own; any other goes back to
+// fasthttp, which closes it.
 func (c *client) finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.finished = true
 	if c.force != nil {
 		c.force.Stop()
+	}
+	if c.ownSocket {
+		_ = c.ws.Close()
 	}
 }
 
@@ -440,35 +513,61 @@ func (c *client) isClosed() bool {
 	return c.state == stateClosed
 }
 
-// writeLoop is the connection's one writer: queued messages and pings, until
-// the client is killed or a write fails.
-func (c *client) writeLoop() {
-	ping := time.NewTicker(c.n.cfg.PingInterval)
-	defer ping.Stop()
+// write is the connection's writer: it writes what is queued until the
+// queue is empty, then exits; once the client is killed it sends the close
+// frame instead, and nothing more.
+func (c *client) write() {
+	defer c.writers.Done()
 	for {
-		// A killed client gets no more data, however much is queued.
-		select {
-		case <-c.dead:
+		c.mu.Lock()
+		if c.state == stateClosed {
+			// writing stays set: nothing is written after the close.
+			c.queue, c.pending = nil, 0
+			c.mu.Unlock()
 			c.sendClose()
 			return
-		default:
 		}
-		select {
-		case <-c.dead:
-			c.sendClose()
+		batch := c.queue
+		c.queue = nil
+		if len(batch) == 0 {
+			c.writing = false
+			c.mu.Unlock()
 			return
-		case b := <-c.queue:
-			if err := c.writeNow(b); err != nil {
-				c.writeFailed(err)
-				return
+		}
+		c.mu.Unlock()
+		for _, b := range batch {
+			// A killed client gets no more data, however much is queued.
+			select {
+			case <-c.dead:
+			default:
+				if err := c.writeNow(b); err != nil {
+					c.writeFailed(err)
+				}
 			}
-		case <-ping.C:
-			if err := c.ws.WriteControl(fws.PingMessage, nil, time.Now().Add(c.n.cfg.WriteWait)); err != nil {
-				c.writeFailed(err)
-				return
-			}
+			c.mu.Lock()
+			c.pending--
+			c.mu.Unlock()
 		}
 	}
+}
+
+// sendPing pings the client every PingInterval while it is live. Control
+// frames may be written alongside the writer.
+func (c *client) sendPing() {
+	c.mu.Lock()
+	if c.state != stateLive || c.finished {
+		c.mu.Unlock()
+		return
+	}
+	c.writers.Add(1)
+	timer := c.ping
+	c.mu.Unlock()
+	defer c.writers.Done()
+	if err := c.ws.WriteControl(fws.PingMessage, nil, time.Now().Add(c.n.cfg.WriteWait)); err != nil {
+		c.writeFailed(err)
+		return
+	}
+	timer.Reset(c.n.cfg.PingInterval)
 }
 
 // writeFailed ends a connection whose socket no longer takes writes; cutting

@@ -5,11 +5,16 @@
 // A notifier process follows the change feed once: it subscribes a single
 // callback to the sessions.Hub that the feed (natskv.Feed) publishes into, and
 // its own Hub fans each change out to the local connections by session id and
-// by owner. No connection opens anything on NATS.
+// by owner. A version this process wrote itself (an answer taken by the edge
+// in serve) reaches the /ws/{id} sockets of its session straight from the
+// sessions.Hub, ahead of the feed, whose copy their revision floor then
+// discards. No connection opens anything on NATS.
 //
 // Every connection is authorized before the upgrade (plain HTTP 401/403/404,
-// never a closed socket), has one writer goroutine with a bounded send queue,
-// and is dropped with close code 1008 when that queue fills, so a slow client
+// never a closed socket), has a bounded send queue written by one writer at a
+// time (a goroutine that runs only while there is something to send, so an
+// idle connection holds its reader goroutine and nothing else), and is
+// dropped with close code 1008 when that queue fills, so a slow client
 // never delays the others. It lives no longer than its credential (4001 when
 // a JWT or page token expires). A connection opened with the feedback page's
 // token hears the status only, never the answer, and counts against a

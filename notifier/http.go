@@ -44,8 +44,16 @@ const (
 	ClientTypeApp = "app"
 )
 
-// Mount adds GET /ws and GET /ws/:id to r.
+// Mount adds GET /ws and GET /ws/:id to r. When r is an app, Mount makes it
+// leave hijacked connections to their handlers (fasthttp's
+// KeepHijackedConns): the notifier closes its sockets itself and gives the
+// request's context back as soon as a connection is established, instead of
+// holding it for the connection's life. No other handler of the app may
+// hijack connections and count on fasthttp to close them.
 func (n *Notifier) Mount(r fiber.Router) {
+	if app, ok := r.(*fiber.App); ok {
+		app.Server().KeepHijackedConns = true
+	}
 	r.Get("/ws", n.handleUpgrade)
 	r.Get("/ws/:id", n.handleUpgrade)
 	r.All("/ws", methodNotAllowed)
@@ -86,11 +94,13 @@ func (n *Notifier) NewApp(cfg AppConfig) *App {
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
-		// Room for a long JWT in the query string and headers. A hijacked
-		// connection keeps this buffer for its whole life, so it is the
-		// largest part of what an idle WebSocket costs.
+		// Room for a long JWT in the query string and headers.
 		ReadBufferSize: 8 * 1024,
-		Network:        "tcp",
+		// Give the read buffer back once the upgrade request is read: a
+		// hijacked connection would otherwise keep it for its whole life,
+		// as the largest part of what an idle WebSocket costs.
+		ReduceMemoryUsage: true,
+		Network:           "tcp",
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			status, code := http.StatusInternalServerError, sessions.CodeInternal
 			var fe *fiber.Error
@@ -232,6 +242,7 @@ func (n *Notifier) handleUpgrade(c *fiber.Ctx) error {
 		}
 	}
 
+	req.ownSocket = c.App().Server().KeepHijackedConns
 	c.Locals(requestKey, req)
 	if err := n.upgrade(c); err != nil {
 		return fail(c, http.StatusBadRequest, sessions.Invalid("", "bad WebSocket handshake"))

@@ -81,6 +81,26 @@ func (h *Hub) publish(s *sessions.Session) {
 	}
 }
 
+// publishWritten is the sessions.Hub callback for versions this process has
+// just written: it brings an answer to the /ws/{id} sockets of the session
+// without waiting for the change feed, which delivers the same version again
+// later (publish), where the socket's floor discards it. /ws sockets get it
+// from the feed only, and the watermark is left alone: both promise order
+// across sessions (a /ws client resumes from the highest revision it saw),
+// which a version written here, ahead of the feed, would break.
+func (h *Hub) publishWritten(s *sessions.Session) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	byID := h.byID[s.ID]
+	if len(byID) == 0 {
+		return
+	}
+	ev := newEvent(s, h.now())
+	for c := range byID {
+		c.deliver(ev)
+	}
+}
+
 // raise lifts the watermark to rev if rev is higher.
 func (h *Hub) raise(rev uint64) {
 	for {

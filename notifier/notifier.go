@@ -184,9 +184,14 @@ func New(cfg Config, svc *sessions.Service, authn Authenticator, log *slog.Logge
 		}
 	}
 	n.hub = newHub(n.now)
-	n.unsubscribe = svc.Hub().SubscribeAll(n.hub.publish)
+	all := svc.Hub().SubscribeAll(n.hub.publish)
+	written := svc.Hub().SubscribeWritten(n.hub.publishWritten)
+	n.unsubscribe = func() { all(); written() }
 	n.upgrade = websocket.New(n.serveConn, websocket.Config{
-		ReadBufferSize:  1024,
+		// Clients send little (a ping, a pong): a small read buffer, which
+		// every connection keeps for its life, only means more reads for a
+		// large message, which ReadLimit bounds anyway.
+		ReadBufferSize:  256,
 		WriteBufferSize: 1024,
 		// Borrow write buffers per message: most connections are idle
 		// most of the time, and an idle one should cost little memory.

@@ -615,6 +615,31 @@ func TestConnectionsLeaveNoGoroutinesBehind(t *testing.T) {
 	}
 }
 
+func TestAnIdleConnectionHoldsOnlyItsReader(t *testing.T) {
+	s := newStack(t, newNATS(t), notifier.Config{})
+	var sess []*sessions.Session
+	var clients []*client
+	for range 10 {
+		ss := create(t, s.svc, keyAlice, 0)
+		c := dial(t, s.wsURL("/ws/"+ss.ID, apiKey(keyAlice)), nil)
+		c.expect(notifier.TypeConnectionEstablished)
+		sess, clients = append(sess, ss), append(clients, c)
+	}
+	// Idle: one goroutine each (the reader), no writer waiting for work.
+	eventually(t, "10 idle connections to hold 10 goroutines", func() bool { return connGoroutines() == 10 })
+	for i, ss := range sess {
+		submit(t, s.svc, ss.ID, "yes")
+		clients[i].expect(notifier.TypeSessionStatusChanged)
+		clients[i].expect(notifier.TypeFeedbackSubmitted)
+	}
+	// The writers that sent the news are gone again.
+	eventually(t, "the writers to exit once their queues are empty", func() bool { return connGoroutines() == 10 })
+	for _, c := range clients {
+		c.close()
+	}
+	eventually(t, "connection goroutines to exit", func() bool { return connGoroutines() == 0 })
+}
+
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, newNATS(t), notifier.Config{})

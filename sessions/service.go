@@ -284,6 +284,7 @@ func (s *Service) expire(ctx context.Context, sess *Session) (*Session, bool, er
 		rev, err := s.update(ctx, next)
 		if err == nil {
 			next.Revision = rev
+			s.written(next)
 			s.observeFinished(next)
 			return next, true, nil
 		}
@@ -329,6 +330,7 @@ func (s *Service) transition(ctx context.Context, id, owner string, change func(
 		rev, err := s.update(ctx, next)
 		if err == nil {
 			next.Revision = rev
+			s.written(next)
 			s.observeFinished(next)
 			return next, nil
 		}
@@ -354,10 +356,12 @@ func (s *Service) Wait(ctx context.Context, owner, id string, d time.Duration) (
 		return nil, err
 	}
 	defer s.observe.WaitStarted()()
-	changed := make(chan struct{}, 1)
-	cancel := s.hub.Subscribe(id, func(*Session) {
+	// The newest version the hub has handed over; a full channel keeps the
+	// one it holds, which the loop below then reads past.
+	changed := make(chan *Session, 1)
+	cancel := s.hub.Subscribe(id, func(v *Session) {
 		select {
-		case changed <- struct{}{}:
+		case changed <- v:
 		default:
 		}
 	})
@@ -385,7 +389,14 @@ func (s *Service) Wait(ctx context.Context, owner, id string, d time.Duration) (
 		}
 		deadline := time.NewTimer(time.Until(sess.ExpiresAt) + 5*time.Millisecond)
 		select {
-		case <-changed:
+		case v := <-changed:
+			// A finished version is the session's last: return it without
+			// reading it back (it came from this process's own write, or
+			// from the feed, which carries the stored record).
+			if v.Status.Terminal() && v.Owner == owner {
+				deadline.Stop()
+				return v.Clone(), nil // the hub's copy is shared
+			}
 		case <-deadline.C:
 		case <-timer.C:
 			deadline.Stop()
@@ -433,6 +444,12 @@ func (s *Service) List(ctx context.Context, owner string, q ListQuery) (ListPage
 	}
 	return page, nil
 }
+
+// written hands a version this process has just written to the hub's
+// subscribers of its id (docs/architecture.md, "The change feed"): a waiter
+// here hears of it without waiting for the feed to bring it back. They get a
+// copy, so the caller may keep using next.
+func (s *Service) written(next *Session) { s.hub.PublishWritten(next.Clone()) }
 
 // get reads a record, retrying failures that may pass.
 func (s *Service) get(ctx context.Context, id string) (sess *Session, err error) {

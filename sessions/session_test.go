@@ -2,6 +2,7 @@ package sessions_test
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,33 @@ func TestCloneIsDeep(t *testing.T) {
 	*c.SubmittedAt = now.Add(time.Hour)
 	if s.PredefinedOptions[0] != "a" || s.Feedback.SelectedOptions[0] != "a" || !s.SubmittedAt.Equal(now) {
 		t.Fatal("Clone shares memory with the original")
+	}
+}
+
+func TestHubGivesAWrittenVersionToItsSessionOnceAndLeavesTheFeedOrderAlone(t *testing.T) {
+	h := sessions.NewHub()
+	var one, all, written []uint64
+	defer h.Subscribe("a", func(s *sessions.Session) { one = append(one, s.Revision) })()
+	defer h.SubscribeAll(func(s *sessions.Session) { all = append(all, s.Revision) })()
+	defer h.SubscribeWritten(func(s *sessions.Session) { written = append(written, s.Revision) })()
+
+	h.PublishWritten(&sessions.Session{ID: "a", Revision: 7}) // the answer, as its CAS is acknowledged
+	h.Publish(&sessions.Session{ID: "a", Revision: 7})        // the same version from the feed
+	h.Publish(&sessions.Session{ID: "a", Revision: 5})        // an older one the feed brings late
+	h.Publish(&sessions.Session{ID: "a", Revision: 9})
+	h.Publish(&sessions.Session{ID: "a", Revision: 9}) // a redelivery
+	// The feed may also bring a version before its writer publishes it.
+	h.Publish(&sessions.Session{ID: "a", Revision: 11})
+	h.PublishWritten(&sessions.Session{ID: "a", Revision: 11})
+
+	if want := []uint64{7, 9, 11}; !slices.Equal(one, want) {
+		t.Errorf("the session's subscriber got revisions %v, want %v", one, want)
+	}
+	if want := []uint64{7, 5, 9, 9, 11}; !slices.Equal(all, want) {
+		t.Errorf("SubscribeAll got %v, want the feed as it came: %v", all, want)
+	}
+	if want := []uint64{7, 11}; !slices.Equal(written, want) {
+		t.Errorf("SubscribeWritten got %v, want %v", written, want)
 	}
 }
 

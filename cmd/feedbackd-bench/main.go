@@ -17,6 +17,14 @@
 //
 //	feedbackd-bench --scenario rest --api-key "$(cat data/api-key)" --duration 20s --concurrency 8
 //	feedbackd-bench --scenario rest --rate 200 ...   # open loop: 200 iterations/s
+//
+// Cost per operation against the HTTP floor (docs/benchmarks.md): measure
+// starts `feedbackd serve` from the binary given, on a fresh data directory,
+// and a bare net/http server (`feedbackd-bench floor`), both as child
+// processes on loopback, and runs each scenario against both in alternating
+// rounds, reading their CPU time and memory from /proc:
+//
+//	feedbackd-bench measure --binary /tmp/feedbackd [--only create,status,...] [--profile DIR]
 package main
 
 import (
@@ -62,6 +70,14 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "measure":
+			return runMeasure(ctx, args[1:], stdout, stderr)
+		case "floor":
+			return runFloor(args[1:], stderr)
+		}
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err

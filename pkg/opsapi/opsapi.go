@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 )
 
@@ -43,7 +44,16 @@ type Config struct {
 	// Log, when set, hears of failed checks (health at warn, readiness at
 	// debug: a probe asks often).
 	Log *slog.Logger
+	// Profiles serves the Go runtime's profiles (net/http/pprof) under
+	// ProfilePath. They show the program's insides and cost CPU while taken:
+	// set it only for a handler served on a private address, never on a
+	// public listener.
+	Profiles bool
 }
+
+// ProfilePath is where a Handler with Config.Profiles serves the runtime's
+// profiles (go tool pprof http://ADDR/debug/pprof/profile).
+const ProfilePath = "/debug/pprof/"
 
 // HealthBody is the JSON of /health: flat, not enveloped. See docs/api.md,
 // "Health and operations".
@@ -127,6 +137,13 @@ func New(cfg Config) *Handler {
 	if cfg.Metrics != nil {
 		h.mux.Handle("GET "+MetricsPath, cfg.Metrics)
 		h.paths = append(h.paths, MetricsPath)
+	}
+	if cfg.Profiles {
+		h.mux.HandleFunc("GET "+ProfilePath, pprof.Index)
+		h.mux.HandleFunc("GET "+ProfilePath+"cmdline", pprof.Cmdline)
+		h.mux.HandleFunc("GET "+ProfilePath+"profile", pprof.Profile)
+		h.mux.HandleFunc("GET "+ProfilePath+"symbol", pprof.Symbol)
+		h.mux.HandleFunc("GET "+ProfilePath+"trace", pprof.Trace)
 	}
 	return h
 }

@@ -116,3 +116,21 @@ func TestPathsListMetricsOnlyWhenServed(t *testing.T) {
 		t.Fatalf("with metrics: %v", got)
 	}
 }
+
+func TestProfilesOnlyWhenAskedFor(t *testing.T) {
+	for _, profiles := range []bool{false, true} {
+		srv := httptest.NewServer(opsapi.New(opsapi.Config{Profiles: profiles}))
+		for _, path := range []string{opsapi.ProfilePath, opsapi.ProfilePath + "heap", opsapi.ProfilePath + "cmdline"} {
+			res, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[profiles]; res.StatusCode != want {
+				t.Errorf("profiles %v: GET %s = %d, want %d", profiles, path, res.StatusCode, want)
+			}
+		}
+		srv.Close()
+	}
+}

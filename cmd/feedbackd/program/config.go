@@ -98,6 +98,11 @@ type Config struct {
 	InboxLinkTTL    time.Duration `env:"INBOX_LINK_TTL" envDefault:"720h"`
 	InboxLinkMaxTTL time.Duration `env:"INBOX_LINK_MAX_TTL" envDefault:"8760h"`
 
+	// DebugPprof serves the Go runtime's profiles (/debug/pprof/) on the
+	// operations addresses (METRICS_ADDR, EXPIRER_ADDR, DISPATCHER_ADDR),
+	// never on a public listener; docs/observability.md.
+	DebugPprof bool `env:"DEBUG_PPROF" envDefault:"false"`
+
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
 
@@ -259,6 +264,9 @@ func (c *Config) check() error {
 	if c.InboxLinkMaxTTL < inbox.MinTTL || c.InboxLinkTTL < inbox.MinTTL || c.InboxLinkTTL > c.InboxLinkMaxTTL {
 		errs = append(errs, fmt.Errorf("INBOX_LINK_TTL=%s and INBOX_LINK_MAX_TTL=%s must be at least %s, the first no longer than the second",
 			c.InboxLinkTTL, c.InboxLinkMaxTTL, inbox.MinTTL))
+	}
+	if c.DebugPprof && c.MetricsAddr == "" && c.ExpirerAddr == "" && c.Dispatch.Addr == "" {
+		errs = append(errs, errors.New("DEBUG_PPROF=true needs METRICS_ADDR (or EXPIRER_ADDR, DISPATCHER_ADDR): profiles are served only on an operations address, never on the public listener"))
 	}
 	if c.KVReplicas < 1 || c.KVReplicas > 5 {
 		errs = append(errs, fmt.Errorf("KV_REPLICAS=%d must be between 1 and 5", c.KVReplicas))

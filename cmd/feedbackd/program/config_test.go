@@ -98,6 +98,7 @@ func TestEdgeProtectionRefusesBadSettings(t *testing.T) {
 		{"MAX_CONNS", "-1", "MAX_CONNS=-1 must be 0"},
 		{"MAX_WAITS_PER_PRINCIPAL", "-5", "MAX_WAITS_PER_PRINCIPAL=-5 must be 0"},
 		{"NOTIFIER_MAX_CONNECTIONS", "-1", "NOTIFIER_MAX_CONNECTIONS=-1 must be 0"},
+		{"DEBUG_PPROF", "true", "DEBUG_PPROF=true needs METRICS_ADDR"},
 	} {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
 			_, err := loadConfig(vars(tc.env, tc.value))

@@ -145,3 +145,19 @@ func TestTheNotifiersCapFollowsMaxConnsAndRefusesFirst(t *testing.T) {
 		t.Fatalf("MAX_CONNS %s", got)
 	}
 }
+
+// DEBUG_PPROF serves the runtime's profiles on METRICS_ADDR, and never on
+// the public listener.
+func TestProfilesAreServedOnTheOperationsAddressOnly(t *testing.T) {
+	t.Parallel()
+	m := programtest.MustRunMain(t, programtest.Env("METRICS_ADDR", "127.0.0.1:0"), programtest.Env("DEBUG_PPROF", "true"))
+	programtest.WaitFor(t, 10*time.Second, want(m.OpsURL()+"/debug/pprof/cmdline", http.StatusOK))
+	programtest.WaitFor(t, 10*time.Second, want(m.OpsURL()+"/debug/pprof/heap?debug=1", http.StatusOK, "heap profile"))
+	programtest.WaitFor(t, 10*time.Second, want(m.URL()+"/ready", http.StatusOK))
+	if status, _ := get(t, m.URL()+"/debug/pprof/cmdline"); status != http.StatusNotFound {
+		t.Fatalf("the public listener answers /debug/pprof/cmdline with %d", status)
+	}
+	// Without DEBUG_PPROF, the operations address has no profiles either.
+	plain := programtest.MustRunMain(t, programtest.Env("METRICS_ADDR", "127.0.0.1:0"))
+	programtest.WaitFor(t, 10*time.Second, want(plain.OpsURL()+"/debug/pprof/cmdline", http.StatusNotFound))
+}

@@ -352,12 +352,19 @@ func (m *Main) readiness(ctx context.Context) error {
 
 // opsHandler is the role's operations API, with /metrics or without.
 func (m *Main) opsHandler(metrics bool) *opsapi.Handler {
+	return m.opsHandlerWith(metrics, false)
+}
+
+// opsHandlerWith is opsHandler with the runtime's profiles when profiles is
+// set: only for an address that serves the operations API alone.
+func (m *Main) opsHandlerWith(metrics, profiles bool) *opsapi.Handler {
 	cfg := opsapi.Config{
-		Service: m.role.service,
-		Version: m.version(),
-		Health:  m.health,
-		Ready:   m.readiness,
-		Log:     m.log,
+		Profiles: profiles,
+		Service:  m.role.service,
+		Version:  m.version(),
+		Health:   m.health,
+		Ready:    m.readiness,
+		Log:      m.log,
 	}
 	if metrics {
 		cfg.Metrics = metricsHandler()

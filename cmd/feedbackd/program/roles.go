@@ -403,10 +403,15 @@ func (m *Main) bindOps(addr, variable string) error {
 		return fmt.Errorf("listen on %s %s: %w", variable, addr, err)
 	}
 	m.opsURL = "http://" + ln.Addr().String()
-	h := m.opsHandler(true)
+	// Profiles only here, on an address of the operations API alone, never
+	// on a public listener.
+	h := m.opsHandlerWith(true, m.Config.DebugPprof)
 	gl := m.guard("ops", ln, listener.OpsMaxConns)
 	m.goRun(variable, func(ctx context.Context) error { return opsapi.Serve(ctx, gl, h) })
 	m.log.Info("serving /health, /ready and /metrics", "url", m.opsURL)
+	if m.Config.DebugPprof {
+		m.log.Warn("DEBUG_PPROF=true: serving the runtime's profiles", "url", m.opsURL+opsapi.ProfilePath)
+	}
 	return nil
 }
 

@@ -29,47 +29,22 @@ const (
 )
 
 // ChannelStore is a channels.Store over a JetStream KV bucket.
-type ChannelStore struct {
-	js          jetstream.JetStream
-	kv          jetstream.KeyValue
-	bucket      string
-	leaderReads bool
-}
+type ChannelStore struct{ kvBucket }
 
 var _ channels.Store = (*ChannelStore)(nil)
 
 // OpenChannels creates the channels bucket, or updates its configuration,
 // and returns a ChannelStore. o.Bucket defaults to DefaultChannelsBucket.
 func OpenChannels(ctx context.Context, js jetstream.JetStream, o Options) (*ChannelStore, error) {
-	if o.Bucket == "" {
-		o.Bucket = DefaultChannelsBucket
-	}
-	if o.Replicas == 0 {
-		o.Replicas = 1
-	}
-	storage := jetstream.FileStorage
-	if o.Memory {
-		storage = jetstream.MemoryStorage
-	}
+	want := bucketConfig(&o, DefaultChannelsBucket, "feedbackd notification channels per principal, and their recent delivery outcomes", 256*1024)
 	// Every edge and dispatcher opens it as it starts: EnsureKeyValue does
 	// not hang when they do so at once on a new cluster.
-	kv, err := natsutil.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
-		Bucket:         o.Bucket,
-		Description:    "feedbackd notification channels per principal, and their recent delivery outcomes",
-		History:        1,
-		Storage:        storage,
-		Replicas:       o.Replicas,
-		LimitMarkerTTL: markerTTL,
-		MaxValueSize:   256 * 1024,
-	})
+	kv, err := natsutil.EnsureKeyValue(ctx, js, want)
 	if err != nil {
 		return nil, err
 	}
-	return &ChannelStore{js: js, kv: kv, bucket: o.Bucket, leaderReads: o.LeaderReads || o.Replicas > 1}, nil
+	return &ChannelStore{newBucket(js, kv, o)}, nil
 }
-
-// Bucket returns the bucket name.
-func (s *ChannelStore) Bucket() string { return s.bucket }
 
 // Get implements channels.Store.
 func (s *ChannelStore) Get(ctx context.Context, owner string) (*channels.Settings, error) {
@@ -128,7 +103,7 @@ func outcomesKey(owner string, kind channels.Kind) string {
 }
 
 // read returns the value and revision of key, or sessions.ErrNotFound.
-func (s *ChannelStore) read(ctx context.Context, key string) ([]byte, uint64, error) {
+func (s *kvBucket) read(ctx context.Context, key string) ([]byte, uint64, error) {
 	if s.leaderReads {
 		data, rev, gone, err := leaderGet(ctx, s.js.Conn(), "KV_"+s.bucket, "$KV."+s.bucket+"."+key)
 		switch {
@@ -152,7 +127,7 @@ func (s *ChannelStore) read(ctx context.Context, key string) ([]byte, uint64, er
 // swap writes key if it is still at rev (zero: absent or deleted), with a
 // per-key TTL when ttl > 0. kv.Update would drop the TTL, so updates publish
 // with an expected last-subject sequence instead.
-func (s *ChannelStore) swap(ctx context.Context, key string, data []byte, rev uint64, ttl time.Duration) (uint64, error) {
+func (s *kvBucket) swap(ctx context.Context, key string, data []byte, rev uint64, ttl time.Duration) (uint64, error) {
 	if rev == 0 {
 		var opts []jetstream.KVCreateOpt
 		if ttl > 0 {

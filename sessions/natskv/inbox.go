@@ -33,45 +33,20 @@ const (
 )
 
 // LinkStore is an inbox.Store over a JetStream KV bucket.
-type LinkStore struct {
-	js          jetstream.JetStream
-	kv          jetstream.KeyValue
-	bucket      string
-	leaderReads bool
-}
+type LinkStore struct{ kvBucket }
 
 var _ inbox.Store = (*LinkStore)(nil)
 
 // OpenLinks creates the links bucket, or updates its configuration, and
 // returns a LinkStore. o.Bucket defaults to DefaultLinksBucket.
 func OpenLinks(ctx context.Context, js jetstream.JetStream, o Options) (*LinkStore, error) {
-	if o.Bucket == "" {
-		o.Bucket = DefaultLinksBucket
-	}
-	if o.Replicas == 0 {
-		o.Replicas = 1
-	}
-	storage := jetstream.FileStorage
-	if o.Memory {
-		storage = jetstream.MemoryStorage
-	}
-	kv, err := natsutil.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
-		Bucket:         o.Bucket,
-		Description:    "feedbackd inbox links per principal; a link's record is what keeps its cookie and sockets valid",
-		History:        1,
-		Storage:        storage,
-		Replicas:       o.Replicas,
-		LimitMarkerTTL: markerTTL,
-		MaxValueSize:   4 * 1024,
-	})
+	want := bucketConfig(&o, DefaultLinksBucket, "feedbackd inbox links per principal; a link's record is what keeps its cookie and sockets valid", 4*1024)
+	kv, err := natsutil.EnsureKeyValue(ctx, js, want)
 	if err != nil {
 		return nil, err
 	}
-	return &LinkStore{js: js, kv: kv, bucket: o.Bucket, leaderReads: o.LeaderReads || o.Replicas > 1}, nil
+	return &LinkStore{newBucket(js, kv, o)}, nil
 }
-
-// Bucket returns the bucket name.
-func (s *LinkStore) Bucket() string { return s.bucket }
 
 func linkOwnerKey(owner, id string) string { return linkOwnerPrefix + ownerHash(owner) + "." + id }
 
@@ -104,28 +79,12 @@ func keyTTL(d time.Duration) time.Duration {
 
 // Get implements inbox.Store.
 func (s *LinkStore) Get(ctx context.Context, id string) (*inbox.Link, error) {
-	key := linkPrefix + id
-	var data []byte
-	var rev uint64
-	if s.leaderReads {
-		var gone bool
-		var err error
-		data, rev, gone, err = leaderGet(ctx, s.js.Conn(), "KV_"+s.bucket, "$KV."+s.bucket+"."+key)
-		switch {
-		case err != nil:
+	data, rev, err := s.read(ctx, linkPrefix+id)
+	if err != nil {
+		if errors.Is(err, sessions.ErrNotFound) {
 			return nil, err
-		case gone:
-			return nil, sessions.ErrNotFound
 		}
-	} else {
-		e, err := s.kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-			return nil, sessions.ErrNotFound
-		}
-		if err != nil {
-			return nil, fmt.Errorf("get inbox link: %w", err)
-		}
-		data, rev = e.Value(), e.Revision()
+		return nil, fmt.Errorf("get inbox link: %w", err)
 	}
 	var l inbox.Link
 	if err := json.Unmarshal(data, &l); err != nil {
@@ -145,17 +104,11 @@ func (s *LinkStore) Update(ctx context.Context, l *inbox.Link, ttl time.Duration
 	if err != nil {
 		return 0, fmt.Errorf("encode inbox link: %w", err)
 	}
-	ack, err := s.js.Publish(ctx, "$KV."+s.bucket+"."+linkPrefix+l.ID, data,
-		jetstream.WithExpectLastSequencePerSubject(l.Revision), jetstream.WithMsgTTL(keyTTL(ttl+linkGrace)))
-	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			return 0, sessions.ErrConflict
-		}
+	rev, err := s.swap(ctx, linkPrefix+l.ID, data, l.Revision, keyTTL(ttl+linkGrace))
+	if err != nil && !errors.Is(err, sessions.ErrConflict) {
 		return 0, fmt.Errorf("update inbox link: %w", err)
 	}
-	return ack.Sequence, nil
+	return rev, err
 }
 
 // List implements inbox.Store: the owner's index, then each record; index

@@ -43,19 +43,26 @@ type Options struct {
 }
 
 // Store is a sessions.Store over a JetStream KV bucket.
-type Store struct {
+type Store struct{ kvBucket }
+
+// kvBucket is a KV bucket this package keeps records in, and how to read
+// it; the stores of sessions, channels and inbox links share it.
+type kvBucket struct {
 	js          jetstream.JetStream
 	kv          jetstream.KeyValue
 	bucket      string
 	leaderReads bool
 }
 
-var _ sessions.Store = (*Store)(nil)
+// Bucket returns the bucket name.
+func (b *kvBucket) Bucket() string { return b.bucket }
 
-// Open creates the bucket, or updates its configuration, and returns a Store.
-func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error) {
+// bucketConfig fills in o's defaults (defaultName, one replica, file
+// storage) and returns the configuration of a history-1 bucket with per-key
+// TTLs.
+func bucketConfig(o *Options, defaultName, description string, maxValueSize int32) jetstream.KeyValueConfig {
 	if o.Bucket == "" {
-		o.Bucket = DefaultBucket
+		o.Bucket = defaultName
 	}
 	if o.Replicas == 0 {
 		o.Replicas = 1
@@ -64,20 +71,33 @@ func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error
 	if o.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	want := jetstream.KeyValueConfig{
+	return jetstream.KeyValueConfig{
 		Bucket:         o.Bucket,
-		Description:    "feedbackd sessions; the stream is the change feed",
+		Description:    description,
 		History:        1,
 		Storage:        storage,
 		Replicas:       o.Replicas,
 		LimitMarkerTTL: markerTTL,
-		MaxValueSize:   256 * 1024,
+		MaxValueSize:   maxValueSize,
 	}
+}
+
+// newBucket is the kvBucket of kv, opened with o: reads go to the stream
+// leader whenever the bucket is replicated.
+func newBucket(js jetstream.JetStream, kv jetstream.KeyValue, o Options) kvBucket {
+	return kvBucket{js: js, kv: kv, bucket: o.Bucket, leaderReads: o.LeaderReads || o.Replicas > 1}
+}
+
+var _ sessions.Store = (*Store)(nil)
+
+// Open creates the bucket, or updates its configuration, and returns a Store.
+func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error) {
+	want := bucketConfig(&o, DefaultBucket, "feedbackd sessions; the stream is the change feed", 256*1024)
 	kv, err := openBucket(ctx, js, want)
 	if err != nil {
 		return nil, fmt.Errorf("create or update bucket %q: %w", o.Bucket, err)
 	}
-	return &Store{js: js, kv: kv, bucket: o.Bucket, leaderReads: o.LeaderReads || o.Replicas > 1}, nil
+	return &Store{newBucket(js, kv, o)}, nil
 }
 
 // openBucket returns the bucket, creating or updating it only when its
@@ -108,9 +128,6 @@ func openBucket(ctx context.Context, js jetstream.JetStream, want jetstream.KeyV
 
 // KV returns the underlying bucket.
 func (s *Store) KV() jetstream.KeyValue { return s.kv }
-
-// Bucket returns the bucket name.
-func (s *Store) Bucket() string { return s.bucket }
 
 // SessionKey returns the key of a session record.
 func SessionKey(id string) string { return sessionPrefix + id }

@@ -227,13 +227,12 @@ func TestMCPTaskSurvivesALongWaitWithoutALongCall(t *testing.T) {
 	if st := restStatus(t, e.url, keyA, tk.TaskID); st["status"] != "pending" {
 		t.Fatalf("the task is not a session: %v", st)
 	}
-	// The person takes a while; the client polls now and then. (The wait
-	// is the behaviour under test: time passes while the task works.)
+	// The person takes a while; the client polls now and then.
 	for range 3 {
 		if got := c.getTask(tk.TaskID); got.Status != "working" || !strings.Contains(got.StatusMessage, "/feedback/"+tk.TaskID) {
 			t.Fatalf("polled = %+v", got)
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the person taking a while is the behaviour under test, not a wait for something
 	}
 	submit(t, e.url, tk.TaskID, map[string]any{"selectedOptions": []string{"B"}, "freeText": "later"})
 	if got := c.getTask(tk.TaskID); got.Status != "completed" || got.LastUpdatedAt == got.CreatedAt {

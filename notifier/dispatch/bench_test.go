@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/feedbackd/feedbackd/notifier/dispatch/dispatchtest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
@@ -86,7 +87,7 @@ func BenchmarkCreateToDelivered(b *testing.B) {
 				return
 			}
 			var got map[string]time.Time
-			waitFor(b, 60*time.Second, func() error {
+			poll.Until(b, 60*time.Second, func() error {
 				if got = arrivals(); len(got) < b.N {
 					return fmt.Errorf("%d of %d delivered", len(got), b.N)
 				}

@@ -12,13 +12,14 @@ import (
 
 	"github.com/feedbackd/feedbackd/notifier/dispatch"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/dispatchtest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
 
 func slackPosts(t *testing.T, s *dispatchtest.Slack, n int) []dispatchtest.SlackPost {
 	t.Helper()
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		if got := len(s.Posts()); got < n {
 			return fmt.Errorf("%d of %d slack posts; refused: %v", got, n, s.Refused())
 		}
@@ -29,7 +30,7 @@ func slackPosts(t *testing.T, s *dispatchtest.Slack, n int) []dispatchtest.Slack
 
 func ntfyMessages(t *testing.T, f *dispatchtest.Ntfy, n int) []dispatchtest.NtfyMessage {
 	t.Helper()
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		if got := len(f.Messages()); got < n {
 			return fmt.Errorf("%d of %d ntfy messages; refused: %v", got, n, f.Refused())
 		}
@@ -120,7 +121,7 @@ func TestSlackEndNoticeWaitsForTheAnnouncementItFollows(t *testing.T) {
 	h.submit(s.ID)
 	// The end notice has found its announcement still on its way and
 	// waits; only then is the announcement let through.
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		keys, err := deliveryKeys(h, "w.")
 		if err != nil || len(keys) == 0 {
 			return fmt.Errorf("no wait counted yet (%v)", err)
@@ -147,7 +148,7 @@ func TestSlackAnnouncementStillFailingWhenTheQuestionEndsIsDropped(t *testing.T)
 	h.settings("bob", channels.Update{Slack: &channels.SlackUpdate{WebhookURL: ptr(slack.URL)}})
 	h.start()
 	s := h.create("bob", sessions.CreateRequest{Message: "Quick one"})
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if len(slack.Refused()) == 0 {
 			return errNotYet
 		}
@@ -170,7 +171,7 @@ func TestSlackRefusingAMessageIsAPermanentFailure(t *testing.T) {
 	h.settings("carol", channels.Update{Slack: &channels.SlackUpdate{WebhookURL: ptr(slack.URL + "-revoked")}})
 	h.start()
 	s := h.create("carol", sessions.CreateRequest{Message: "Anyone?"})
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		if out := h.outcomes("carol", channels.KindSlack); len(out) != 1 || out[0].State != channels.Failed || out[0].StatusCode != 404 {
 			return fmt.Errorf("outcomes %+v", out)
 		}
@@ -271,7 +272,7 @@ func TestNtfyWithAWrongTokenFailsForGood(t *testing.T) {
 	h.settings("erin", channels.Update{Ntfy: &channels.NtfyUpdate{URL: ntfy.TopicURL("erin"), Token: ptr("tk_wrong")}})
 	h.start()
 	h.create("erin", sessions.CreateRequest{Message: "Hello?"})
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		if out := h.outcomes("erin", channels.KindNtfy); len(out) != 1 || out[0].State != channels.Failed || out[0].StatusCode != 403 {
 			return fmt.Errorf("outcomes %+v", out)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/feedbackd/feedbackd/notifier/dispatch"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/dispatchtest"
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
@@ -23,7 +24,7 @@ import (
 func retry[T any](t *testing.T, open func(context.Context) (T, error)) T {
 	t.Helper()
 	var v T
-	waitFor(t, 60*time.Second, func() error {
+	poll.Until(t, 60*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var err error
@@ -100,7 +101,7 @@ func TestReplicatedDispatchersOnAClusterDeliverOnce(t *testing.T) {
 		t.Fatalf("stream config %+v", c)
 	}
 	// Everything handled: no duplicate can follow.
-	waitFor(t, 20*time.Second, func() error {
+	poll.Until(t, 20*time.Second, func() error {
 		info, err := st.Info(ctx)
 		if err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/egress"
 	"github.com/feedbackd/feedbackd/pkg/metrics"
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
@@ -151,7 +152,7 @@ func (r *replica) kill() {
 // waitConsumers waits until the dispatcher's durable consumers exist.
 func (h *harness) waitConsumers() {
 	h.t.Helper()
-	waitFor(h.t, 10*time.Second, func() error {
+	poll.Until(h.t, 10*time.Second, func() error {
 		ctx := context.Background()
 		if _, err := h.ns.JS.Consumer(ctx, "KV_"+natskv.DefaultBucket, dispatch.FeedConsumer); err != nil {
 			return err
@@ -165,7 +166,7 @@ func (h *harness) waitConsumers() {
 // nothing more will be delivered unless something new happens.
 func (h *harness) idle() {
 	h.t.Helper()
-	waitFor(h.t, 20*time.Second, func() error {
+	poll.Until(h.t, 20*time.Second, func() error {
 		ctx := context.Background()
 		for _, c := range [][2]string{{"KV_" + natskv.DefaultBucket, dispatch.FeedConsumer}, {dispatch.Stream, dispatch.DeliveryConsumer}} {
 			cons, err := h.ns.JS.Consumer(ctx, c[0], c[1])
@@ -220,23 +221,6 @@ func (h *harness) outcomes(owner string, kind channels.Kind) []channels.Outcome 
 		h.t.Fatal(err)
 	}
 	return r[kind]
-}
-
-// waitFor polls cond until it returns nil, failing the test with its last
-// error after timeout.
-func waitFor(t testing.TB, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still not true after %s: %v", timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // counter reads feedbackd_dispatch_deliveries_total{channel, outcome}.

@@ -12,6 +12,7 @@ import (
 	"github.com/feedbackd/feedbackd/notifier/dispatch"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram/telegramfake"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
@@ -44,7 +45,7 @@ func startTelegramFake(t testing.TB) *telegramfake.Server {
 // question waits for the bot's n-th message in chat and returns it.
 func question(t testing.TB, fake *telegramfake.Server, chat int64, n int) telegramfake.Message {
 	t.Helper()
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		if got := len(fake.Messages(chat)); got < n {
 			return fmt.Errorf("%d of %d messages in chat %d; calls %v", got, n, chat, methods(fake))
 		}
@@ -65,7 +66,7 @@ func methods(fake *telegramfake.Server) []string {
 func (h *harness) answered(id string) *sessions.Session {
 	h.t.Helper()
 	var s *sessions.Session
-	waitFor(h.t, 15*time.Second, func() error {
+	poll.Until(h.t, 15*time.Second, func() error {
 		var err error
 		if s, err = h.svc.Get(context.Background(), id); err != nil {
 			return err
@@ -83,7 +84,7 @@ func (h *harness) answered(id string) *sessions.Session {
 func closed(t testing.TB, fake *telegramfake.Server, chat int64, id int, word string) telegramfake.Message {
 	t.Helper()
 	var m telegramfake.Message
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		m, _ = fake.Message(chat, id)
 		if m.Keyboard != nil || !strings.Contains(m.Plain, word) {
 			return fmt.Errorf("message %d: %q, keyboard %v", id, m.Plain, m.Keyboard)
@@ -99,7 +100,7 @@ func closed(t testing.TB, fake *telegramfake.Server, chat int64, id int, word st
 func answerSent(t testing.TB, fake *telegramfake.Server, id string) string {
 	t.Helper()
 	var text string
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		for _, c := range fake.Calls("answerCallbackQuery") {
 			var p struct {
 				ID   string `json:"callback_query_id"`
@@ -118,7 +119,7 @@ func answerSent(t testing.TB, fake *telegramfake.Server, id string) string {
 func callbackAnswer(t testing.TB, fake *telegramfake.Server, id string) string {
 	t.Helper()
 	var a telegramfake.CallbackAnswer
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		a, _ = fake.CallbackAnswer(id)
 		if !a.Answered {
 			return fmt.Errorf("press %s not answered", id)
@@ -161,7 +162,7 @@ func TestTelegramButtonAnswersTheQuestionAndTheMessageIsEditedNotResent(t *testi
 	again := fake.Inject(telegram.Update{CallbackQuery: &telegram.CallbackQuery{ID: "replayed", From: telegram.User{ID: aliceChat},
 		Message: &telegram.Message{MessageID: m.MessageID, Chat: telegram.Chat{ID: aliceChat}, Date: time.Now().Unix()},
 		Data:    "c:" + s.ID + ":0"}})
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if fake.Pending() != 0 {
 			return fmt.Errorf("update %d not handled", again)
 		}
@@ -200,7 +201,7 @@ func TestTelegramMultiSelectTogglesThenSends(t *testing.T) {
 			t.Fatal(err)
 		}
 		callbackAnswer(t, fake, id)
-		waitFor(t, 10*time.Second, func() error {
+		poll.Until(t, 10*time.Second, func() error {
 			cur, _ := fake.Message(aliceChat, m.MessageID)
 			for _, row := range cur.Keyboard.InlineKeyboard {
 				if row[0].Text == "☑ "+label {
@@ -339,7 +340,7 @@ func TestTelegramWebhookModeHandlesPublishedUpdates(t *testing.T) {
 	h.start(withTelegram(t, fake), func(cfg *dispatch.Config) {
 		cfg.Telegram.WebhookURL, cfg.Telegram.WebhookSecret = hook, telegram.WebhookSecret(botToken)
 	})
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if url, secret := fake.Webhook(); url != hook || secret != telegram.WebhookSecret(botToken) {
 			return fmt.Errorf("webhook %q", url)
 		}
@@ -383,7 +384,7 @@ func TestTelegramPollLockFailsOverToAnotherReplica(t *testing.T) {
 	}
 	// The first replica polls before the second exists: it holds the lock.
 	holder := h.start(withTelegram(t, fake))
-	waitFor(t, 10*time.Second, polling)
+	poll.Until(t, 10*time.Second, polling)
 	h.start(withTelegram(t, fake))
 	first := h.create("alice", sessions.CreateRequest{Message: "One?", PredefinedOptions: []string{"ok"}})
 	m1 := question(t, fake, aliceChat, 1)
@@ -407,5 +408,5 @@ func TestTelegramPollLockFailsOverToAnotherReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.answered(second.ID)
-	waitFor(t, 10*time.Second, polling)
+	poll.Until(t, 10*time.Second, polling)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/feedbackd/feedbackd/notifier/dispatch"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/dispatchtest"
 	"github.com/feedbackd/feedbackd/pkg/egress"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
@@ -29,7 +30,7 @@ func hook(r *dispatchtest.WebhookReceiver, secret string, includeAnswer bool, ev
 // them.
 func accepted(t *testing.T, r *dispatchtest.WebhookReceiver, n int) []dispatchtest.WebhookDelivery {
 	t.Helper()
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		if got := len(r.Accepted()); got < n {
 			return fmt.Errorf("%d of %d webhooks accepted (%d requests)", got, n, len(r.Deliveries()))
 		}
@@ -184,7 +185,7 @@ func TestWebhookRefusedForGoodIsNotRetriedAndShowsAsFailed(t *testing.T) {
 	h.start()
 	s := h.create("carol", sessions.CreateRequest{Message: "Gone?"})
 	h.submit(s.ID)
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		out := h.outcomes("carol", channels.KindWebhook)
 		if len(out) != 2 || out[0].State != channels.Failed || out[1].State != channels.Failed {
 			return fmt.Errorf("outcomes %+v", out)
@@ -215,7 +216,7 @@ func TestWebhookGivenUpAfterMaxAgeIsRecordedAsFailed(t *testing.T) {
 	h.start(func(c *dispatch.Config) { c.MaxAge = time.Second })
 	h.create("dave", sessions.CreateRequest{Message: "Nobody home"})
 	var out []channels.Outcome
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		out = h.outcomes("dave", channels.KindWebhook)
 		if len(out) != 1 || out[0].State != channels.Failed {
 			return fmt.Errorf("outcomes %+v", out)
@@ -315,7 +316,7 @@ func TestTwoReplicasDeliverEveryEventExactlyOnce(t *testing.T) {
 	}
 	// Slack announced each question that was still pending when its turn
 	// came, and said how it ended only after announcing it.
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if len(slack.Posts()) == 0 {
 			return errNotYet
 		}
@@ -415,7 +416,7 @@ func TestOperatorDefaultsReachPrivateAddressesAPrincipalsURLMayNot(t *testing.T)
 	h.create("judy", sessions.CreateRequest{Message: "To the operator"})
 	h.create("ivan", sessions.CreateRequest{Message: "To my own receiver"})
 	accepted(t, ops, 1)
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		out := h.outcomes("ivan", channels.KindWebhook)
 		if len(out) != 1 || out[0].State != channels.Failed {
 			return fmt.Errorf("outcomes %+v", out)

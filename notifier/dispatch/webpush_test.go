@@ -11,6 +11,7 @@ import (
 	"github.com/feedbackd/feedbackd/notifier/dispatch/webpush"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/webpush/pushfake"
 	"github.com/feedbackd/feedbackd/pkg/egress"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
@@ -41,7 +42,7 @@ func withWebPush(keys *webpush.VAPIDKeys, fake *pushfake.Server) func(*dispatch.
 // the service worker decodes them.
 func pushes(t testing.TB, fake *pushfake.Server, sub webpush.Subscription, n int) []webpush.Message {
 	t.Helper()
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		if got := len(fake.Messages(sub.Endpoint)); got < n {
 			return fmt.Errorf("%d of %d pushes; rejected %v", got, n, fake.Rejections())
 		}
@@ -112,7 +113,7 @@ func TestWebPushGoneSubscriptionIsRemoved(t *testing.T) {
 
 	h.create("alice", sessions.CreateRequest{Message: "Still there?"})
 	pushes(t, fake, alive, 1)
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		v, err := h.chans.View(context.Background(), "alice")
 		if err != nil {
 			return err
@@ -143,7 +144,7 @@ func TestWebPushRetriesABusyPushService(t *testing.T) {
 	fake.FailWith(sub.Endpoint, http.StatusServiceUnavailable, 0)
 	h.start(withWebPush(keys, fake))
 	s := h.create("alice", sessions.CreateRequest{Message: "Busy?"})
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		for _, o := range h.outcomes("alice", channels.KindWebPush) {
 			if o.State == channels.Retrying && o.StatusCode == 503 {
 				return nil
@@ -169,7 +170,7 @@ func TestWebPushRefusesAPrivateEndpoint(t *testing.T) {
 		cfg.WebPush.HTTPClient = nil // the dispatcher's own client, which refuses private addresses
 	})
 	h.create("alice", sessions.CreateRequest{Message: "Reach me?"})
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		outs := h.outcomes("alice", channels.KindWebPush)
 		if len(outs) != 1 || outs[0].State != channels.Failed || outs[0].Attempts != 1 {
 			return fmt.Errorf("outcomes %+v", outs)

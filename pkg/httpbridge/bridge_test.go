@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/feedbackd/feedbackd/pkg/httpbridge"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/pkg/requestid"
 )
 
@@ -222,13 +223,12 @@ func TestAClientThatLeavesEndsAQuietRequest(t *testing.T) {
 // waitNoWatches waits until the bridge watches no client any more.
 func waitNoWatches(t *testing.T, b *httpbridge.Bridge) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for b.Watching() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d clients still watched", b.Watching())
+	poll.Until(t, 5*time.Second, func() error {
+		if n := b.Watching(); n != 0 {
+			return fmt.Errorf("%d clients still watched", n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // A fiber handler that waits (a REST long poll) watches its client with
@@ -264,13 +264,7 @@ func TestWatchEndsAWaitWhenItsClientLeaves(t *testing.T) {
 	}
 
 	conn := rawRequest(t, base, "/wait?ms=60000")
-	deadline := time.Now().Add(5 * time.Second)
-	for b.Watching() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the wait is not watched")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, 5*time.Second, poll.True("the wait is watched", func() bool { return b.Watching() != 0 }))
 	_ = conn.Close()
 	select {
 	case cause := <-causes:

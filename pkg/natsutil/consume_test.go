@@ -12,6 +12,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 )
 
 func sameStream(have, want jetstream.StreamConfig) bool {
@@ -100,13 +101,12 @@ func TestPoolHandlesEveryMessageAndHandsBackWhatItHoldsOnStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fast.Stop()
-	deadline := time.Now().Add(10 * time.Second)
-	for count.Load() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d handled: the stopped pool kept messages", count.Load(), n)
+	poll.Until(t, 10*time.Second, func() error {
+		if c := count.Load(); c < n {
+			return fmt.Errorf("%d of %d handled: the stopped pool kept messages", c, n)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestEnsureKeyValueCreatesAndRepairsABucket(t *testing.T) {
@@ -142,19 +142,12 @@ func TestEnsureKeyValueFromTwoMembersAtOnceGetsBothTheBucket(t *testing.T) {
 	}
 	nodes := natstest.StartCluster(t, 3)
 	// Wait for the cluster's JetStream to be up.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	poll.Until(t, 60*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		_, err := natsutil.EnsureKeyValue(ctx, nodes[0].JS, jetstream.KeyValueConfig{Bucket: "warmup", Replicas: 3})
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return err
+	})
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for _, n := range []*natstest.Server{nodes[0], nodes[2]} {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 )
 
 // contender is one replica competing for a lock over its own connection.
@@ -77,23 +78,6 @@ func (c *contender) stop() {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// waitFor polls cond until it returns nil or d passes, and fails with the
-// last error.
-func waitFor(t *testing.T, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", d, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func holder(cs ...*contender) (*contender, error) {
 	var got *contender
 	for _, c := range cs {
@@ -130,12 +114,12 @@ func TestLockIsHeldByOneContenderAndOutlivesItsTTLByRefreshing(t *testing.T) {
 	a := startContender(t, ns, "a", ttl, &h)
 	b := startContender(t, ns, "b", ttl, &h)
 	var first *contender
-	waitFor(t, 5*time.Second, func() (err error) { first, err = holder(a, b); return err })
+	poll.Until(t, 5*time.Second, func() (err error) { first, err = holder(a, b); return err })
 
 	// Three refreshes take longer than the TTL: the lock lives on only
 	// because its holder keeps rewriting it.
 	start := lockRevision(t, ns)
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if r := lockRevision(t, ns); r < start+3 {
 			return fmt.Errorf("lock revision %d, want ≥ %d", r, start+3)
 		}
@@ -159,7 +143,7 @@ func TestLockPassesToAnotherWithinTheTTLWhenItsHolderDies(t *testing.T) {
 	a := startContender(t, ns, "a", ttl, &h)
 	b := startContender(t, ns, "b", ttl, &h)
 	var dead *contender
-	waitFor(t, 5*time.Second, func() (err error) { dead, err = holder(a, b); return err })
+	poll.Until(t, 5*time.Second, func() (err error) { dead, err = holder(a, b); return err })
 	other := a
 	if dead == a {
 		other = b
@@ -169,7 +153,7 @@ func TestLockPassesToAnotherWithinTheTTLWhenItsHolderDies(t *testing.T) {
 	// process had been killed; only the TTL frees the key.
 	killed := time.Now()
 	dead.nc.Close()
-	waitFor(t, 3*ttl, func() error {
+	poll.Until(t, 3*ttl, func() error {
 		if other.holds.Load() != 1 {
 			return fmt.Errorf("%s has not taken over", other.name)
 		}
@@ -197,13 +181,13 @@ func TestLockReleasedOnShutdownPassesAtOnce(t *testing.T) {
 	a := startContender(t, ns, "a", ttl, &h)
 	b := startContender(t, ns, "b", ttl, &h)
 	var first *contender
-	waitFor(t, 5*time.Second, func() (err error) { first, err = holder(a, b); return err })
+	poll.Until(t, 5*time.Second, func() (err error) { first, err = holder(a, b); return err })
 	other := a
 	if first == a {
 		other = b
 	}
 	first.stop()
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if other.holds.Load() != 1 {
 			return fmt.Errorf("%s has not taken over", other.name)
 		}
@@ -302,7 +286,7 @@ func TestLockManyContendersTakeTurns(t *testing.T) {
 	}
 	for range cs {
 		var c *contender
-		waitFor(t, 5*time.Second, func() (err error) {
+		poll.Until(t, 5*time.Second, func() (err error) {
 			c, err = holder(cs...)
 			return err
 		})

@@ -3,12 +3,14 @@ package natskv_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
@@ -16,19 +18,16 @@ import (
 // openReplicatedImages opens the R3 image buckets through js.
 func openReplicatedImages(t *testing.T, js jetstream.JetStream) *natskv.Images {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	var im *natskv.Images
+	poll.Until(t, 60*time.Second, func() (err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		im, err := natskv.OpenImages(ctx, js, natskv.ImageOptions{Replicas: 3, MaxAge: time.Hour})
-		cancel()
-		if err == nil {
-			return im
+		defer cancel()
+		if im, err = natskv.OpenImages(ctx, js, natskv.ImageOptions{Replicas: 3, MaxAge: time.Hour}); err != nil {
+			return fmt.Errorf("open R3 image buckets: %w", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("open R3 image buckets: %v", err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return nil
+	})
+	return im
 }
 
 // An image attached on one member is served by another at once, byte for

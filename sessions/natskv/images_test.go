@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/natskv"
 )
@@ -122,22 +123,6 @@ func wantObjects(t testing.TB, im *natskv.Images, sessionID string, refs ...sess
 	}
 	if len(ids) != len(refs) {
 		t.Fatalf("index holds %v, want %d entries", ids, len(refs))
-	}
-}
-
-// eventually polls cond until it returns nil or the deadline passes.
-func eventually(t testing.TB, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", d, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -385,7 +370,7 @@ func TestImagesOfAPurgedSessionAreNotServedAndDeleteImagesRemovesThem(t *testing
 	if _, err := env.svc.Cancel(ctx, "alice", sess.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if _, err := env.store.Get(ctx, sess.ID); !errors.Is(err, sessions.ErrNotFound) {
 			return fmt.Errorf("record still there: %v", err)
 		}

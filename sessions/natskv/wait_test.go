@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/feedbackd/feedbackd/pkg/poll"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -40,7 +41,7 @@ func TestAWaiterOnTheReplicaThatTookTheAnswerDoesNotWaitForTheFeed(t *testing.T)
 			w, err := svc.Wait(ctx, "alice", s.ID, time.Minute)
 			got <- result{w, err}
 		}()
-		eventually(t, 10*time.Second, func() error {
+		poll.Until(t, 10*time.Second, func() error {
 			if n := hub.Subscribers(); n != 1 {
 				return fmt.Errorf("%d waiters subscribed", n)
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram/telegramfake"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 )
 
 const (
@@ -499,7 +500,7 @@ func TestGetUpdatesWaitsForAnUpdateAndOffsetConfirmsIt(t *testing.T) {
 	}()
 	// The poll is parked at the fake; an update wakes it long before its
 	// 10 s timeout.
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if fake.Polling() != 1 {
 			return errors.New("the poll is not waiting at the fake")
 		}
@@ -533,7 +534,7 @@ func TestASecondGetUpdatesEndsTheFirstWithConflict(t *testing.T) {
 		_, err := c.GetUpdates(context.Background(), 0, 20*time.Second)
 		first <- err
 	}()
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if fake.Polling() != 1 {
 			return errors.New("first poll not waiting")
 		}
@@ -568,22 +569,5 @@ func TestGetUpdatesEndsWithItsContext(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a cancelled poll kept waiting")
-	}
-}
-
-// waitFor polls cond until it returns nil or d passes, and fails with the
-// last error.
-func waitFor(t *testing.T, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", d, err)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

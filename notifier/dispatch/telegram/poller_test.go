@@ -14,6 +14,7 @@ import (
 	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram/telegramfake"
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/pkg/natsutil/natstest"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -74,14 +75,14 @@ func TestPollerRetriesAnUpdateItsHandlerFailedAndConfirmsOnStop(t *testing.T) {
 	})
 	id, _ := fake.Say(chat, "first")
 	_ = id
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if n := h.count(1); n != 2 {
 			return fmt.Errorf("update 1 handled %d times, want 2 (one failure, one success)", n)
 		}
 		return nil
 	})
 	_, _ = fake.Say(chat, "second")
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if n := h.count(2); n != 1 {
 			return fmt.Errorf("update 2 handled %d times", n)
 		}
@@ -138,7 +139,7 @@ func TestOnlyTheLockHolderPollsAndAnotherTakesOverWhenItDies(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		for id := int64(1); id <= 3; id++ {
 			if h.count(id) == 0 {
 				return fmt.Errorf("update %d not handled", id)
@@ -160,7 +161,7 @@ func TestOnlyTheLockHolderPollsAndAnotherTakesOverWhenItDies(t *testing.T) {
 	killed := time.Now()
 	dead.nc.Close()
 	next := int64(4)
-	waitFor(t, 15*time.Second, func() error {
+	poll.Until(t, 15*time.Second, func() error {
 		h.mu.Lock()
 		last := h.seen[len(h.seen)-1]
 		h.mu.Unlock()

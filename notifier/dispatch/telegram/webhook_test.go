@@ -13,6 +13,7 @@ import (
 
 	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram"
 	"github.com/feedbackd/feedbackd/notifier/dispatch/telegram/telegramfake"
+	"github.com/feedbackd/feedbackd/pkg/poll"
 )
 
 // webhookRoute is what the edge's webhook route does with the helpers: check
@@ -80,7 +81,7 @@ func TestWebhookDeliversPressesWithTheSecretAndRetriesFailures(t *testing.T) {
 	if _, err := fake.PressOption(chat, id, "Yes"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if n := len(route.actions()); n != 1 {
 			return fmt.Errorf("%d actions at the webhook", n)
 		}

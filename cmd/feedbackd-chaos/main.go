@@ -52,6 +52,7 @@ type options struct {
 	webhookAddr   string
 	webhookSecret string
 	refuseEvery   int
+	hookDelay     time.Duration
 	ackWait       time.Duration
 }
 
@@ -70,6 +71,7 @@ func main() {
 	flag.IntVar(&o.timeout, "session-timeout", 30, "session timeout in seconds (sessions left to expire)")
 	flag.StringVar(&o.webhookAddr, "webhook-addr", "127.0.0.1:8795", "where to receive the cluster's webhook (NOTIFY_WEBHOOK_URL points here)")
 	flag.IntVar(&o.refuseEvery, "webhook-refuse-every", 0, "answer 503 to the first attempt of one webhook event in N, to exercise retries (0: never)")
+	flag.DurationVar(&o.hookDelay, "webhook-delay", 0, "hold each accepted webhook request open for a random time up to this before answering")
 	flag.DurationVar(&o.ackWait, "dispatch-ack-wait", 45*time.Second, "the dispatchers' DISPATCH_ACK_WAIT: how long a delivery held by a killed one waits")
 	flag.Parse()
 	o.webhookSecret = os.Getenv("NOTIFY_WEBHOOK_SECRET")
@@ -94,7 +96,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer feed.stop()
-	hooks, err := startHookLog(o.webhookAddr, o.webhookSecret, o.refuseEvery, log)
+	hooks, err := startHookLog(o.webhookAddr, o.webhookSecret, o.refuseEvery, o.hookDelay, log)
 	if err != nil {
 		return err
 	}

@@ -198,14 +198,14 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "webhook redeliveries: %d duplicates under the same webhook-id; %d events refused once on purpose (503) and retried\n",
 		h.duplicates, h.refused)
 	late := 0
-	for _, d := range h.latencies {
-		if d > lateAfter {
-			late++
-		}
+	for _, n := range h.lateByType {
+		late += n
 	}
-	fmt.Fprintf(w, "webhook event → first arrival: p50 %s, p99 %s, max %s; %d later than %s; %d still missing when every session had finished (waited %s more)\n",
+	fmt.Fprintf(w, "webhook event → first arrival: p50 %s, p99 %s, max %s; %d later than %s (%s)\n",
 		percentile(h.latencies, 0.5).Round(time.Millisecond), percentile(h.latencies, 0.99).Round(time.Millisecond),
-		percentile(h.latencies, 1).Round(time.Millisecond), late, lateAfter, h.lateAfterWait, h.waited.Round(100*time.Millisecond))
+		percentile(h.latencies, 1).Round(time.Millisecond), late, lateAfter, sortedMap(h.lateByType))
+	fmt.Fprintf(w, "webhook events still missing when every session had finished: %d (waited %s more for them)\n",
+		h.lateAfterWait, h.waited.Round(100*time.Millisecond))
 	fmt.Fprintf(w, "problems: %d\n", len(r.problems))
 	for i, p := range r.problems {
 		if i == 30 {

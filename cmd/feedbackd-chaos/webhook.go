@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -29,8 +30,13 @@ type hookLog struct {
 	// event in refuseEvery (chosen by its webhook-id), so the retry path
 	// runs under the kills too; 0 refuses nothing.
 	refuseEvery uint32
-	srv         *http.Server
-	done        chan struct{}
+	// delay holds each accepted request open for a random time up to it
+	// before answering, as a receiver doing real work does, so a killed
+	// dispatcher is likely to die with deliveries in flight: the receiver
+	// has them, the dispatcher never heard so, and they come again.
+	delay time.Duration
+	srv   *http.Server
+	done  chan struct{}
 
 	mu        sync.Mutex
 	badSig    []string // why each rejected request failed verification
@@ -56,7 +62,7 @@ type hookEvent struct {
 
 // startHookLog listens on addr (a loopback address: the dispatchers are told
 // of it through NOTIFY_WEBHOOK_URL) for deliveries signed with secret.
-func startHookLog(addr, secret string, refuseEvery int, log *slog.Logger) (*hookLog, error) {
+func startHookLog(addr, secret string, refuseEvery int, delay time.Duration, log *slog.Logger) (*hookLog, error) {
 	wh, err := standardwebhooks.NewWebhook(secret)
 	if err != nil || secret == "" {
 		return nil, fmt.Errorf("webhook secret (NOTIFY_WEBHOOK_SECRET, whsec_…): %v", err)
@@ -66,7 +72,7 @@ func startHookLog(addr, secret string, refuseEvery int, log *slog.Logger) (*hook
 		return nil, fmt.Errorf("listen for webhooks: %w", err)
 	}
 	h := &hookLog{
-		wh: wh, refuseEvery: uint32(max(refuseEvery, 0)), done: make(chan struct{}),
+		wh: wh, refuseEvery: uint32(max(refuseEvery, 0)), delay: delay, done: make(chan struct{}),
 		refused: map[string]bool{}, byID: map[string]*hookEvent{}, bySession: map[string]map[string][]string{},
 	}
 	h.srv = &http.Server{Handler: http.HandlerFunc(h.serve), ReadHeaderTimeout: 5 * time.Second}
@@ -118,6 +124,23 @@ func (h *hookLog) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed payload", http.StatusBadRequest)
 		return
 	}
+	if !h.record(id, p.Type, p.Data.SessionID, happened, w) {
+		return
+	}
+	if h.delay > 0 {
+		// The sleep is the behaviour under test: a receiver slow to answer.
+		select {
+		case <-r.Context().Done():
+		case <-time.After(rand.N(h.delay)):
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// record notes an accepted request before it is answered, as a receiver
+// that acts on an event and then answers does; false when it refused the
+// request on purpose (and answered it).
+func (h *hookLog) record(id, typ, session string, happened time.Time, w http.ResponseWriter) bool {
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -125,21 +148,21 @@ func (h *hookLog) serve(w http.ResponseWriter, r *http.Request) {
 		h.refused[id] = true
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "refused on purpose, try again", http.StatusServiceUnavailable)
-		return
+		return false
 	}
 	e := h.byID[id]
 	if e == nil {
-		e = &hookEvent{session: p.Data.SessionID, typ: p.Type, happened: happened, first: now}
+		e = &hookEvent{session: session, typ: typ, happened: happened, first: now}
 		h.byID[id] = e
-		if h.bySession[e.session] == nil {
-			h.bySession[e.session] = map[string][]string{}
+		if h.bySession[session] == nil {
+			h.bySession[session] = map[string][]string{}
 		}
-		h.bySession[e.session][e.typ] = append(h.bySession[e.session][e.typ], id)
-	} else if e.session != p.Data.SessionID || e.typ != p.Type {
-		h.conflicts = append(h.conflicts, fmt.Sprintf("webhook-id %s carried %s of %s, then %s of %s", id, e.typ, e.session, p.Type, p.Data.SessionID))
+		h.bySession[session][typ] = append(h.bySession[session][typ], id)
+	} else if e.session != session || e.typ != typ {
+		h.conflicts = append(h.conflicts, fmt.Sprintf("webhook-id %s carried %s of %s, then %s of %s", id, e.typ, e.session, typ, session))
 	}
 	e.accepted++
-	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 func hash(s string) uint32 {
@@ -178,6 +201,7 @@ type hookStats struct {
 	events, sessions, duplicates, refused, unknown int
 	byType                                         map[string]int
 	latencies                                      []time.Duration // event → first accepted arrival
+	lateByType                                     map[string]int  // events later than lateAfter
 	lateAfterWait                                  int             // events still missing when the straggler wait began
 	waited                                         time.Duration
 }
@@ -189,13 +213,16 @@ func (r *report) verifyHooks(h *hookLog, finals map[string]string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := &r.hooks
-	st.byType = map[string]int{}
+	st.byType, st.lateByType = map[string]int{}, map[string]int{}
 	st.refused = len(h.refused)
 	for _, e := range h.byID {
 		st.events++
 		st.byType[e.typ]++
 		st.duplicates += e.accepted - 1
 		st.latencies = append(st.latencies, e.first.Sub(e.happened))
+		if e.first.Sub(e.happened) > lateAfter {
+			st.lateByType[e.typ]++
+		}
 		if _, ok := finals[e.session]; !ok {
 			st.unknown++
 		}

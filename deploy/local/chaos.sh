@@ -8,7 +8,10 @@
 # signed with a secret made fresh for each run; the run fails if a question
 # or an end never arrives, an event arrives under two webhook-ids, or a
 # signature does not verify. One event in CHAOS_WEBHOOK_REFUSE_EVERY is
-# answered 503 on its first attempt, so retries happen under the kills too.
+# answered 503 on its first attempt, so retries happen under the kills too,
+# and every request is held open for up to CHAOS_WEBHOOK_DELAY (recorded on
+# arrival, answered after), so a killed dispatcher dies with deliveries in
+# flight that another one sends again after DISPATCH_ACK_WAIT.
 #
 #   deploy/local/chaos.sh                 a 60 s run (what CI runs)
 #   CHAOS_DURATION=10m deploy/local/chaos.sh
@@ -41,6 +44,7 @@ bash $CLUSTER up
   -kill-every "${CHAOS_KILL_EVERY:-7s}" \
   -webhook-addr "$WEBHOOK_ADDR" \
   -webhook-refuse-every "${CHAOS_WEBHOOK_REFUSE_EVERY:-25}" \
+  -webhook-delay "${CHAOS_WEBHOOK_DELAY:-300ms}" \
   -dispatch-ack-wait "$DISPATCH_ACK_WAIT"
 # A cluster built with -race (make test) fails on any race its processes saw.
 if grep -l "WARNING: DATA RACE" "$FEEDBACKD_CLUSTER_DIR"/*.log 2>/dev/null; then

@@ -1,14 +1,19 @@
 // Command feedbackd-chaos runs a steady load against a feedbackd cluster
 // (deploy/local/cluster.sh) while it SIGKILLs and restarts one edge, one
-// notifier, one expirer and one NATS node at random moments, then checks
-// that nothing was lost:
+// notifier, one expirer, one dispatcher and one NATS node at random moments,
+// then checks that nothing was lost:
 //
 //   - every session ends in exactly one terminal state;
 //   - every accepted answer (a 200 on submit) is readable in the result;
 //   - every session expired at most once (counted on the KV change feed);
 //   - WebSocket clients that reconnected hold the final status;
 //   - MCP clients over both transports completed their calls (retrying after
-//     a dropped connection is allowed).
+//     a dropped connection is allowed);
+//   - the operator-wide webhook, which the tool itself receives on
+//     -webhook-addr (the cluster's NOTIFY_WEBHOOK_URL), got every session's
+//     question and end, each event under one webhook-id however often it was
+//     delivered, every delivery signed with NOTIFY_WEBHOOK_SECRET (read from
+//     the environment, as the cluster reads it).
 //
 // It only ever talks to the addresses it is given (loopback by default) and
 // stops by itself.
@@ -23,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +48,12 @@ type options struct {
 	wsShare    int // one session in wsShare gets a WebSocket watcher
 	mcpWorkers int
 	timeout    int
+
+	webhookAddr   string
+	webhookSecret string
+	refuseEvery   int
+	hookDelay     time.Duration
+	ackWait       time.Duration
 }
 
 func main() {
@@ -57,7 +69,12 @@ func main() {
 	flag.IntVar(&o.wsShare, "ws-every", 3, "watch one session in N over WebSocket")
 	flag.IntVar(&o.mcpWorkers, "mcp-workers", 2, "MCP clients per transport")
 	flag.IntVar(&o.timeout, "session-timeout", 30, "session timeout in seconds (sessions left to expire)")
+	flag.StringVar(&o.webhookAddr, "webhook-addr", "127.0.0.1:8795", "where to receive the cluster's webhook (NOTIFY_WEBHOOK_URL points here)")
+	flag.IntVar(&o.refuseEvery, "webhook-refuse-every", 0, "answer 503 to the first attempt of one webhook event in N, to exercise retries (0: never)")
+	flag.DurationVar(&o.hookDelay, "webhook-delay", 0, "hold each accepted webhook request open for a random time up to this before answering")
+	flag.DurationVar(&o.ackWait, "dispatch-ack-wait", 45*time.Second, "the dispatchers' DISPATCH_ACK_WAIT: how long a delivery held by a killed one waits")
 	flag.Parse()
+	o.webhookSecret = os.Getenv("NOTIFY_WEBHOOK_SECRET")
 	b, err := os.ReadFile(*keyFile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -79,6 +96,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	defer feed.stop()
+	hooks, err := startHookLog(o.webhookAddr, o.webhookSecret, o.refuseEvery, o.hookDelay, log)
+	if err != nil {
+		return err
+	}
+	defer hooks.stop()
 
 	api := newAPI(o.url, o.key)
 	var (
@@ -196,7 +218,34 @@ load:
 		all = append(all, &tracked{id: id, fate: fateMCP})
 	}
 	mcpMu.Unlock()
-	r := verify(ctx, api, all, watchers, feed, mcpStats)
+
+	// Webhook events a killed dispatcher held come back after the job
+	// consumer's ack wait (DISPATCH_ACK_WAIT), or, for a change it had not
+	// yet fanned out, after the feed consumer's 30 s; wait that long, and a
+	// little more, for the stragglers. What is still missing then is lost.
+	finals := make(map[string]string, len(all))
+	for _, t := range all {
+		if terms := feed.terminal(t.id); len(terms) == 1 {
+			finals[t.id] = terms[0]
+		} else {
+			finals[t.id] = ""
+		}
+	}
+	waitFrom := time.Now()
+	lateAfterWait := hooks.missing(finals)
+	last = waitFrom.Add(o.ackWait + 30*time.Second + 15*time.Second)
+	for hooks.missing(finals) > 0 && time.Now().Before(last) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-check.C:
+		}
+	}
+	waited := time.Since(waitFrom)
+	log.Info("webhook deliveries settled", "missing at first", lateAfterWait, "waited", waited.Round(100*time.Millisecond))
+
+	r := verify(ctx, api, all, watchers, feed, mcpStats, hooks)
+	r.hooks.lateAfterWait, r.hooks.waited = lateAfterWait, waited
 	r.kills = kills.list()
 	r.checkKills()
 	r.print(os.Stdout)
@@ -216,21 +265,37 @@ func (k *killLog) list() []string {
 	return append([]string(nil), k.names...)
 }
 
+// killKinds are the kinds of process the killer takes turns at, and
+// replicas how many of each the cluster runs (deploy/local/cluster.sh).
+var (
+	killKinds = []string{"edge", "notifier", "expirer", "dispatcher", "nats"}
+	replicas  = map[string]int{"edge": 2, "notifier": 2, "expirer": 2, "dispatcher": 2, "nats": 3}
+)
+
 // killer SIGKILLs one process of each kind in turn, in random order and at
-// random moments, and starts it again after a while.
+// random moments, and starts it again after a while. The first round is
+// squeezed into the run if need be, so even a short run kills every kind.
 func killer(ctx context.Context, o options, kills *killLog, log *slog.Logger) {
-	kinds := map[string]int{"edge": 2, "notifier": 2, "expirer": 2, "nats": 3}
-	order := []string{"edge", "notifier", "expirer", "nats"}
-	for {
+	order := slices.Clone(killKinds)
+	deadline, _ := ctx.Deadline()
+	for round := 0; ; round++ {
 		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		for _, kind := range order {
+		for i, kind := range order {
 			wait := o.killEvery/2 + rand.N(o.killEvery)
+			if round == 0 && !deadline.IsZero() {
+				// Leave each kind still to come its time down and a restart
+				// (a few seconds: a NATS node catching up is the slowest).
+				left := time.Duration(len(order) - i)
+				if fit := time.Until(deadline)/left - o.down - 3*time.Second; wait > fit {
+					wait = max(fit, 0)
+				}
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(wait):
 			}
-			name := fmt.Sprintf("%s-%d", kind, 1+rand.N(kinds[kind]))
+			name := fmt.Sprintf("%s-%d", kind, 1+rand.N(replicas[kind]))
 			log.Info("SIGKILL", "process", name)
 			if out, err := exec.Command("bash", o.cluster, "kill", name).CombinedOutput(); err != nil {
 				log.Warn("kill failed", "process", name, "err", err, "out", string(out))

@@ -21,22 +21,28 @@ type report struct {
 	wsWatchers    int
 	wsReconnected int
 	mcp           map[string]*mcpStat
+	hooks         hookStats
 	problems      []string
 	failed        map[string]bool // invariant → broken
 }
 
 // The invariants the run checks, each reported as passed or failed.
 const (
-	invTerminal  = "every session ends in exactly one terminal state"
-	invAnswers   = "every accepted answer is readable in the result"
-	invOnce      = "every session finished (and expired) at most once on the feed"
-	invWebSocket = "WebSocket clients hold the final status"
-	invMCPStream = "MCP over Streamable HTTP completed its calls"
-	invMCPSSE    = "MCP over SSE completed its calls"
-	invKills     = "one edge, notifier, expirer and NATS node were killed"
+	invTerminal    = "every session ends in exactly one terminal state"
+	invAnswers     = "every accepted answer is readable in the result"
+	invOnce        = "every session finished (and expired) at most once on the feed"
+	invWebSocket   = "WebSocket clients hold the final status"
+	invMCPStream   = "MCP over Streamable HTTP completed its calls"
+	invMCPSSE      = "MCP over SSE completed its calls"
+	invHookCreated = "every acknowledged session's question reached the webhook"
+	invHookFinal   = "every session's end reached the webhook, matching its status"
+	invHookID      = "every redelivery of an event carried the same webhook-id"
+	invHookSigned  = "every webhook delivery carried a valid signature"
+	invKills       = "one edge, notifier, expirer, dispatcher and NATS node were killed"
 )
 
-var invariants = []string{invTerminal, invAnswers, invOnce, invWebSocket, invMCPStream, invMCPSSE, invKills}
+var invariants = []string{invTerminal, invAnswers, invOnce, invWebSocket, invMCPStream, invMCPSSE,
+	invHookCreated, invHookFinal, invHookID, invHookSigned, invKills}
 
 func (r *report) problem(inv, format string, args ...any) {
 	if r.failed == nil {
@@ -46,7 +52,7 @@ func (r *report) problem(inv, format string, args ...any) {
 	r.problems = append(r.problems, fmt.Sprintf(format, args...))
 }
 
-func verify(ctx context.Context, a *api, all []*tracked, watchers []*wsWatcher, feed *feedLog, mcpStats map[string]*mcpStat) *report {
+func verify(ctx context.Context, a *api, all []*tracked, watchers []*wsWatcher, feed *feedLog, mcpStats map[string]*mcpStat, hooks *hookLog) *report {
 	r := &report{sessions: len(all), byStatus: map[string]int{}, byFate: map[string]int{}, mcp: mcpStats}
 	final := map[string]string{}
 	for _, t := range all {
@@ -130,6 +136,11 @@ func verify(ctx context.Context, a *api, all []*tracked, watchers []*wsWatcher, 
 			r.problem(inv, "MCP over %s: %d calls never completed (last error: %s)", name, s.gaveUp, s.lastErr)
 		}
 	}
+	finals := make(map[string]string, len(all))
+	for _, t := range all {
+		finals[t.id] = final[t.id]
+	}
+	r.verifyHooks(hooks, finals)
 	return r
 }
 
@@ -181,6 +192,20 @@ func (r *report) print(w io.Writer) {
 		s := r.mcp[name]
 		fmt.Fprintf(w, "MCP %-10s completed %d calls, %d after a retry, %d gave up\n", name, s.completed, s.retried, s.gaveUp)
 	}
+	h := r.hooks
+	fmt.Fprintf(w, "webhook events accepted: %d for %d sessions (%s), %d of sessions the load never learnt of\n",
+		h.events, h.sessions, sortedMap(h.byType), h.unknown)
+	fmt.Fprintf(w, "webhook redeliveries: %d duplicates under the same webhook-id; %d events refused once on purpose (503) and retried\n",
+		h.duplicates, h.refused)
+	late := 0
+	for _, n := range h.lateByType {
+		late += n
+	}
+	fmt.Fprintf(w, "webhook event → first arrival: p50 %s, p99 %s, max %s; %d later than %s (%s)\n",
+		percentile(h.latencies, 0.5).Round(time.Millisecond), percentile(h.latencies, 0.99).Round(time.Millisecond),
+		percentile(h.latencies, 1).Round(time.Millisecond), late, lateAfter, sortedMap(h.lateByType))
+	fmt.Fprintf(w, "webhook events still missing when every session had finished: %d (waited %s more for them)\n",
+		h.lateAfterWait, h.waited.Round(100*time.Millisecond))
 	fmt.Fprintf(w, "problems: %d\n", len(r.problems))
 	for i, p := range r.problems {
 		if i == 30 {
@@ -197,7 +222,7 @@ func (r *report) checkKills() {
 	for _, k := range r.kills {
 		kinds[k[:strings.LastIndex(k, "-")]] = true
 	}
-	for _, want := range []string{"edge", "notifier", "expirer", "nats"} {
+	for _, want := range killKinds {
 		if !kinds[want] {
 			r.problem(invKills, "no %s was killed: run longer or kill more often", want)
 		}

@@ -392,6 +392,41 @@ func TestConcurrentChangesAreNeverLost(t *testing.T) {
 	}
 }
 
+// Two dispatchers of 32 workers each record the outcomes of one busy
+// principal on one key: every record must land, not give up after a few
+// collisions (the chaos run logged "still conflicting" at ~15 events/s).
+func TestOutcomesOfOneBusyPrincipalAllLand(t *testing.T) {
+	svc, _ := newService(t, channels.Defaults{}, strict())
+	ctx := context.Background()
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs <- svc.RecordOutcome(ctx, "gina", channels.KindWebhook, channels.Outcome{ID: fmt.Sprintf("msg_%02d", i), State: channels.Delivered, At: time.Now()})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if err != nil {
+			failed++
+			t.Log(err)
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d concurrent outcome records failed", failed, n)
+	}
+	recent, err := svc.Recent(ctx, "gina")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(recent[channels.KindWebhook]); got != channels.RecentOutcomes {
+		t.Fatalf("%d outcomes kept, want the newest %d", got, channels.RecentOutcomes)
+	}
+}
+
 func TestRecentOutcomesKeepTheNewestAndUpdateADeliveryInPlace(t *testing.T) {
 	svc, _ := newService(t, channels.Defaults{}, nil)
 	ctx := context.Background()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -40,8 +41,30 @@ func NewService(store Store, defaults Defaults, check URLChecker, opts ...Option
 // Defaults returns the operator's defaults.
 func (s *Service) Defaults() Defaults { return s.defaults }
 
-// casAttempts bounds the read-modify-write loop of one change.
-const casAttempts = 8
+// casAttempts bounds the read-modify-write loop of one change. Between
+// attempts a writer that lost backs off for a random time that doubles
+// each round (up to casMaxBackoff), so that writers of one key (the
+// dispatchers' workers recording a busy principal's outcomes) stop
+// colliding instead of retrying in step: about 0.8 s of backoff in all at
+// the most.
+const (
+	casAttempts   = 16
+	casMaxBackoff = 64 * time.Millisecond
+)
+
+// backOff waits before attempt (from 1) of a compare-and-swap that lost,
+// or returns ctx's error.
+func backOff(ctx context.Context, attempt int) error {
+	limit := min(time.Millisecond<<min(attempt, 16), casMaxBackoff)
+	t := time.NewTimer(rand.N(limit) + time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // Settings returns the owner's stored settings, secrets included, or empty
 // settings (Revision 0) when it has none.
@@ -137,7 +160,12 @@ func (s *Service) removePush(ctx context.Context, owner, id string) (removed boo
 // reading again when another writer got there first. edit returning nil
 // settings means nothing to change.
 func (s *Service) change(ctx context.Context, owner string, edit func(*Settings) (*Settings, error)) (*Settings, error) {
-	for range casAttempts {
+	for attempt := range casAttempts {
+		if attempt > 0 {
+			if err := backOff(ctx, attempt); err != nil {
+				return nil, sessions.Unavailable("write channel settings", err)
+			}
+		}
 		prev, err := s.Settings(ctx, owner)
 		if err != nil {
 			return nil, err
@@ -231,7 +259,12 @@ func (s *Service) Destination(ctx context.Context, owner string, kind Kind, id s
 // earlier outcome of the same delivery, and keeps the newest
 // RecentOutcomes.
 func (s *Service) RecordOutcome(ctx context.Context, owner string, kind Kind, o Outcome) error {
-	for range casAttempts {
+	for attempt := range casAttempts {
+		if attempt > 0 {
+			if err := backOff(ctx, attempt); err != nil {
+				return fmt.Errorf("write delivery outcomes: %w", err)
+			}
+		}
 		items, rev, err := s.store.Outcomes(ctx, owner, kind)
 		if err != nil {
 			return fmt.Errorf("read delivery outcomes: %w", err)

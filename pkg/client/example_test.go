@@ -354,16 +354,26 @@ func ExampleClient_Watch() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	var asked string
 	for ev, err := range c.Watch(ctx) {
 		if err != nil {
 			log.Fatal(err)
 		}
-		switch ev.Type {
-		case client.EventConnected:
+		if ev.Type == client.EventConnected {
 			// Following every session of ours from here on: ask one.
-			if _, err := c.Create(ctx, client.Question{Message: "Watched question"}); err != nil {
+			created, err := c.Create(ctx, client.Question{Message: "Watched question"})
+			if err != nil {
 				log.Fatal(err)
 			}
+			asked = created.SessionID
+			continue
+		}
+		// The stream carries every session of ours, including news of
+		// others that happened just before it connected.
+		if ev.SessionID != asked {
+			continue
+		}
+		switch ev.Type {
 		case client.EventCreated:
 			fmt.Println(ev.Type, ev.Message)
 			go personAnswers(ev.SessionID, client.Answer{FreeText: "seen"})

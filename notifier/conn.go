@@ -270,6 +270,12 @@ func (c *client) catchUp(watermark uint64) error {
 		batch := c.backlog
 		c.backlog = nil
 		if len(batch) == 0 && !first {
+			// What catch-up sent is the floor of live delivery too: the
+			// feed's copy of a version this process wrote, and already
+			// sent from the write, must not go out again.
+			if c.sessionID != "" {
+				c.floor = max(c.floor, sent[c.sessionID])
+			}
 			c.state = stateLive
 			c.mu.Unlock()
 			return nil

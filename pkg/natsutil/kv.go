@@ -14,11 +14,13 @@ import (
 const attemptTimeout = 5 * time.Second
 
 // EnsureKeyValue returns the bucket cfg describes, creating it if it does
-// not exist and updating it if its history, replicas, storage, marker TTL or
-// description differ.
+// not exist and updating it if its history, replicas, storage, marker TTL,
+// TTL, largest value or description differ.
 //
 // It is what CreateOrUpdateKeyValue should be for replicas that start
-// together. On a nats-server 2.15.2 cluster, a request about a replicated
+// together: an unchanged bucket is not rewritten (a rewrite races, in
+// nats-server 2.15.2, with another replica creating a consumer on the
+// stream). On a nats-server 2.15.2 cluster, a request about a replicated
 // stream that another member is creating at that moment (STREAM.INFO, and
 // the update CreateOrUpdateKeyValue starts with) can go unanswered and wait
 // out its context, though the bucket is created; and right after a create
@@ -63,8 +65,13 @@ func ensureKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.K
 	}
 	have := s.CachedInfo().Config
 	replicas, history := max(cfg.Replicas, 1), max(int64(cfg.History), 1)
+	maxValue := cfg.MaxValueSize
+	if maxValue == 0 {
+		maxValue = -1 // unlimited, as the server stores it
+	}
 	if have.Replicas == replicas && have.MaxMsgsPerSubject == history && have.Storage == cfg.Storage &&
-		have.SubjectDeleteMarkerTTL == cfg.LimitMarkerTTL && have.Description == cfg.Description {
+		have.SubjectDeleteMarkerTTL == cfg.LimitMarkerTTL && have.Description == cfg.Description &&
+		have.MaxAge == cfg.TTL && have.MaxMsgSize == maxValue {
 		return kv, nil
 	}
 	return js.UpdateKeyValue(ctx, cfg)

@@ -28,7 +28,7 @@ func SharedSecret(ctx context.Context, js jetstream.JetStream, name string, repl
 // with generate if it does not exist, as SharedSecret does: every replica
 // gets the bytes the first one stored, such as the cluster's VAPID key.
 func SharedValue(ctx context.Context, js jetstream.JetStream, name string, replicas int, generate func() ([]byte, error)) ([]byte, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      ConfigBucket,
 		Description: "feedbackd cluster-wide settings",
 		History:     1,

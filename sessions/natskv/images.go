@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -94,7 +95,7 @@ func OpenImages(ctx context.Context, js jetstream.JetStream, o ImageOptions) (*I
 	if err != nil {
 		return nil, fmt.Errorf("create or update object store %q: %w", o.Bucket, err)
 	}
-	index, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	index, err := natsutil.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      o.Bucket + "_index",
 		Description: "feedbackd: which images each session has in " + o.Bucket,
 		History:     1,
@@ -103,7 +104,7 @@ func OpenImages(ctx context.Context, js jetstream.JetStream, o ImageOptions) (*I
 		Replicas:    o.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create or update bucket %q: %w", o.Bucket+"_index", err)
+		return nil, err
 	}
 	return &Images{obs: obs, index: index, bucket: o.Bucket, replicated: o.Replicas > 1, readTimeout: o.ReadTimeout}, nil
 }

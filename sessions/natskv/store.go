@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -93,37 +94,11 @@ var _ sessions.Store = (*Store)(nil)
 // Open creates the bucket, or updates its configuration, and returns a Store.
 func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error) {
 	want := bucketConfig(&o, DefaultBucket, "feedbackd sessions; the stream is the change feed", 256*1024)
-	kv, err := openBucket(ctx, js, want)
+	kv, err := natsutil.EnsureKeyValue(ctx, js, want)
 	if err != nil {
-		return nil, fmt.Errorf("create or update bucket %q: %w", o.Bucket, err)
-	}
-	return &Store{newBucket(js, kv, o)}, nil
-}
-
-// openBucket returns the bucket, creating or updating it only when its
-// configuration differs from want: every replica opens the bucket at start,
-// and one that rewrote an unchanged configuration would race (in
-// nats-server 2.15.2, which reads a stream's configuration without its lock)
-// with another replica creating a consumer on the stream.
-func openBucket(ctx context.Context, js jetstream.JetStream, want jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, want.Bucket)
-	if err == nil {
-		st, err := kv.Status(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
-			have := bs.StreamInfo().Config
-			if have.Description == want.Description && have.MaxMsgsPerSubject == int64(want.History) &&
-				have.Storage == want.Storage && have.Replicas == want.Replicas &&
-				have.SubjectDeleteMarkerTTL == want.LimitMarkerTTL && have.MaxMsgSize == want.MaxValueSize {
-				return kv, nil
-			}
-		}
-	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, err
 	}
-	return js.CreateOrUpdateKeyValue(ctx, want)
+	return &Store{newBucket(js, kv, o)}, nil
 }
 
 // KV returns the underlying bucket.

@@ -9,50 +9,50 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// connTracker knows the connections the HTTP server is serving and in what
-// state, so that a shutdown whose grace period runs out can say what was
-// still open and close it (as net/http's Server.Close does after
-// Shutdown), instead of leaving the process waiting on a client.
+// connTracker knows the connections the HTTP server is serving, so that a
+// shutdown whose grace period runs out can close what is still open (as
+// net/http's Server.Close does after Shutdown), instead of leaving the
+// process waiting on a client. Only a connection's start and end take its
+// lock: the states a request moves it through cost nothing.
 type connTracker struct {
 	mu    sync.Mutex
-	conns map[net.Conn]fasthttp.ConnState
+	conns map[net.Conn]struct{}
 }
 
 func newConnTracker() *connTracker {
-	return &connTracker{conns: make(map[net.Conn]fasthttp.ConnState)}
+	return &connTracker{conns: make(map[net.Conn]struct{})}
 }
 
 // track is the server's ConnState hook. A hijacked connection (a
 // WebSocket) leaves the HTTP server's hands: its owner closes it.
 func (t *connTracker) track(c net.Conn, st fasthttp.ConnState) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	switch st {
+	case fasthttp.StateNew:
+		t.mu.Lock()
+		t.conns[c] = struct{}{}
+		t.mu.Unlock()
 	case fasthttp.StateClosed, fasthttp.StateHijacked:
+		t.mu.Lock()
 		delete(t.conns, c)
-	default:
-		t.conns[c] = st
+		t.mu.Unlock()
 	}
 }
 
-// closeAll closes every connection still tracked and returns how many were
-// in each state.
-func (t *connTracker) closeAll() map[string]int {
+// closeAll closes every connection still tracked and returns how many.
+func (t *connTracker) closeAll() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	states := make(map[string]int)
-	for c, st := range t.conns {
-		states[st.String()]++
+	for c := range t.conns {
 		_ = c.Close()
 	}
-	return states
+	return len(t.conns)
 }
 
 // forceClose ends a shutdown whose grace period ran out: it closes what is
 // still open and waits a moment for the server's workers to notice.
 func (s *Server) forceClose() error {
-	states := s.conns.closeAll()
-	s.log.Warn("HTTP shutdown: connections still open when the grace period ended; closed them", "states", states)
+	n := s.conns.closeAll()
+	s.log.Warn("HTTP shutdown: connections still open when the grace period ended; closed them", "connections", n)
 	srv := s.app.Server()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()

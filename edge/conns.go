@@ -58,13 +58,9 @@ func (s *Server) forceClose() error {
 	defer tick.Stop()
 	for deadline := time.Now().Add(2 * time.Second); srv.GetOpenConnectionsCount() > 0; {
 		if time.Now().After(deadline) {
-			return errStuckConns(srv.GetOpenConnectionsCount())
+			return fmt.Errorf("%d connections did not close", srv.GetOpenConnectionsCount())
 		}
 		<-tick.C
 	}
 	return nil
-}
-
-func errStuckConns(n int32) error {
-	return fmt.Errorf("%d connections did not close", n)
 }

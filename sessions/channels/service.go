@@ -55,7 +55,7 @@ const (
 // backOff waits before attempt (from 1) of a compare-and-swap that lost,
 // or returns ctx's error.
 func backOff(ctx context.Context, attempt int) error {
-	limit := min(time.Millisecond<<min(attempt, 16), casMaxBackoff)
+	limit := min(time.Millisecond<<attempt, casMaxBackoff) // attempt < casAttempts: no overflow
 	t := time.NewTimer(rand.N(limit) + time.Millisecond)
 	defer t.Stop()
 	select {

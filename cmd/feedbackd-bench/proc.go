@@ -217,29 +217,13 @@ func startServe(ctx context.Context, o serveOptions) (*child, error) {
 
 // waitServing polls an authenticated API route every millisecond until it
 // answers 200, and notes when it did.
-func (c *child) waitServing(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	var last error
-	for time.Now().Before(deadline) {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+func (c *child) waitServing(ctx context.Context, limit time.Duration) (err error) {
+	c.serving, err = c.poll(ctx, limit, "serving", func() (*http.Response, error) {
 		req, _ := http.NewRequestWithContext(ctx, "GET", c.url+"/api/feedback?limit=1", nil)
 		req.Header.Set("X-API-Key", c.key)
-		res, err := healthClient.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				c.serving = time.Now()
-				return nil
-			}
-			err = fmt.Errorf("GET /api/feedback: HTTP %d", res.StatusCode)
-		}
-		last = err
-		time.Sleep(time.Millisecond)
-	}
-	return fmt.Errorf("%s not serving within %s: %v", c.name, limit, last)
+		return healthClient.Do(req)
+	})
+	return err
 }
 
 // startFloor starts the floor server (this binary, `feedbackd-bench floor`)
@@ -287,31 +271,39 @@ var healthClient = &http.Client{Timeout: time.Second, Transport: &http.Transport
 
 // waitHealthy polls /health every millisecond until it answers 200, and
 // notes when it did.
-func (c *child) waitHealthy(ctx context.Context, limit time.Duration) error {
+func (c *child) waitHealthy(ctx context.Context, limit time.Duration) (err error) {
+	c.ready, err = c.poll(ctx, limit, "healthy", func() (*http.Response, error) {
+		return healthClient.Get(c.url + "/health")
+	})
+	return err
+}
+
+// poll sends get every millisecond until it answers 200, c exits, ctx ends
+// or limit passes, and returns when it answered.
+func (c *child) poll(ctx context.Context, limit time.Duration, what string, get func() (*http.Response, error)) (time.Time, error) {
 	deadline := time.Now().Add(limit)
 	var last error
 	for time.Now().Before(deadline) {
 		select {
 		case <-c.exited:
-			return fmt.Errorf("%s exited before it was healthy: %v", c.name, c.waitErr)
+			return time.Time{}, fmt.Errorf("%s exited before it was %s: %v", c.name, what, c.waitErr)
 		case <-ctx.Done():
-			return ctx.Err()
+			return time.Time{}, ctx.Err()
 		default:
 		}
-		res, err := healthClient.Get(c.url + "/health")
+		res, err := get()
 		if err == nil {
 			_, _ = io.Copy(io.Discard, res.Body)
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				c.ready = time.Now()
-				return nil
+				return time.Now(), nil
 			}
-			err = fmt.Errorf("/health: HTTP %d", res.StatusCode)
+			err = fmt.Errorf("%s: HTTP %d", res.Request.URL.Path, res.StatusCode)
 		}
 		last = err
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // the polling interval, the resolution of the time measured
 	}
-	return fmt.Errorf("%s not healthy within %s: %v", c.name, limit, last)
+	return time.Time{}, fmt.Errorf("%s not %s within %s: %v", c.name, what, limit, last)
 }
 
 // stop ends the child (SIGTERM, then SIGKILL after 15 s) and removes its

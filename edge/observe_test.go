@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -266,17 +265,6 @@ func TestMetricsEndpointHasNoCORSAndCanBeTurnedOff(t *testing.T) {
 	if r := do(t, "GET", off.m.OpsURL()+"/metrics", "", "", nil); r.Status != 200 || !bytes.Contains(r.Raw, []byte("feedbackd_http_requests_total")) {
 		t.Fatalf("/metrics on METRICS_ADDR: %d", r.Status)
 	}
-}
-
-// freePort returns a 127.0.0.1 port nothing listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func TestReadyFollowsNATSAwayAndBack(t *testing.T) {

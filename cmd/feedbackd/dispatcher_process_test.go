@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,30 +30,20 @@ type dispatcherProc struct {
 	t    *testing.T
 	name string
 	cmd  *exec.Cmd
-	ops  string
+	ops  string // the operations API's URL, once it listens
 	logs *syncbuf.Buffer
 	done chan struct{}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // startDispatcher starts a dispatcher process with env and waits until it
 // is ready. It is stopped (SIGTERM) when the test ends, unless killed.
 func startDispatcher(t *testing.T, name string, env ...string) *dispatcherProc {
 	t.Helper()
-	p := &dispatcherProc{t: t, name: name, ops: freePort(t), logs: &syncbuf.Buffer{}, done: make(chan struct{})}
+	p := &dispatcherProc{t: t, name: name, logs: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), "dispatcher")
 	p.cmd.Dir = t.TempDir() // no .env of the developer's
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATA_DIR=" + t.TempDir(), "DISPATCHER_ADDR=" + p.ops,
-		"LOG_LEVEL=debug"}, env...)
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATA_DIR=" + t.TempDir(), "DISPATCHER_ADDR=127.0.0.1:0",
+		"LOG_LEVEL=debug", "LOG_FORMAT=json"}, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -79,7 +68,10 @@ func startDispatcher(t *testing.T, name string, env ...string) *dispatcherProc {
 			t.Fatalf("%s exited: %s", name, p.logs.String())
 		default:
 		}
-		res, err := http.Get("http://" + p.ops + "/ready")
+		if p.ops = logged(p.logs.String(), "serving /health, /ready and /metrics"); p.ops == "" {
+			return fmt.Errorf("%s: no operations address yet", name)
+		}
+		res, err := http.Get(p.ops + "/ready")
 		if err != nil {
 			return err
 		}

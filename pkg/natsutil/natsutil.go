@@ -90,18 +90,38 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configure embedded NATS: %w", err)
 	}
+	// The server reports a listener it cannot open (a port in use) or a
+	// JetStream it cannot start only through its logger's Fatalf, and then
+	// never becomes ready; catch it so the start fails at once and says why.
+	logger := &fatalCatcher{fatal: make(chan string, 1)}
 	if cfg.Log != nil {
-		srv.SetLoggerV2(&slogAdapter{log: cfg.Log}, false, false, false)
+		logger.next = &slogAdapter{log: cfg.Log}
 	}
+	srv.SetLoggerV2(logger, false, false, false)
 	srv.Start()
 	// A clustered server is ready for connections only once it has routes;
 	// allow a member to wait for its peers.
-	if !srv.ReadyForConnections(2 * time.Minute) {
-		srv.Shutdown()
-		return nil, errors.New("embedded NATS did not become ready in 2m")
+	deadline := time.Now().Add(embeddedReadyTimeout)
+	for !srv.ReadyForConnections(100 * time.Millisecond) {
+		select {
+		case msg := <-logger.fatal:
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, fmt.Errorf("start embedded NATS: %s", msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+			return nil, fmt.Errorf("embedded NATS did not become ready in %s", embeddedReadyTimeout)
+		}
 	}
 	return srv, nil
 }
+
+// embeddedReadyTimeout bounds how long a server may take to open its
+// listeners.
+const embeddedReadyTimeout = 2 * time.Minute
 
 func splitHostPort(addr string) (string, int, error) {
 	host, port, err := net.SplitHostPort(addr)
@@ -223,6 +243,49 @@ func (a *slogAdapter) Fatalf(format string, v ...any)  { a.log.Error(trim(format
 func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Error(trim(format, v...)) }
 func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(trim(format, v...)) }
 func (a *slogAdapter) Tracef(format string, v ...any)  {}
+
+// fatalCatcher passes the server's log lines on to next (when set) and keeps
+// the first fatal one for StartEmbedded.
+type fatalCatcher struct {
+	next  server.Logger
+	fatal chan string
+}
+
+func (c *fatalCatcher) Fatalf(format string, v ...any) {
+	select {
+	case c.fatal <- trim(format, v...):
+	default:
+	}
+	if c.next != nil {
+		c.next.Fatalf(format, v...)
+	}
+}
+
+func (c *fatalCatcher) Noticef(format string, v ...any) {
+	if c.next != nil {
+		c.next.Noticef(format, v...)
+	}
+}
+
+func (c *fatalCatcher) Warnf(format string, v ...any) {
+	if c.next != nil {
+		c.next.Warnf(format, v...)
+	}
+}
+
+func (c *fatalCatcher) Errorf(format string, v ...any) {
+	if c.next != nil {
+		c.next.Errorf(format, v...)
+	}
+}
+
+func (c *fatalCatcher) Debugf(format string, v ...any) {
+	if c.next != nil {
+		c.next.Debugf(format, v...)
+	}
+}
+
+func (c *fatalCatcher) Tracef(format string, v ...any) {}
 
 func trim(format string, v ...any) string { return strings.TrimSpace(fmt.Sprintf(format, v...)) }
 

@@ -1,8 +1,10 @@
 package natstest
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"testing"
 
 	"github.com/feedbackd/feedbackd/pkg/natsutil"
@@ -13,6 +15,28 @@ import (
 // Each Server's NC is connected to that server only.
 func StartCluster(tb testing.TB, n int) []*Server {
 	tb.Helper()
+	// The route ports are chosen free and then bound by the servers; another
+	// test may take one in between. That member then fails at once, and the
+	// cluster starts again on new ports.
+	var err error
+	for range 3 {
+		var servers []*Server
+		if servers, err = startCluster(tb, n); err == nil {
+			for _, s := range servers {
+				s.NC, s.JS = s.Connect(tb)
+				tb.Cleanup(s.Stop)
+			}
+			return servers
+		}
+		tb.Logf("start cluster: %v; again on other ports", err)
+	}
+	tb.Fatalf("start cluster: %v", err)
+	return nil
+}
+
+// startCluster starts the members on fresh route ports; if one fails it
+// stops the others.
+func startCluster(tb testing.TB, n int) ([]*Server, error) {
 	ports := make([]int, n)
 	for i := range ports {
 		ports[i] = freePort(tb)
@@ -22,9 +46,10 @@ func StartCluster(tb testing.TB, n int) []*Server {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 	}
 	servers := make([]*Server, n)
-	started := make(chan error, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
 	for i := range servers {
-		go func() {
+		wg.Go(func() {
 			srv, err := natsutil.StartEmbedded(natsutil.EmbeddedConfig{
 				StoreDir:      tb.TempDir(),
 				Listen:        "127.0.0.1:0",
@@ -33,22 +58,23 @@ func StartCluster(tb testing.TB, n int) []*Server {
 				ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
 				Routes:        routes,
 			})
-			if err == nil {
-				servers[i] = &Server{Server: srv}
+			if err != nil {
+				errs[i] = fmt.Errorf("member n%d: %w", i+1, err)
+				return
 			}
-			started <- err
-		}()
+			servers[i] = &Server{Server: srv}
+		})
 	}
-	for range servers {
-		if err := <-started; err != nil {
-			tb.Fatalf("start cluster member: %v", err)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, s := range servers {
+			if s != nil {
+				s.Stop()
+			}
 		}
+		return nil, err
 	}
-	for _, s := range servers {
-		s.NC, s.JS = s.Connect(tb)
-		tb.Cleanup(s.Stop)
-	}
-	return servers
+	return servers, nil
 }
 
 func freePort(tb testing.TB) int {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/feedbackd/feedbackd/pkg/timeleft"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
 
@@ -119,7 +120,7 @@ func ntfyMessage(n *Notification, topic string, now time.Time) NtfyMessage {
 			b.WriteString(o)
 		}
 	}
-	b.WriteString("\n⏳ " + timeLeft(s.ExpiresAt, now))
+	b.WriteString("\n⏳ " + timeleft.Until(s.ExpiresAt, now))
 	// One button per answer that needs nothing typed: the options of a
 	// question, or approve and deny.
 	type answer struct{ label, body string }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/feedbackd/feedbackd/pkg/timeleft"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
 
@@ -94,7 +95,7 @@ func slackMessage(n *Notification, now time.Time) SlackMessage {
 			},
 		}
 	}
-	left := timeLeft(s.ExpiresAt, now)
+	left := timeleft.Until(s.ExpiresAt, now)
 	blocks := []SlackBlock{
 		{Type: "header", Text: &SlackText{Type: "plain_text", Text: title, Emoji: true}},
 		{Type: "section", Text: mrkdwn(cut(slackEscape(bodyText(s)), slackSectionMax))},

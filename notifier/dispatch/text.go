@@ -1,9 +1,7 @@
 package dispatch
 
 import (
-	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/feedbackd/feedbackd/sessions"
@@ -61,24 +59,6 @@ func cut(s string, max int) string {
 	}
 	r := []rune(s)
 	return strings.TrimSpace(string(r[:max-1])) + "…"
-}
-
-// timeLeft says how long the question stays open, coarsely.
-func timeLeft(expires, now time.Time) string {
-	d := expires.Sub(now)
-	switch {
-	case d <= 0:
-		return "no time left"
-	case d < time.Minute:
-		return fmt.Sprintf("%d s left", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d min left", int(d.Round(time.Minute).Minutes()))
-	}
-	h := int(d.Hours())
-	if m := int(d.Minutes()) % 60; m != 0 {
-		return fmt.Sprintf("%d h %d min left", h, m)
-	}
-	return fmt.Sprintf("%d h left", h)
 }
 
 // ending says how a session ended.

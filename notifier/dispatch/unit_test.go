@@ -69,15 +69,6 @@ func TestReadSnippetIsShortAndPrintable(t *testing.T) {
 }
 
 func TestTextHelpers(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	for d, want := range map[time.Duration]string{
-		-time.Second: "no time left", 45 * time.Second: "45 s left", 10 * time.Minute: "10 min left",
-		89 * time.Second: "1 min left", time.Hour: "1 h left", 90 * time.Minute: "1 h 30 min left",
-	} {
-		if got := timeLeft(now.Add(d), now); got != want {
-			t.Errorf("timeLeft(%s) = %q, want %q", d, got, want)
-		}
-	}
 	s := &sessions.Session{Message: "\n  \n  First line  \nsecond"}
 	if got := headline(s, 150); got != "First line" {
 		t.Errorf("headline %q", got)

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/feedbackd/feedbackd/pkg/timeleft"
 )
 
 // MaxText is Telegram's limit on a message's text after entity parsing, in
@@ -104,7 +106,7 @@ func (q *Question) render(now time.Time) (string, *InlineKeyboardMarkup, error) 
 	if h := strings.TrimSpace(clean(q.Hint)); h != "" {
 		hint = truncateRunes(h, maxTitle)
 	}
-	tail := []segment{{text: "\n\n⏳ " + timeLeft(q.ExpiresAt.Sub(now)) + "\n" + hint}}
+	tail := []segment{{text: "\n\n⏳ " + timeleft.Until(q.ExpiresAt, now) + "\n" + hint}}
 	if q.URL != "" {
 		// The link goes in as text, not as <a href>: Telegram makes it
 		// clickable itself, and it stays visible on hosts a button refuses.
@@ -239,26 +241,6 @@ func ButtonURLAllowed(u string) bool {
 	}
 	h := p.Hostname()
 	return strings.Contains(strings.Trim(h, "."), ".")
-}
-
-// timeLeft says how long until a deadline, for people.
-func timeLeft(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "No time left"
-	case d < time.Minute:
-		return "Less than a minute left"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min left", int(d/time.Minute))
-	case d < 48*time.Hour:
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 {
-			return fmt.Sprintf("%d h left", h)
-		}
-		return fmt.Sprintf("%d h %d min left", h, m)
-	default:
-		return fmt.Sprintf("%d days left", int(d/(24*time.Hour)))
-	}
 }
 
 // escapeHTML escapes the four characters Telegram's HTML parse mode treats

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/feedbackd/feedbackd/pkg/timeleft"
 )
 
 // MaxPayload is the most bytes of payload Send takes: a push service takes
@@ -66,7 +68,7 @@ func QuestionMessage(q Question, now time.Time) Message {
 		title = "An agent is asking you"
 	}
 	first, _, _ := strings.Cut(strings.TrimSpace(q.Message), "\n")
-	body := strings.TrimSpace(first) + "\n⏳ " + timeLeft(q.ExpiresAt.Sub(now))
+	body := strings.TrimSpace(first) + "\n⏳ " + timeleft.Until(q.ExpiresAt, now)
 	exp := q.ExpiresAt.UTC()
 	return Message{
 		Type: TypeQuestion, SessionID: q.SessionID, Tag: tag(q.SessionID),
@@ -210,24 +212,4 @@ func DecodeMessage(b []byte) (Message, error) {
 		return Message{}, err
 	}
 	return m, nil
-}
-
-// timeLeft says how long until a deadline, for people.
-func timeLeft(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "No time left"
-	case d < time.Minute:
-		return "Less than a minute left"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min left", int(d/time.Minute))
-	case d < 48*time.Hour:
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 {
-			return fmt.Sprintf("%d h left", h)
-		}
-		return fmt.Sprintf("%d h %d min left", h, m)
-	default:
-		return fmt.Sprintf("%d days left", int(d/(24*time.Hour)))
-	}
 }

@@ -85,7 +85,7 @@ func TestSendRoundTripsThroughThePushServiceAndTheBrowsersDecryption(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Body != "Ship it to production?\n⏳ 10 min left" || back.Title != "Deploy?" || back.Tag != "feedbackd-"+msg.SessionID || back.URL != msg.URL {
+	if back.Body != "Ship it to production?\n⏳ 11 min left" || back.Title != "Deploy?" || back.Tag != "feedbackd-"+msg.SessionID || back.URL != msg.URL {
 		t.Fatalf("the service worker would read %+v", back)
 	}
 

@@ -90,7 +90,10 @@ func mcpWorker(ctx context.Context, o options, transport string, st *mcpStat, lo
 	call := func(name string, args map[string]any) (*mcp.CallToolResult, error) {
 		var lastErr error
 		for attempt := range 20 {
-			if ctx.Err() != nil && attempt > 0 {
+			// Once the load is over, a call still failing gets a few more
+			// tries, as an agent's would, but the run does not wait on it
+			// for long.
+			if ctx.Err() != nil && attempt >= 5 {
 				break
 			}
 			if sess == nil {

@@ -4,10 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// leaderGetTimeout bounds one read from the stream leader. A read takes
+// well under a millisecond and a leader election answers at once with an
+// error, so only a lost request waits this long.
+const leaderGetTimeout = 2 * time.Second
 
 // leaderGet reads the latest message of subject from the stream leader
 // (the STREAM.MSG.GET API) instead of a direct get. A direct get may be
@@ -15,6 +21,12 @@ import (
 // another edge just made: in a replicated bucket that turns a session created
 // a millisecond ago into a 404, and an answered one back into pending.
 func leaderGet(ctx context.Context, nc *nats.Conn, stream, subject string) (data []byte, seq uint64, deleted bool, err error) {
+	// The caller's context may have no deadline (an HTTP request's), and a
+	// request sent on a connection that dies before the reply (a NATS node
+	// killed) gets no answer at all: bound each read, so that the service
+	// sends it again (sessions.WithStorageRetry) instead of waiting for ever.
+	ctx, cancel := context.WithTimeout(ctx, leaderGetTimeout)
+	defer cancel()
 	req, _ := json.Marshal(struct {
 		LastBySubject string `json:"last_by_subj"`
 	}{subject})

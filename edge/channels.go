@@ -104,22 +104,23 @@ type unsubscribeData struct {
 	Removed bool   `json:"removed"`
 }
 
-// channelRoutes registers the settings API under /api, when the edge has
-// one.
-func (s *Server) channelRoutes(api fiber.Router) {
+// channelRoutes registers the settings API on r, when the edge has one,
+// behind require, which puts the principal where the handlers find it: under
+// /api with requireAuth, under the inbox's own routes with requireInbox.
+func (s *Server) channelRoutes(r fiber.Router, require fiber.Handler) {
 	if s.cfg.Channels == nil {
 		return
 	}
-	api.Get("/channels", s.requireAuth, s.handleGetChannels)
-	api.Put("/channels", s.requireAuth, s.handlePutChannels)
-	api.All("/channels", methodNotAllowed("GET, HEAD, PUT"))
-	api.Post("/channels/test", s.requireAuth, s.handleTestChannel)
-	api.All("/channels/test", methodNotAllowed("POST"))
-	api.Post("/push/subscriptions", s.requireAuth, s.handleSubscribe)
-	api.Delete("/push/subscriptions", s.requireAuth, s.handleUnsubscribe)
-	api.All("/push/subscriptions", methodNotAllowed("DELETE, POST"))
-	api.Get("/push/vapid-public-key", s.requireAuth, s.handleVAPIDKey)
-	api.All("/push/vapid-public-key", methodNotAllowed("GET, HEAD"))
+	r.Get("/channels", require, s.handleGetChannels)
+	r.Put("/channels", require, s.handlePutChannels)
+	r.All("/channels", methodNotAllowed("GET, HEAD, PUT"))
+	r.Post("/channels/test", require, s.handleTestChannel)
+	r.All("/channels/test", methodNotAllowed("POST"))
+	r.Post("/push/subscriptions", require, s.handleSubscribe)
+	r.Delete("/push/subscriptions", require, s.handleUnsubscribe)
+	r.All("/push/subscriptions", methodNotAllowed("DELETE, POST"))
+	r.Get("/push/vapid-public-key", require, s.handleVAPIDKey)
+	r.All("/push/vapid-public-key", methodNotAllowed("GET, HEAD"))
 }
 
 // jsonBody checks that the request carries JSON and returns its body.

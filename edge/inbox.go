@@ -107,19 +107,8 @@ func (s *Server) inboxRoutes() {
 	ib.All("/links", methodNotAllowed("GET, HEAD"))
 	ib.Delete("/links/:id", s.requireInbox, s.handleRevokeLink)
 	ib.All("/links/:id", methodNotAllowed("DELETE"))
-	if s.cfg.Channels != nil {
-		// The settings API itself, with the cookie's principal.
-		ib.Get("/channels", s.requireInbox, s.handleGetChannels)
-		ib.Put("/channels", s.requireInbox, s.handlePutChannels)
-		ib.All("/channels", methodNotAllowed("GET, HEAD, PUT"))
-		ib.Post("/channels/test", s.requireInbox, s.handleTestChannel)
-		ib.All("/channels/test", methodNotAllowed("POST"))
-		ib.Post("/push/subscriptions", s.requireInbox, s.handleSubscribe)
-		ib.Delete("/push/subscriptions", s.requireInbox, s.handleUnsubscribe)
-		ib.All("/push/subscriptions", methodNotAllowed("DELETE, POST"))
-		ib.Get("/push/vapid-public-key", s.requireInbox, s.handleVAPIDKey)
-		ib.All("/push/vapid-public-key", methodNotAllowed("GET, HEAD"))
-	}
+	// The settings API itself, with the cookie's principal.
+	s.channelRoutes(ib, s.requireInbox)
 	ib.Use(func(c *fiber.Ctx) error { return fiber.NewError(fiber.StatusNotFound) })
 }
 

@@ -236,7 +236,7 @@ func (s *Server) routes() {
 	api.All("/feedback/:id/cancel", methodNotAllowed("POST"))
 	api.Get("/feedback/:id/images/:imageId", s.requireAuth, s.handleOwnerImage)
 	api.All("/feedback/:id/images/:imageId", methodNotAllowed("GET, HEAD"))
-	s.channelRoutes(api)
+	s.channelRoutes(api, s.requireAuth)
 	s.inboxLinkRoutes(api)
 	api.Use(func(c *fiber.Ctx) error {
 		return fiber.NewError(fiber.StatusNotFound)

@@ -341,21 +341,24 @@ func (s *Server) inboxCookieName(c *fiber.Ctx) string {
 }
 
 func (s *Server) setInboxCookie(c *fiber.Ctx, value string, expires time.Time) {
+	s.writeInboxCookie(c, value, expires, int(time.Until(expires)/time.Second))
+}
+
+func (s *Server) clearInboxCookie(c *fiber.Ctx) {
+	s.writeInboxCookie(c, "", time.Unix(0, 0), -1)
+}
+
+// writeInboxCookie sets the inbox's cookie with the attributes that must
+// be the same whether it is set or cleared, or the browser keeps the old
+// one.
+func (s *Server) writeInboxCookie(c *fiber.Ctx, value string, expires time.Time, maxAge int) {
 	secure := s.secureRequest(c)
 	name := inboxCookiePlain
 	if secure {
 		name = inboxCookieSecure
 	}
 	c.Cookie(&fiber.Cookie{
-		Name: name, Value: value, Path: "/", Expires: expires, MaxAge: int(time.Until(expires) / time.Second),
-		Secure: secure, HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
-	})
-}
-
-func (s *Server) clearInboxCookie(c *fiber.Ctx) {
-	secure := s.secureRequest(c)
-	c.Cookie(&fiber.Cookie{
-		Name: s.inboxCookieName(c), Value: "", Path: "/", Expires: time.Unix(0, 0), MaxAge: -1,
+		Name: name, Value: value, Path: "/", Expires: expires, MaxAge: maxAge,
 		Secure: secure, HTTPOnly: true, SameSite: fiber.CookieSameSiteStrictMode,
 	})
 }
@@ -404,11 +407,7 @@ func (s *Server) requireInbox(c *fiber.Ctx) error {
 	if err := s.checkInboxOrigin(c); err != nil {
 		return s.fail(c, err)
 	}
-	value := c.Cookies(s.inboxCookieName(c))
-	if value == "" {
-		return s.inboxUnauthorized(c, fmt.Errorf("%w: no inbox cookie", auth.ErrUnauthorized))
-	}
-	l, err := s.cfg.Inbox.Links.Cookie(c.UserContext(), value)
+	l, err := s.cookieLink(c)
 	if errors.Is(err, auth.ErrUnauthorized) {
 		return s.inboxUnauthorized(c, err)
 	}
@@ -624,16 +623,25 @@ func (s *Server) handleInboxSocket(c *fiber.Ctx) error {
 	return ok(c, fiber.StatusOK, socketData{Token: token, ExpiresAt: formatTime(exp), URL: s.pages.wsPath})
 }
 
+var errNoInboxCookie = fmt.Errorf("%w: no inbox cookie", auth.ErrUnauthorized)
+
+// cookieLink is the link whose cookie the request carries, read from the
+// store: auth.ErrUnauthorized when there is no cookie, it is not valid or
+// its link no longer stands; another error when the store cannot say.
+func (s *Server) cookieLink(c *fiber.Ctx) (*inbox.Link, error) {
+	value := c.Cookies(s.inboxCookieName(c))
+	if value == "" {
+		return nil, errNoInboxCookie
+	}
+	return s.cfg.Inbox.Links.Cookie(c.UserContext(), value)
+}
+
 // signedIn reports whether the request carries the cookie of an inbox link
 // that still stands.
 func (s *Server) signedIn(c *fiber.Ctx) bool {
 	if s.cfg.Inbox == nil {
 		return false
 	}
-	value := c.Cookies(s.inboxCookieName(c))
-	if value == "" {
-		return false
-	}
-	_, err := s.cfg.Inbox.Links.Cookie(c.UserContext(), value)
+	_, err := s.cookieLink(c)
 	return err == nil
 }

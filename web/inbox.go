@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -90,12 +89,7 @@ func (r *Renderer) InboxQuestion(w io.Writer, v PageView) error {
 		return err
 	}
 	d.Inbox = true
-	var buf bytes.Buffer
-	if err := r.templates[d.Lang].ExecuteTemplate(&buf, "page", d); err != nil {
-		return fmt.Errorf("render inbox question: %w", err)
-	}
-	_, err = w.Write(buf.Bytes())
-	return err
+	return r.question(w, d, "inbox")
 }
 
 // manifest is the web app manifest of the inbox.

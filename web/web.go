@@ -271,11 +271,18 @@ func (r *Renderer) Embedded(w io.Writer, v PageView) error {
 		return err
 	}
 	d.Embedded = true
+	return r.question(w, d, "embedded")
+}
+
+// question renders d's question without the document around it (the
+// "page" template), for Embedded and InboxQuestion. It writes nothing to w
+// unless the whole of it rendered.
+func (r *Renderer) question(w io.Writer, d pageData, what string) error {
 	var buf bytes.Buffer
 	if err := r.templates[d.Lang].ExecuteTemplate(&buf, "page", d); err != nil {
-		return fmt.Errorf("render embedded question: %w", err)
+		return fmt.Errorf("render %s question: %w", what, err)
 	}
-	_, err = w.Write(buf.Bytes())
+	_, err := w.Write(buf.Bytes())
 	return err
 }
 

@@ -50,6 +50,9 @@ type InboxView struct {
 type inboxData struct {
 	document
 	Script inboxScript
+	// Manifest and ThemeColor are for the layout's head, which names them
+	// as the manifest does.
+	Manifest, ThemeColor string
 }
 
 // inboxScript is handed to inbox.js as JSON in <script
@@ -72,7 +75,7 @@ func (r *Renderer) Inbox(w io.Writer, v InboxView) error {
 	d := inboxData{document: doc, Script: inboxScript{
 		Lang: doc.Lang, Theme: doc.Theme, SessionURL: v.SessionURL, APIURL: v.APIURL,
 		ServiceWorker: InboxServiceWorkerPath, Scope: InboxPath, I18n: r.catalogs[doc.Lang],
-	}}
+	}, Manifest: InboxManifestPath, ThemeColor: inboxThemeColor}
 	return r.execute(w, doc.Lang, d)
 }
 
@@ -114,9 +117,9 @@ type manifestIcon struct {
 	Purpose string `json:"purpose,omitempty"`
 }
 
-// InboxThemeColor is the colour of the installed inbox's title bar: the
+// inboxThemeColor is the colour of the installed inbox's title bar: the
 // brand's blue, as in the icon.
-const InboxThemeColor = "#3a56d4"
+const inboxThemeColor = "#3a56d4"
 
 // pwaIcons are the manifest's icons: square PNGs, drawn with room around
 // the mark so that a launcher's mask (a circle, a squircle) keeps it whole.
@@ -137,7 +140,7 @@ func (r *Renderer) InboxManifest(lang string) ([]byte, error) {
 	m := manifest{
 		ID: InboxPath, Name: name, ShortName: "feedbackd", Description: desc, Lang: doc.HTMLLang,
 		StartURL: InboxPath, Scope: InboxPath, Display: "standalone",
-		BackgroundColor: "#0f1218", ThemeColor: InboxThemeColor,
+		BackgroundColor: "#0f1218", ThemeColor: inboxThemeColor,
 	}
 	for _, icon := range pwaIcons {
 		src, err := r.assets.url(icon.name)

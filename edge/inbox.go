@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -504,13 +503,14 @@ type inboxListData struct {
 // handleInboxSessions lists the owner's sessions, pending first, then
 // answered, expired and cancelled, newest first within each.
 func (s *Server) handleInboxSessions(c *fiber.Ctx) error {
-	limit := sessions.DefaultListLimit
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > sessions.MaxListLimit {
-			return s.fail(c, sessions.Invalid("limit", fmt.Sprintf("must be a whole number from 1 to %d", sessions.MaxListLimit)))
-		}
-		limit = n
+	limit, err := listLimit(c)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	if limit == 0 {
+		// The list is filled from several of the service's pages: it needs
+		// the number itself.
+		limit = sessions.DefaultListLimit
 	}
 	cur, err := decodeInboxCursor(c.Query("cursor"))
 	if err != nil {

@@ -150,17 +150,27 @@ func (s *Server) handleCancel(c *fiber.Ctx) error {
 	return ok(c, fiber.StatusOK, cancelData{SessionID: sess.ID, Status: sess.Status})
 }
 
-func (s *Server) handleList(c *fiber.Ctx) error {
-	q := sessions.ListQuery{Status: sessions.Status(c.Query("status")), Cursor: c.Query("cursor")}
-	if l := c.Query("limit"); l != "" {
-		// Given, it must be a page size: 0 is not "the default" (that is
-		// leaving it out), whatever the service does with a zero.
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > sessions.MaxListLimit {
-			return s.fail(c, sessions.Invalid("limit", fmt.Sprintf("must be a whole number from 1 to %d", sessions.MaxListLimit)))
-		}
-		q.Limit = n
+// listLimit is a listing's limit query parameter, 0 when it is left out.
+// Given, it must be a page size: 0 is not "the default" (that is leaving it
+// out), whatever the service does with a zero.
+func listLimit(c *fiber.Ctx) (int, error) {
+	l := c.Query("limit")
+	if l == "" {
+		return 0, nil
 	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > sessions.MaxListLimit {
+		return 0, sessions.Invalid("limit", fmt.Sprintf("must be a whole number from 1 to %d", sessions.MaxListLimit))
+	}
+	return n, nil
+}
+
+func (s *Server) handleList(c *fiber.Ctx) error {
+	limit, err := listLimit(c)
+	if err != nil {
+		return s.fail(c, err)
+	}
+	q := sessions.ListQuery{Status: sessions.Status(c.Query("status")), Cursor: c.Query("cursor"), Limit: limit}
 	page, err := s.svc.List(c.UserContext(), principal(c).ID, q)
 	if err != nil {
 		return s.fail(c, err)

@@ -341,6 +341,37 @@ func hostOf(rawURL string) string {
 	return u.Host
 }
 
+// leaveMidWait starts an interactive_feedback call on c that waits, then
+// leaves it as how says, and checks that the server ends the wait and that
+// no goroutine started since before is left. The call must first meet
+// ready, then wait.
+func leaveMidWait(t testing.TB, e *testEdge, c *client, how string, before goleak.Option, ready ...func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		_, _ = c.CallTool(ctx, &sdk.CallToolParams{Name: "interactive_feedback", Arguments: map[string]any{"message": "Anyone?", "waitSeconds": 600}})
+	}()
+	for _, check := range ready {
+		programtest.WaitFor(t, 5*time.Second, check)
+	}
+	programtest.WaitFor(t, 5*time.Second, programtest.Until("the call to wait", func() bool { return e.hub.Subscribers() == 1 }))
+	switch how {
+	case "cancel": // the SDK sends notifications/cancelled
+		cancel()
+	case "cut": // the network goes away without a word
+		c.kt.cut()
+	}
+	programtest.WaitFor(t, 5*time.Second, programtest.Until("the server to end the wait", func() bool { return e.hub.Subscribers() == 0 }))
+	_ = c.Close()
+	<-returned
+	c.kt.base.CloseIdleConnections()
+	c.kt.cut()
+	noLeaks(t, before)
+}
+
 // noLeaks fails if goroutines started since before are still running after
 // a settling period. fasthttp keeps a served connection's worker goroutine
 // parked for reuse; that is not a leak.

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/feedbackd/feedbackd/sessions"
 )
 
 // BenchmarkMCPAppAnsweredLatency is BenchmarkMCPAnsweredLatency with the
@@ -24,13 +22,7 @@ func BenchmarkMCPAppAnsweredLatency(b *testing.B) {
 	for _, tc := range transports {
 		b.Run(tc.name, func(b *testing.B) {
 			c := connectHost(b, tc, e.url, newKeyTransport(keyA))
-			created := make(chan string, 16)
-			stop := e.hub.SubscribeAll(func(s *sessions.Session) {
-				if s.Status == sessions.StatusPending {
-					created <- s.ID
-				}
-			})
-			defer stop()
+			created := pendingSessions(b, e)
 			samples := make([]time.Duration, 0, b.N)
 			var find time.Duration
 			for b.Loop() {

@@ -42,31 +42,6 @@ func connectWith(t testing.TB, tc transportCase, baseURL string, kt *keyTranspor
 	return connectOpts(t, tc, baseURL, kt, &sdk.ClientOptions{Capabilities: caps})
 }
 
-// connectOpts is connect with the client's options: its capabilities and
-// the handlers of what the server asks it.
-func connectOpts(t testing.TB, tc transportCase, baseURL string, kt *keyTransport, opts *sdk.ClientOptions) *client {
-	t.Helper()
-	c := &client{kt: kt}
-	hc := &http.Client{Transport: kt}
-	var tr sdk.Transport
-	if tc.sse {
-		tr = &sdk.SSEClientTransport{Endpoint: baseURL + "/sse", HTTPClient: hc}
-	} else {
-		tr = &sdk.StreamableClientTransport{Endpoint: baseURL + "/mcp", HTTPClient: hc, MaxRetries: -1}
-	}
-	cl := sdk.NewClient(&sdk.Implementation{Name: "feedbackd-test-client", Version: "1"}, opts)
-	cs, err := cl.Connect(context.Background(), tr, &sdk.ClientSessionOptions{ProtocolVersion: tc.protocol})
-	if err != nil {
-		t.Fatalf("connect over %s: %v", tc.name, err)
-	}
-	c.ClientSession = cs
-	t.Cleanup(func() {
-		_ = cs.Close()
-		kt.base.CloseIdleConnections()
-	})
-	return c
-}
-
 func toolNames(t testing.TB, c *client) map[string]*sdk.Tool {
 	t.Helper()
 	res, err := c.ListTools(context.Background(), nil)

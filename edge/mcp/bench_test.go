@@ -33,6 +33,18 @@ func reportLatency(b *testing.B, samples []time.Duration) {
 	b.ReportMetric(float64(stats.Percentile(sorted, .99).Microseconds()), "p99-µs")
 }
 
+// pendingSessions delivers the id of each session that turns pending until
+// b ends. Its hub subscription counts among e.hub.Subscribers().
+func pendingSessions(b *testing.B, e *testEdge) <-chan string {
+	created := make(chan string, 16)
+	b.Cleanup(e.hub.SubscribeAll(func(s *sessions.Session) {
+		if s.Status == sessions.StatusPending {
+			created <- s.ID
+		}
+	}))
+	return created
+}
+
 // BenchmarkMCPCheckFeedbackStatus is one check_feedback_status round trip
 // through the whole stack: Go SDK client, HTTP, fiber, mcp-go, the sessions
 // service and the KV bucket on embedded NATS.
@@ -72,13 +84,7 @@ func BenchmarkMCPAnsweredLatency(b *testing.B) {
 	for _, tc := range transports {
 		b.Run(tc.name, func(b *testing.B) {
 			c := connect(b, tc, e.url, newKeyTransport(keyA))
-			created := make(chan string, 16)
-			stop := e.hub.SubscribeAll(func(s *sessions.Session) {
-				if s.Status == sessions.StatusPending {
-					created <- s.ID
-				}
-			})
-			defer stop()
+			created := pendingSessions(b, e)
 			samples := make([]time.Duration, 0, b.N)
 			for b.Loop() {
 				done := make(chan *sdk.CallToolResult, 1)
@@ -89,8 +95,8 @@ func BenchmarkMCPAnsweredLatency(b *testing.B) {
 					done <- res
 				}()
 				id := <-created
-				// SubscribeAll above, and the call's wait. A spin, not a
-				// sleep or a poll: ns/op counts this too.
+				// pendingSessions's subscription, and the call's wait. A spin,
+				// not a sleep or a poll: ns/op counts this too.
 				for e.hub.Subscribers() < 2 {
 					runtime.Gosched()
 				}

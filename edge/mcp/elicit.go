@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -288,7 +289,7 @@ func (a *ask) submission(content json.RawMessage) (*sessions.SubmitRequest, erro
 		shapeApproval: {propDecision, propReason},
 	}[a.shape]
 	for name := range fields {
-		if !contains(allowed, name) {
+		if !slices.Contains(allowed, name) {
 			return nil, sessions.Invalid("content", fmt.Sprintf("%q is not a field of this form", name))
 		}
 	}
@@ -339,15 +340,6 @@ func (a *ask) submission(content json.RawMessage) (*sessions.SubmitRequest, erro
 		}
 	}
 	return &r, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // elicitResult is the result of elicitation/create.

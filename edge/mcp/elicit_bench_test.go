@@ -10,8 +10,6 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/feedbackd/feedbackd/sessions"
 )
 
 // BenchmarkMCPAskedLatency measures, for each way an answer reaches the
@@ -54,13 +52,7 @@ func BenchmarkMCPAskedLatency(b *testing.B) {
 	b.Run("url", func(b *testing.B) {
 		a := &asker{answer: respond("accept")}
 		c := connectAsking(b, legacyAsking[0], e.url, newKeyTransport(keyA), a, "url")
-		created := make(chan string, 16)
-		stop := e.hub.SubscribeAll(func(s *sessions.Session) {
-			if s.Status == sessions.StatusPending {
-				created <- s.ID
-			}
-		})
-		defer stop()
+		created := pendingSessions(b, e)
 		samples := make([]time.Duration, 0, b.N)
 		for b.Loop() {
 			done := make(chan *sdk.CallToolResult, 1)
@@ -71,8 +63,9 @@ func BenchmarkMCPAskedLatency(b *testing.B) {
 				done <- res
 			}()
 			id := <-created
-			// The link was offered and the call waits (SubscribeAll above and
-			// the wait). A spin, not a sleep: ns/op counts this too.
+			// The link was offered and the call waits (pendingSessions's
+			// subscription and the wait). A spin, not a sleep: ns/op counts
+			// this too.
 			for n, _, _ := a.snapshot(); len(n) == asked || e.hub.Subscribers() < 2; n, _, _ = a.snapshot() {
 				runtime.Gosched()
 			}

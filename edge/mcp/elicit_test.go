@@ -415,27 +415,7 @@ func TestMCPElicitingClientThatLeavesLeavesNothingBehind(t *testing.T) {
 				kt := newKeyTransport(keyA)
 				a := &asker{answer: neverAnswer}
 				c := connectAsking(t, tc, e.url, kt, a, "form")
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				returned := make(chan struct{})
-				go func() {
-					defer close(returned)
-					_, _ = c.CallTool(ctx, &sdk.CallToolParams{Name: "interactive_feedback", Arguments: map[string]any{"message": "Anyone?", "waitSeconds": 600}})
-				}()
-				programtest.WaitFor(t, 5*time.Second, programtest.Until("the form", func() bool { asked, _, _ := a.snapshot(); return len(asked) == 1 }))
-				programtest.WaitFor(t, 5*time.Second, programtest.Until("the call to wait", func() bool { return e.hub.Subscribers() == 1 }))
-				switch how {
-				case "cancel":
-					cancel()
-				case "cut":
-					kt.cut()
-				}
-				programtest.WaitFor(t, 5*time.Second, programtest.Until("the server to end the wait", func() bool { return e.hub.Subscribers() == 0 }))
-				_ = c.Close()
-				<-returned
-				kt.base.CloseIdleConnections()
-				kt.cut()
-				noLeaks(t, before)
+				leaveMidWait(t, e, c, how, before, programtest.Until("the form", func() bool { asked, _, _ := a.snapshot(); return len(asked) == 1 }))
 			})
 		}
 	}

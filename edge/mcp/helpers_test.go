@@ -186,6 +186,26 @@ var transports = []transportCase{
 func connect(t testing.TB, tc transportCase, baseURL string, kt *keyTransport) *client {
 	t.Helper()
 	c := &client{kt: kt}
+	c.ClientSession = dial(t, tc, baseURL, kt, &sdk.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, req *sdk.ProgressNotificationClientRequest) {
+			c.mu.Lock()
+			c.progress = append(c.progress, req.Params)
+			c.mu.Unlock()
+		},
+	})
+	return c
+}
+
+// connectOpts is connect with the client's options: its capabilities and
+// the handlers of what the server asks it.
+func connectOpts(t testing.TB, tc transportCase, baseURL string, kt *keyTransport, opts *sdk.ClientOptions) *client {
+	t.Helper()
+	return &client{ClientSession: dial(t, tc, baseURL, kt, opts), kt: kt}
+}
+
+// dial opens a Go SDK client session over tc, closed when the test ends.
+func dial(t testing.TB, tc transportCase, baseURL string, kt *keyTransport, opts *sdk.ClientOptions) *sdk.ClientSession {
+	t.Helper()
 	hc := &http.Client{Transport: kt}
 	var tr sdk.Transport
 	if tc.sse {
@@ -193,24 +213,17 @@ func connect(t testing.TB, tc transportCase, baseURL string, kt *keyTransport) *
 	} else {
 		tr = &sdk.StreamableClientTransport{Endpoint: baseURL + "/mcp", HTTPClient: hc, MaxRetries: -1}
 	}
-	cl := sdk.NewClient(&sdk.Implementation{Name: "feedbackd-test", Version: "1"}, &sdk.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, req *sdk.ProgressNotificationClientRequest) {
-			c.mu.Lock()
-			c.progress = append(c.progress, req.Params)
-			c.mu.Unlock()
-		},
-	})
+	cl := sdk.NewClient(&sdk.Implementation{Name: "feedbackd-test", Version: "1"}, opts)
 	// The SSE transport's stream lives on Connect's context.
 	cs, err := cl.Connect(context.Background(), tr, &sdk.ClientSessionOptions{ProtocolVersion: tc.protocol})
 	if err != nil {
 		t.Fatalf("connect over %s: %v", tc.name, err)
 	}
-	c.ClientSession = cs
 	t.Cleanup(func() {
 		_ = cs.Close()
 		kt.base.CloseIdleConnections()
 	})
-	return c
+	return cs
 }
 
 // call calls a tool and fails the test on a protocol error.
@@ -326,6 +339,37 @@ func hostOf(rawURL string) string {
 		panic(err)
 	}
 	return u.Host
+}
+
+// leaveMidWait starts an interactive_feedback call on c that waits, then
+// leaves it as how says, and checks that the server ends the wait and that
+// no goroutine started since before is left. The call must first meet
+// ready, then wait.
+func leaveMidWait(t testing.TB, e *testEdge, c *client, how string, before goleak.Option, ready ...func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		_, _ = c.CallTool(ctx, &sdk.CallToolParams{Name: "interactive_feedback", Arguments: map[string]any{"message": "Anyone?", "waitSeconds": 600}})
+	}()
+	for _, check := range ready {
+		programtest.WaitFor(t, 5*time.Second, check)
+	}
+	programtest.WaitFor(t, 5*time.Second, programtest.Until("the call to wait", func() bool { return e.hub.Subscribers() == 1 }))
+	switch how {
+	case "cancel": // the SDK sends notifications/cancelled
+		cancel()
+	case "cut": // the network goes away without a word
+		c.kt.cut()
+	}
+	programtest.WaitFor(t, 5*time.Second, programtest.Until("the server to end the wait", func() bool { return e.hub.Subscribers() == 0 }))
+	_ = c.Close()
+	<-returned
+	c.kt.base.CloseIdleConnections()
+	c.kt.cut()
+	noLeaks(t, before)
 }
 
 // noLeaks fails if goroutines started since before are still running after

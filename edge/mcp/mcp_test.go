@@ -295,27 +295,7 @@ func TestMCPClientThatLeavesMidWaitLeavesNothingBehind(t *testing.T) {
 			t.Run(tc.name+"/"+how, func(t *testing.T) {
 				before := goleak.IgnoreCurrent()
 				kt := newKeyTransport(keyA)
-				c := connect(t, tc, e.url, kt)
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				returned := make(chan struct{})
-				go func() {
-					defer close(returned)
-					_, _ = c.CallTool(ctx, &sdk.CallToolParams{Name: "interactive_feedback", Arguments: map[string]any{"message": "Anyone?", "waitSeconds": 600}})
-				}()
-				programtest.WaitFor(t, 5*time.Second, programtest.Until("the call to wait", func() bool { return e.hub.Subscribers() == 1 }))
-				switch how {
-				case "cancel": // the SDK sends notifications/cancelled
-					cancel()
-				case "cut": // the network goes away without a word
-					kt.cut()
-				}
-				programtest.WaitFor(t, 5*time.Second, programtest.Until("the server to end the wait", func() bool { return e.hub.Subscribers() == 0 }))
-				_ = c.Close()
-				<-returned
-				kt.base.CloseIdleConnections()
-				kt.cut()
-				noLeaks(t, before)
+				leaveMidWait(t, e, connect(t, tc, e.url, kt), how, before)
 			})
 		}
 	}

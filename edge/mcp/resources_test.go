@@ -37,29 +37,12 @@ func (w *watcher) seen(uri string) int {
 func connectWatching(t testing.TB, tc transportCase, baseURL, key string) *watcher {
 	t.Helper()
 	w := &watcher{}
-	kt := newKeyTransport(key)
-	hc := &http.Client{Transport: kt}
-	var tr sdk.Transport
-	if tc.sse {
-		tr = &sdk.SSEClientTransport{Endpoint: baseURL + "/sse", HTTPClient: hc}
-	} else {
-		tr = &sdk.StreamableClientTransport{Endpoint: baseURL + "/mcp", HTTPClient: hc, MaxRetries: -1}
-	}
-	cl := sdk.NewClient(&sdk.Implementation{Name: "feedbackd-resources-test", Version: "1"}, &sdk.ClientOptions{
+	w.client = connectOpts(t, tc, baseURL, newKeyTransport(key), &sdk.ClientOptions{
 		ResourceUpdatedHandler: func(_ context.Context, req *sdk.ResourceUpdatedNotificationRequest) {
 			w.mu.Lock()
 			w.updated = append(w.updated, req.Params.URI)
 			w.mu.Unlock()
 		},
-	})
-	cs, err := cl.Connect(context.Background(), tr, &sdk.ClientSessionOptions{ProtocolVersion: tc.protocol})
-	if err != nil {
-		t.Fatalf("connect over %s: %v", tc.name, err)
-	}
-	w.client = &client{ClientSession: cs, kt: kt}
-	t.Cleanup(func() {
-		_ = cs.Close()
-		kt.base.CloseIdleConnections()
 	})
 	return w
 }

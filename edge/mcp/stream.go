@@ -89,16 +89,29 @@ func (sw *streamWriter) tick() {
 	}
 	switch {
 	case !sw.wroteHeader && !sw.sentHeader:
-		h := sw.w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		sw.w.WriteHeader(http.StatusOK)
-		sw.sentHeader, sw.eventStream, sw.opened = true, true, true
+		sw.openLocked()
 	case !sw.eventStream:
 		return // a plain JSON response is being written; it ends soon
 	}
 	sw.write([]byte(": keep-alive\n\n"))
 	sw.flushLocked()
+}
+
+// openLocked turns the response into an event stream before mcp-go has
+// answered: 200, text/event-stream, and whatever mcp-go answers later
+// continues it (writeHeaderLocked).
+func (sw *streamWriter) openLocked() {
+	h := sw.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	sw.w.WriteHeader(http.StatusOK)
+	sw.sentHeader, sw.eventStream, sw.opened = true, true, true
+}
+
+// messageEvent frames one JSON-RPC message as an SSE message event.
+func messageEvent(data []byte) []byte {
+	msg := make([]byte, 0, len(data)+24)
+	return append(append(append(msg, "event: message\ndata: "...), data...), "\n\n"...)
 }
 
 // errStreamClosed means a server message could not be written on a
@@ -118,17 +131,11 @@ func (sw *streamWriter) event(data []byte) error {
 	}
 	switch {
 	case !sw.wroteHeader && !sw.sentHeader:
-		h := sw.w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		sw.w.WriteHeader(http.StatusOK)
-		sw.sentHeader, sw.eventStream, sw.opened = true, true, true
+		sw.openLocked()
 	case sw.asEvent || !sw.eventStream:
 		return errStreamClosed // mcp-go has answered: the call is over
 	}
-	msg := make([]byte, 0, len(data)+24)
-	msg = append(append(append(msg, "event: message\ndata: "...), data...), "\n\n"...)
-	if err := sw.write(msg); err != nil {
+	if err := sw.write(messageEvent(data)); err != nil {
 		return err
 	}
 	sw.flushLocked()
@@ -242,8 +249,7 @@ func (sw *streamWriter) finishNow() {
 	defer sw.mu.Unlock()
 	sw.finished = true
 	if mt, _, _ := mime.ParseMediaType(sw.answerType); sw.asEvent && mt == "application/json" && sw.body.Len() > 0 {
-		msg := append([]byte("event: message\ndata: "), bytes.TrimSpace(sw.body.Bytes())...)
-		_ = sw.write(append(msg, "\n\n"...))
+		_ = sw.write(messageEvent(bytes.TrimSpace(sw.body.Bytes())))
 		sw.flushLocked()
 	}
 }

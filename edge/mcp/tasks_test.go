@@ -57,19 +57,26 @@ func (c *rpcClient) on(baseURL string) *rpcClient {
 	return &d
 }
 
+// request is a POST of body to /mcp with c's key, in c's session when
+// inSession.
+func (c *rpcClient) request(body []byte, inSession bool) *http.Request {
+	req, _ := http.NewRequest(http.MethodPost, c.base+"/mcp", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Key", c.key)
+	if inSession {
+		req.Header.Set("MCP-Protocol-Version", protoLegacy)
+		req.Header.Set("Mcp-Session-Id", c.session)
+	}
+	return req
+}
+
 // call sends one request and returns its result or its error.
 func (c *rpcClient) call(method string, params any) (json.RawMessage, *rpcErr) {
 	c.t.Helper()
 	c.n++
 	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": c.n, "method": method, "params": params})
-	req, _ := http.NewRequest(http.MethodPost, c.base+"/mcp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	req := c.request(body, method != "initialize")
 	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("X-API-Key", c.key)
-	if method != "initialize" {
-		req.Header.Set("MCP-Protocol-Version", protoLegacy)
-		req.Header.Set("Mcp-Session-Id", c.session)
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s: %v", method, err)
@@ -435,12 +442,8 @@ func (c *rpcClient) streamCall(name string, args map[string]any) <-chan json.Raw
 	c.t.Helper()
 	c.n++
 	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": c.n, "method": "tools/call", "params": map[string]any{"name": name, "arguments": args}})
-	req, _ := http.NewRequest(http.MethodPost, c.base+"/mcp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	req := c.request(body, true)
 	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("X-API-Key", c.key)
-	req.Header.Set("MCP-Protocol-Version", protoLegacy)
-	req.Header.Set("Mcp-Session-Id", c.session)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.t.Fatalf("tools/call: %v", err)
@@ -464,12 +467,7 @@ func (c *rpcClient) streamCall(name string, args map[string]any) <-chan json.Raw
 func (c *rpcClient) post(msg any) int {
 	c.t.Helper()
 	body, _ := json.Marshal(msg)
-	req, _ := http.NewRequest(http.MethodPost, c.base+"/mcp", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-API-Key", c.key)
-	req.Header.Set("MCP-Protocol-Version", protoLegacy)
-	req.Header.Set("Mcp-Session-Id", c.session)
-	resp, err := c.http.Do(req)
+	resp, err := c.http.Do(c.request(body, true))
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -33,13 +33,14 @@ const (
 	stateClosed                     // nothing more is sent but a close frame
 )
 
-// client is one WebSocket connection. The goroutine that runs serveConn
-// reads. Data is written by one goroutine at a time: serveConn while it
-// catches up, then a writer started when there is something to send, which
-// exits once the queue is empty, so an idle connection has no goroutine
-// besides its reader. Producers (the hub, the reader) only ever append to the
-// bounded queue, under mu, and never block. Pings are control frames, which
-// the WebSocket library lets any goroutine write: a timer sends them.
+// client is one WebSocket connection. serve reads, on the goroutine that
+// ran serveConn or on one of its own (see serveConn). Data is written by one
+// goroutine at a time: serveConn while it catches up, then a writer started
+// when there is something to send, which exits once the queue is empty, so
+// an idle connection has no goroutine besides its reader. Producers (the
+// hub, the reader) only ever append to the bounded queue, under mu, and
+// never block. Pings are control frames, which the WebSocket library lets
+// any goroutine write: a timer sends them.
 type client struct {
 	unmetered func() // ends the connection's count in /metrics
 
@@ -74,15 +75,15 @@ type client struct {
 	// so nothing is written after it.
 	writing bool
 	// writers counts the goroutines that may touch the socket besides the
-	// reader (the writer, a ping); serveConn waits for them before handing
-	// the socket back to fasthttp.
+	// reader (the writer, a ping); serve waits for them before it finishes
+	// with the socket.
 	writers   sync.WaitGroup
 	ping      *time.Timer
 	floor     uint64 // on /ws/{id}: revisions up to floor were already sent
 	closeCode int    // 0: close the socket without a close frame
 	closeText string
 	force     *time.Timer
-	finished  bool // serveConn returned; the socket belongs to fasthttp again
+	finished  bool // set by finish: nothing touches the socket any more
 }
 
 // connRequest carries what the HTTP handler established before the upgrade.
@@ -473,8 +474,8 @@ func (c *client) killLocked(code int, reason string) {
 
 // forceEnd cuts off a killed connection whose close handshake stalled: a
 // writer blocked on a client that does not read, or a reader waiting for a
-// client that does not answer. It repeats until serveConn returns, because a
-// write that starts after a cut sets a fresh deadline of its own.
+// client that does not answer. It repeats until the client is finished,
+// because a write that starts after a cut sets a fresh deadline of its own.
 func (c *client) forceEnd() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -117,28 +117,23 @@ func (h *Hub) subscribeSet(set map[*hubSub]struct{}, fn func(*Session)) (cancel 
 
 // Publish delivers s, a version from the change feed, to the subscribers of
 // its id that have not had it yet and to every SubscribeAll.
-func (h *Hub) Publish(s *Session) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	for sub := range h.byID[s.ID] {
-		sub.deliver(s)
-	}
-	for sub := range h.all {
-		sub.fn(s)
-	}
-}
+func (h *Hub) Publish(s *Session) { h.publish(s, h.all) }
 
 // PublishWritten delivers s, a version this process has just written and
 // had acknowledged, to the subscribers of its id and to every
 // SubscribeWritten; the feed brings it to SubscribeAll later. s must not be
 // changed afterwards: subscribers keep it.
-func (h *Hub) PublishWritten(s *Session) {
+func (h *Hub) PublishWritten(s *Session) { h.publish(s, h.written) }
+
+// publish delivers s to the subscribers of its id, each revision once, and
+// to every subscriber in set, as it comes.
+func (h *Hub) publish(s *Session, set map[*hubSub]struct{}) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for sub := range h.byID[s.ID] {
 		sub.deliver(s)
 	}
-	for sub := range h.written {
+	for sub := range set {
 		sub.fn(s)
 	}
 }

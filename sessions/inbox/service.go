@@ -143,7 +143,7 @@ func (s *Service) List(ctx context.Context, owner string) ([]*Link, error) {
 // it granted, stop working at once. Another principal's link, an unknown
 // one and one already revoked or expired are LINK_NOT_FOUND.
 func (s *Service) Revoke(ctx context.Context, owner, id string) error {
-	l, err := s.owned(ctx, owner, id)
+	l, err := s.Get(ctx, owner, id)
 	if err != nil {
 		return err
 	}
@@ -155,10 +155,6 @@ func (s *Service) Revoke(ctx context.Context, owner, id string) error {
 
 // Get returns the owner's live link id, or LINK_NOT_FOUND.
 func (s *Service) Get(ctx context.Context, owner, id string) (*Link, error) {
-	return s.owned(ctx, owner, id)
-}
-
-func (s *Service) owned(ctx context.Context, owner, id string) (*Link, error) {
 	notFound := sessions.Errorf(CodeLinkNotFound, "no such inbox link")
 	if !ValidID(id) {
 		return nil, notFound

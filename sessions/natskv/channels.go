@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/channels"
 )
@@ -36,14 +35,11 @@ var _ channels.Store = (*ChannelStore)(nil)
 // OpenChannels creates the channels bucket, or updates its configuration,
 // and returns a ChannelStore. o.Bucket defaults to DefaultChannelsBucket.
 func OpenChannels(ctx context.Context, js jetstream.JetStream, o Options) (*ChannelStore, error) {
-	want := bucketConfig(&o, DefaultChannelsBucket, "feedbackd notification channels per principal, and their recent delivery outcomes", 256*1024)
-	// Every edge and dispatcher opens it as it starts: EnsureKeyValue does
-	// not hang when they do so at once on a new cluster.
-	kv, err := natsutil.EnsureKeyValue(ctx, js, want)
+	b, err := openBucket(ctx, js, o, DefaultChannelsBucket, "feedbackd notification channels per principal, and their recent delivery outcomes", 256*1024)
 	if err != nil {
 		return nil, err
 	}
-	return &ChannelStore{newBucket(js, kv, o)}, nil
+	return &ChannelStore{b}, nil
 }
 
 // Get implements channels.Store.
@@ -100,62 +96,6 @@ func (s *ChannelStore) PutOutcomes(ctx context.Context, owner string, kind chann
 
 func outcomesKey(owner string, kind channels.Kind) string {
 	return outcomesPrefix + ownerHash(owner) + "." + string(kind)
-}
-
-// read returns the value and revision of key, or sessions.ErrNotFound.
-func (s *kvBucket) read(ctx context.Context, key string) ([]byte, uint64, error) {
-	if s.leaderReads {
-		data, rev, gone, err := leaderGet(ctx, s.js.Conn(), "KV_"+s.bucket, "$KV."+s.bucket+"."+key)
-		switch {
-		case err != nil:
-			return nil, 0, err
-		case gone:
-			return nil, 0, sessions.ErrNotFound
-		}
-		return data, rev, nil
-	}
-	e, err := s.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return nil, 0, sessions.ErrNotFound
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("get %s: %w", key, err)
-	}
-	return e.Value(), e.Revision(), nil
-}
-
-// swap writes key if it is still at rev (zero: absent or deleted), with a
-// per-key TTL when ttl > 0. kv.Update would drop the TTL, so updates publish
-// with an expected last-subject sequence instead.
-func (s *kvBucket) swap(ctx context.Context, key string, data []byte, rev uint64, ttl time.Duration) (uint64, error) {
-	if rev == 0 {
-		var opts []jetstream.KVCreateOpt
-		if ttl > 0 {
-			opts = append(opts, jetstream.KeyTTL(ttl))
-		}
-		n, err := s.kv.Create(ctx, key, data, opts...)
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return 0, sessions.ErrConflict
-		}
-		if err != nil {
-			return 0, fmt.Errorf("create %s: %w", key, err)
-		}
-		return n, nil
-	}
-	opts := []jetstream.PublishOpt{jetstream.WithExpectLastSequencePerSubject(rev)}
-	if ttl > 0 {
-		opts = append(opts, jetstream.WithMsgTTL(ttl))
-	}
-	ack, err := s.js.Publish(ctx, "$KV."+s.bucket+"."+key, data, opts...)
-	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			return 0, sessions.ErrConflict
-		}
-		return 0, fmt.Errorf("update %s: %w", key, err)
-	}
-	return ack.Sequence, nil
 }
 
 // LeaderGet reads the latest message of subject in stream from the stream

@@ -11,7 +11,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
 	"github.com/feedbackd/feedbackd/sessions/inbox"
 )
@@ -40,12 +39,11 @@ var _ inbox.Store = (*LinkStore)(nil)
 // OpenLinks creates the links bucket, or updates its configuration, and
 // returns a LinkStore. o.Bucket defaults to DefaultLinksBucket.
 func OpenLinks(ctx context.Context, js jetstream.JetStream, o Options) (*LinkStore, error) {
-	want := bucketConfig(&o, DefaultLinksBucket, "feedbackd inbox links per principal; a link's record is what keeps its cookie and sockets valid", 4*1024)
-	kv, err := natsutil.EnsureKeyValue(ctx, js, want)
+	b, err := openBucket(ctx, js, o, DefaultLinksBucket, "feedbackd inbox links per principal; a link's record is what keeps its cookie and sockets valid", 4*1024)
 	if err != nil {
 		return nil, err
 	}
-	return &LinkStore{newBucket(js, kv, o)}, nil
+	return &LinkStore{b}, nil
 }
 
 func linkOwnerKey(owner, id string) string { return linkOwnerPrefix + ownerHash(owner) + "." + id }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/feedbackd/feedbackd/pkg/natsutil"
 	"github.com/feedbackd/feedbackd/sessions"
 )
 
@@ -46,59 +45,15 @@ type Options struct {
 // Store is a sessions.Store over a JetStream KV bucket.
 type Store struct{ kvBucket }
 
-// kvBucket is a KV bucket this package keeps records in, and how to read
-// it; the stores of sessions, channels and inbox links share it.
-type kvBucket struct {
-	js          jetstream.JetStream
-	kv          jetstream.KeyValue
-	bucket      string
-	leaderReads bool
-}
-
-// Bucket returns the bucket name.
-func (b *kvBucket) Bucket() string { return b.bucket }
-
-// bucketConfig fills in o's defaults (defaultName, one replica, file
-// storage) and returns the configuration of a history-1 bucket with per-key
-// TTLs.
-func bucketConfig(o *Options, defaultName, description string, maxValueSize int32) jetstream.KeyValueConfig {
-	if o.Bucket == "" {
-		o.Bucket = defaultName
-	}
-	if o.Replicas == 0 {
-		o.Replicas = 1
-	}
-	storage := jetstream.FileStorage
-	if o.Memory {
-		storage = jetstream.MemoryStorage
-	}
-	return jetstream.KeyValueConfig{
-		Bucket:         o.Bucket,
-		Description:    description,
-		History:        1,
-		Storage:        storage,
-		Replicas:       o.Replicas,
-		LimitMarkerTTL: markerTTL,
-		MaxValueSize:   maxValueSize,
-	}
-}
-
-// newBucket is the kvBucket of kv, opened with o: reads go to the stream
-// leader whenever the bucket is replicated.
-func newBucket(js jetstream.JetStream, kv jetstream.KeyValue, o Options) kvBucket {
-	return kvBucket{js: js, kv: kv, bucket: o.Bucket, leaderReads: o.LeaderReads || o.Replicas > 1}
-}
-
 var _ sessions.Store = (*Store)(nil)
 
 // Open creates the bucket, or updates its configuration, and returns a Store.
 func Open(ctx context.Context, js jetstream.JetStream, o Options) (*Store, error) {
-	want := bucketConfig(&o, DefaultBucket, "feedbackd sessions; the stream is the change feed", 256*1024)
-	kv, err := natsutil.EnsureKeyValue(ctx, js, want)
+	b, err := openBucket(ctx, js, o, DefaultBucket, "feedbackd sessions; the stream is the change feed", 256*1024)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{newBucket(js, kv, o)}, nil
+	return &Store{b}, nil
 }
 
 // KV returns the underlying bucket.

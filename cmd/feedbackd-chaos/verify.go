@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/feedbackd/feedbackd/pkg/stats"
 )
 
 type report struct {
@@ -202,8 +204,8 @@ func (r *report) print(w io.Writer) {
 		late += n
 	}
 	fmt.Fprintf(w, "webhook event → first arrival: p50 %s, p99 %s, max %s; %d later than %s (%s)\n",
-		percentile(h.latencies, 0.5).Round(time.Millisecond), percentile(h.latencies, 0.99).Round(time.Millisecond),
-		percentile(h.latencies, 1).Round(time.Millisecond), late, lateAfter, sortedMap(h.lateByType))
+		stats.Percentile(h.latencies, 0.5).Round(time.Millisecond), stats.Percentile(h.latencies, 0.99).Round(time.Millisecond),
+		stats.Percentile(h.latencies, 1).Round(time.Millisecond), late, lateAfter, sortedMap(h.lateByType))
 	fmt.Fprintf(w, "webhook events still missing when every session had finished: %d (waited %s more for them)\n",
 		h.lateAfterWait, h.waited.Round(100*time.Millisecond))
 	fmt.Fprintf(w, "problems: %d\n", len(r.problems))

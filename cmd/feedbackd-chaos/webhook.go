@@ -265,11 +265,3 @@ func (r *report) verifyHooks(h *hookLog, finals map[string]string) {
 		}
 	}
 }
-
-// percentile returns the p-th percentile of sorted durations.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
-}

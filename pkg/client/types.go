@@ -186,24 +186,17 @@ type Session struct {
 // "question" object (status) or beside the status (list items), and keeps
 // the JSON in Raw.
 func (s *Session) UnmarshalJSON(b []byte) error {
+	// plain is Session without this method; its embedded Asked reads a
+	// question that sits beside the status, Question one in its own object.
+	type plain Session
 	var w struct {
-		ID           string     `json:"sessionId"`
-		Status       Status     `json:"status"`
-		CreatedAt    time.Time  `json:"createdAt"`
-		ExpiresAt    time.Time  `json:"expiresAt"`
-		SubmittedAt  *time.Time `json:"submittedAt"`
-		CancelReason string     `json:"cancelReason"`
-		Question     *Asked     `json:"question"`
+		plain
+		Question *Asked `json:"question"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	var flat Asked
-	if err := json.Unmarshal(b, &flat); err != nil {
-		return err
-	}
-	*s = Session{ID: w.ID, Status: w.Status, CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt, SubmittedAt: w.SubmittedAt,
-		CancelReason: w.CancelReason, Asked: flat}
+	*s = Session(w.plain)
 	if w.Question != nil {
 		s.Asked = *w.Question
 	}

@@ -93,10 +93,11 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 	// The server reports a listener it cannot open (a port in use) or a
 	// JetStream it cannot start only through its logger's Fatalf, and then
 	// never becomes ready; catch it so the start fails at once and says why.
-	logger := &fatalCatcher{fatal: make(chan string, 1)}
-	if cfg.Log != nil {
-		logger.next = &slogAdapter{log: cfg.Log}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	logger := &fatalCatcher{Logger: &slogAdapter{log: log}, fatal: make(chan string, 1)}
 	srv.SetLoggerV2(logger, false, false, false)
 	srv.Start()
 	// A clustered server is ready for connections only once it has routes;
@@ -244,10 +245,10 @@ func (a *slogAdapter) Errorf(format string, v ...any)  { a.log.Error(trim(format
 func (a *slogAdapter) Debugf(format string, v ...any)  { a.log.Debug(trim(format, v...)) }
 func (a *slogAdapter) Tracef(format string, v ...any)  {}
 
-// fatalCatcher passes the server's log lines on to next (when set) and keeps
-// the first fatal one for StartEmbedded.
+// fatalCatcher passes the server's log lines on to Logger and keeps the
+// first fatal one for StartEmbedded.
 type fatalCatcher struct {
-	next  server.Logger
+	server.Logger
 	fatal chan string
 }
 
@@ -256,36 +257,8 @@ func (c *fatalCatcher) Fatalf(format string, v ...any) {
 	case c.fatal <- trim(format, v...):
 	default:
 	}
-	if c.next != nil {
-		c.next.Fatalf(format, v...)
-	}
+	c.Logger.Fatalf(format, v...)
 }
-
-func (c *fatalCatcher) Noticef(format string, v ...any) {
-	if c.next != nil {
-		c.next.Noticef(format, v...)
-	}
-}
-
-func (c *fatalCatcher) Warnf(format string, v ...any) {
-	if c.next != nil {
-		c.next.Warnf(format, v...)
-	}
-}
-
-func (c *fatalCatcher) Errorf(format string, v ...any) {
-	if c.next != nil {
-		c.next.Errorf(format, v...)
-	}
-}
-
-func (c *fatalCatcher) Debugf(format string, v ...any) {
-	if c.next != nil {
-		c.next.Debugf(format, v...)
-	}
-}
-
-func (c *fatalCatcher) Tracef(format string, v ...any) {}
 
 func trim(format string, v ...any) string { return strings.TrimSpace(fmt.Sprintf(format, v...)) }
 

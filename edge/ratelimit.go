@@ -12,6 +12,7 @@ import (
 	"github.com/feedbackd/feedbackd/pkg/envelope"
 	"github.com/feedbackd/feedbackd/pkg/ratelimit"
 	"github.com/feedbackd/feedbackd/sessions"
+	"github.com/feedbackd/feedbackd/web"
 )
 
 // RateLimit is how many requests one key (a principal, a client address)
@@ -242,7 +243,7 @@ func (s *Server) answerLimit(c *fiber.Ctx, on bool, d ratelimit.Decision, err er
 		return c.Next()
 	}
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(d.RetryAfterSeconds()))
-	if hasPathPrefix(c.Path(), "/api") || hasPathPrefix(c.Path(), "/inbox") {
+	if hasPathPrefix(c.Path(), "/api") || hasPathPrefix(c.Path(), web.InboxPath) {
 		return s.fail(c, err)
 	}
 	if strings.HasSuffix(c.Path(), "/state") || strings.Contains(c.Path(), "/images/") || s.pages == nil || s.pages.render == nil {

@@ -572,13 +572,13 @@ func (s *Server) handleInboxSession(c *fiber.Ctx) error {
 		return s.fail(c, err)
 	}
 	pr := pagePrefs(c)
-	v, err := s.pages.view(sess, pr)
+	// The inbox's socket follows every session of the owner, and its own
+	// route checks ownership before it takes an answer.
+	v, err := s.pages.question(sess, pr)
 	if err != nil {
 		return s.fail(c, err)
 	}
-	// The inbox's socket follows every session of the owner, and its own
-	// route checks ownership before it takes an answer.
-	v.WSURL, v.WSToken, v.StateURL = "", "", ""
+	v.StateURL = ""
 	v.SubmitURL = inboxAPIPrefix + "/sessions/" + sess.ID + "/submit"
 	var b strings.Builder
 	if s.pages.render == nil {

@@ -202,8 +202,24 @@ func (p *pages) handleShow(c *fiber.Ctx) error {
 	return p.html(c, http.StatusOK, pr, func(w io.Writer) error { return p.render.Page(w, v) })
 }
 
-// view is the page of sess as it stands.
+// view is the page of sess as it stands, with the page's own socket while
+// the session is pending.
 func (p *pages) view(sess *sessions.Session, pr prefs) (web.PageView, error) {
+	v, err := p.question(sess, pr)
+	if err != nil {
+		return v, err
+	}
+	if tokens := p.s.cfg.PageTokens; tokens != nil && v.State == web.StatePending {
+		ttl := min(sess.ExpiresAt.Sub(v.ServerNow)+pageTokenGrace, maxPageTokenTTL)
+		v.WSURL = p.wsPath + "/" + sess.ID
+		v.WSToken = tokens.Mint(sess.ID, ttl)
+	}
+	return v, nil
+}
+
+// question is the question of sess as a page shows it, without the page's
+// socket (the inbox follows its sessions on a socket of its own).
+func (p *pages) question(sess *sessions.Session, pr prefs) (web.PageView, error) {
 	state, err := pageState(sess.Status)
 	if err != nil {
 		return web.PageView{}, err
@@ -232,11 +248,6 @@ func (p *pages) view(sess *sessions.Session, pr prefs) (web.PageView, error) {
 	}
 	for _, img := range sess.Images {
 		v.Images = append(v.Images, web.Image{URL: "/feedback/" + sess.ID + "/images/" + img.ID, Name: img.Name, Width: img.Width, Height: img.Height})
-	}
-	if tokens := p.s.cfg.PageTokens; tokens != nil && state == web.StatePending {
-		ttl := min(sess.ExpiresAt.Sub(now)+pageTokenGrace, maxPageTokenTTL)
-		v.WSURL = p.wsPath + "/" + sess.ID
-		v.WSToken = tokens.Mint(sess.ID, ttl)
 	}
 	return v, nil
 }

@@ -4,11 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // The purposes of inbox credentials (docs/inbox.md). Each is the visible
@@ -68,11 +66,7 @@ func (l *LinkTokens) WithClock(now func() time.Time) *LinkTokens {
 // (millisecond precision). ref must be valid UTF-8 of at most 256 bytes;
 // purpose one of the Purpose constants.
 func (l *LinkTokens) Mint(purpose, ref string, expires time.Time) string {
-	payload := make([]byte, 8, 8+len(ref))
-	binary.BigEndian.PutUint64(payload, uint64(expires.UnixMilli()))
-	payload = append(payload, ref...)
-	enc := base64.RawURLEncoding
-	return purpose + enc.EncodeToString(payload) + "." + enc.EncodeToString(l.mac(purpose, payload))
+	return purpose + sealRef(ref, expires, func(payload []byte) []byte { return l.mac(purpose, payload) })
 }
 
 // Verify returns the reference token names and when it expires, or an
@@ -87,26 +81,8 @@ func (l *LinkTokens) Verify(purpose, token string) (ref string, expires time.Tim
 	if !ok || purpose == "" {
 		return "", time.Time{}, fmt.Errorf("%w: not a %s token", ErrUnauthorized, strings.TrimSuffix(purpose, "_"))
 	}
-	b64Payload, b64MAC, ok := strings.Cut(body, ".")
 	// Strict: one spelling per token, so what verifies is what was minted.
-	enc := base64.RawURLEncoding.Strict()
-	payload, err1 := enc.DecodeString(b64Payload)
-	mac, err2 := enc.DecodeString(b64MAC)
-	if !ok || err1 != nil || err2 != nil || len(payload) <= 8 || len(payload) > 8+maxLinkRef || len(mac) != sha256.Size {
-		return "", time.Time{}, fmt.Errorf("%w: malformed token", ErrUnauthorized)
-	}
-	if !hmac.Equal(mac, l.mac(purpose, payload)) {
-		return "", time.Time{}, fmt.Errorf("%w: token signature does not match", ErrUnauthorized)
-	}
-	exp := int64(binary.BigEndian.Uint64(payload))
-	if l.now().UnixMilli() >= exp {
-		return "", time.Time{}, fmt.Errorf("%w: token expired", ErrUnauthorized)
-	}
-	ref = string(payload[8:])
-	if !utf8.ValidString(ref) {
-		return "", time.Time{}, fmt.Errorf("%w: malformed token", ErrUnauthorized)
-	}
-	return ref, time.UnixMilli(exp), nil
+	return openRef(body, base64.RawURLEncoding.Strict(), maxLinkRef, func(payload []byte) []byte { return l.mac(purpose, payload) }, l.now(), "token")
 }
 
 func (l *LinkTokens) mac(purpose string, payload []byte) []byte {

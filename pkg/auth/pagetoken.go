@@ -5,12 +5,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // pageTokenDomain is mixed into every MAC so a page token can never be
@@ -47,11 +44,7 @@ func NewPageTokens(secret []byte) (*PageTokens, error) {
 // zero or less makes a token that is already expired). The token is URL-safe
 // and may go in a query string.
 func (p *PageTokens) Mint(sessionID string, ttl time.Duration) string {
-	payload := make([]byte, 8, 8+len(sessionID))
-	binary.BigEndian.PutUint64(payload, uint64(p.now().Add(ttl).UnixMilli()))
-	payload = append(payload, sessionID...)
-	enc := base64.RawURLEncoding
-	return enc.EncodeToString(payload) + "." + enc.EncodeToString(p.mac(payload))
+	return sealRef(sessionID, p.now().Add(ttl), p.mac)
 }
 
 // Verify returns the session id token was minted for, or an error wrapping
@@ -69,25 +62,7 @@ func (p *PageTokens) VerifyExpiry(token string) (sessionID string, expires time.
 	if len(token) > maxPageTokenLen {
 		return "", time.Time{}, fmt.Errorf("%w: page token too long", ErrUnauthorized)
 	}
-	b64Payload, b64MAC, ok := strings.Cut(token, ".")
-	enc := base64.RawURLEncoding
-	payload, err1 := enc.DecodeString(b64Payload)
-	mac, err2 := enc.DecodeString(b64MAC)
-	if !ok || err1 != nil || err2 != nil || len(payload) <= 8 || len(mac) != sha256.Size {
-		return "", time.Time{}, fmt.Errorf("%w: malformed page token", ErrUnauthorized)
-	}
-	if !hmac.Equal(mac, p.mac(payload)) {
-		return "", time.Time{}, fmt.Errorf("%w: page token signature does not match", ErrUnauthorized)
-	}
-	exp := int64(binary.BigEndian.Uint64(payload))
-	if p.now().UnixMilli() >= exp {
-		return "", time.Time{}, fmt.Errorf("%w: page token expired", ErrUnauthorized)
-	}
-	id := string(payload[8:])
-	if !utf8.ValidString(id) {
-		return "", time.Time{}, fmt.Errorf("%w: malformed page token", ErrUnauthorized)
-	}
-	return id, time.UnixMilli(exp), nil
+	return openRef(token, base64.RawURLEncoding, 0, p.mac, p.now(), "page token")
 }
 
 // VerifySession checks token as Verify does and that it was minted for

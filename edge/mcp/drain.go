@@ -50,11 +50,14 @@ func (a *answers) wrote(p []byte) {
 	a.paid()
 }
 
-// isRequest reports whether body is a JSON-RPC request, which gets a
-// response.
-func isRequest(body []byte) bool {
+// parseRPC decodes body as one JSON-RPC message, or returns nil if it is
+// not one (a batch, or not JSON).
+func parseRPC(body []byte) *rpcMessage {
 	var msg rpcMessage
-	return json.Unmarshal(body, &msg) == nil && msg.isRequest()
+	if json.Unmarshal(body, &msg) != nil {
+		return nil
+	}
+	return &msg
 }
 
 type answersKey struct{}

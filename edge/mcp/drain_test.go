@@ -63,3 +63,10 @@ func FuzzAnswers(f *testing.F) {
 		}
 	})
 }
+
+// isRequest reports whether body is a JSON-RPC request, which gets a
+// response, as the SSE paths decide it.
+func isRequest(body []byte) bool {
+	msg := parseRPC(body)
+	return msg != nil && msg.isRequest()
+}

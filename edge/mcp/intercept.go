@@ -178,15 +178,15 @@ func (m *Server) answerStreamable(sw *streamWriter, r *http.Request, info reques
 // onStream prepares a message posted for the SSE stream sid, held here:
 // it gives the request a way to the client, and answers what feedbackd
 // handles itself on the stream. It returns nil when the message was
-// taken, else the request to hand to mcp-go. body is the message.
-func (m *Server) onStream(r *http.Request, body []byte, info requestInfo, sid string, st sseStream) *http.Request {
+// taken, else the request to hand to mcp-go. body is the message and msg
+// its decoding (nil if it is not one JSON-RPC message).
+func (m *Server) onStream(r *http.Request, body []byte, msg *rpcMessage, info requestInfo, sid string, st sseStream) *http.Request {
 	info.mcpSession = sid
 	info.link = &clientLink{principal: info.principal.ID, send: func(v any) error { return m.sse.SendEventToSession(sid, v) }}
 	// The stream's session, which holds what the client declared, for
 	// the requests answered here (requestFeatures).
 	ctx := context.WithValue(m.srv.WithContext(r.Context(), st.session), infoKey{}, info)
-	var msg rpcMessage
-	if json.Unmarshal(body, &msg) != nil {
+	if msg == nil {
 		return r.WithContext(ctx)
 	}
 	if id, ok := isOutboundID(msg.ID); ok && msg.Method == "" {
@@ -194,13 +194,13 @@ func (m *Server) onStream(r *http.Request, body []byte, info requestInfo, sid st
 		return nil
 	}
 	r = r.WithContext(ctx)
-	if isModern(r, msg) {
-		if b := stripTask(body, msg); len(b) != len(body) {
+	if isModern(r, *msg) {
+		if b := stripTask(body, *msg); len(b) != len(body) {
 			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
 		return r
 	}
-	if reply := m.own(info, msg); reply != nil {
+	if reply := m.own(info, *msg); reply != nil {
 		m.answerOnStream(st, info, sid, reply)
 		return nil
 	}

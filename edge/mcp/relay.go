@@ -88,11 +88,12 @@ func (m *Server) serveRelayed(sessionID string, req []byte) []byte {
 			break
 		}
 		r.Header.Set("Content-Type", "application/json")
-		owed := st.answers != nil && isRequest(msg.Body)
+		rpc := parseRPC(msg.Body)
+		owed := st.answers != nil && rpc != nil && rpc.isRequest()
 		if owed {
 			st.answers.owe()
 		}
-		if r = m.onStream(r, msg.Body, info, sessionID, st); r == nil {
+		if r = m.onStream(r, msg.Body, rpc, info, sessionID, st); r == nil {
 			rec.WriteHeader(http.StatusAccepted)
 			break
 		}

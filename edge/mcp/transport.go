@@ -277,12 +277,16 @@ func (m *Server) serve(w http.ResponseWriter, r *http.Request) {
 			writeJSONRPCError(sw, http.StatusBadRequest, mcpgo.INVALID_PARAMS, "Invalid session ID")
 			return
 		}
-		owed := ok && st.answers != nil && isRequest(body)
+		var msg *rpcMessage
+		if ok {
+			msg = parseRPC(body)
+		}
+		owed := ok && st.answers != nil && msg != nil && msg.isRequest()
 		if owed {
 			st.answers.owe()
 		}
 		if ok {
-			if r = m.onStream(r, body, info, sid, st); r == nil {
+			if r = m.onStream(r, body, msg, info, sid, st); r == nil {
 				// Taken here: a request is answered on the stream, which
 				// pays what it owes; anything else needs no answer.
 				sw.WriteHeader(http.StatusAccepted)
